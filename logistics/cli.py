@@ -33,17 +33,13 @@ DbOpt = Annotated[
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _state() -> dict[str, Any]:
-    ctx = typer.get_current_context()
-    root = ctx.find_root()
-    if root.obj is None:
-        root.obj = {}
-    return root.obj  # type: ignore[no-any-return]
+#: options given before the command (wasteroute --db URL plan ...)
+_GLOBAL: dict[str, Any] = {}
 
 
 def _db(db: str | None) -> str | None:
     """Per-command --db wins over the global one; None means environment/default."""
-    return db or _state().get("db")
+    return db or _GLOBAL.get("db")
 
 
 def user_errors(fn: F) -> F:
@@ -78,7 +74,7 @@ def main(
         stream=sys.stderr,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    _state()["db"] = db
+    _GLOBAL["db"] = db
 
 
 def _not_yet(what: str, issue: int) -> None:
