@@ -6,7 +6,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from optimizer.problem import Problem
 
 VisitKind = Literal["start", "client", "facility", "break", "end"]
 
@@ -84,3 +87,196 @@ class Solution:
     @property
     def vehicles_used(self) -> int:
         return sum(1 for r in self.routes if r.client_visits)
+
+    # ------------------------------------------------------------------ checks
+
+    def check(self, problem: Problem) -> list[str]:
+        """Every broken rule, one line each; an empty list means the plan is feasible."""
+        return check_solution(self, problem)
+
+    def summary(self) -> dict[str, object]:
+        """Plain figures for logs, the CLI and the plan document."""
+        reasons: dict[str, int] = {}
+        for u in self.unassigned:
+            reasons[str(u.reason)] = reasons.get(str(u.reason), 0) + 1
+        routes = []
+        for r in self.routes:
+            if not r.client_visits:
+                continue
+            collected: dict[str, int] = {}
+            for v in r.client_visits:
+                for k, q in v.amount.items():
+                    collected[k] = collected.get(k, 0) + q
+            routes.append({
+                "vehicle": r.vehicle,
+                "stops": len(r.client_visits),
+                "unloads": sum(1 for v in r.visits if v.kind == "facility"),
+                "distance_m": r.distance_m,
+                "duration_s": r.duration_s,
+                "start_s": r.visits[0].departure_s if r.visits else None,
+                "end_s": r.visits[-1].arrival_s if r.visits else None,
+                "collected": collected,
+            })
+        served = {v.index for r in self.routes for v in r.client_visits}
+        return {
+            "engine": self.engine,
+            "wall_s": round(self.wall_s, 3),
+            "objective": self.objective,
+            "vehicles_used": self.vehicles_used,
+            "distance_m": self.distance_m,
+            "duration_s": sum(r.duration_s for r in self.routes if r.client_visits),
+            "clients_served": len(served),
+            "client_visits": sum(len(r.client_visits) for r in self.routes),
+            "clients_unassigned": len({u.client for u in self.unassigned}),
+            "unassigned_reasons": reasons,
+            "routes": routes,
+        }
+
+
+def check_solution(sol: Solution, problem: Problem) -> list[str]:
+    """Independent feasibility check of a Solution against its Problem."""
+    errs: list[str] = []
+    dist, dur = problem.distance_m, problem.duration_s
+    nc = len(problem.clients)
+    served: dict[int, dict[str, int]] = {}
+    seen_vehicles: set[int] = set()
+    fac_in: dict[int, int] = {}
+    for r in sol.routes:
+        where = f"route of vehicle {r.vehicle}"
+        if not 0 <= r.vehicle < len(problem.vehicles):
+            errs.append(f"{where}: no such vehicle")
+            continue
+        if r.vehicle in seen_vehicles:
+            errs.append(f"{where}: vehicle has two routes")
+        seen_vehicles.add(r.vehicle)
+        veh = problem.vehicles[r.vehicle]
+        vs = r.visits
+        if len(vs) < 2 or vs[0].kind != "start" or vs[-1].kind != "end":
+            errs.append(f"{where}: must begin with start and finish with end")
+            continue
+        if vs[0].location != veh.start_location or vs[-1].location != veh.end_location:
+            errs.append(f"{where}: wrong depot")
+        if vs[0].departure_s < veh.shift_start_s or vs[-1].arrival_s > veh.shift_end_s:
+            errs.append(f"{where}: outside shift [{veh.shift_start_s}, {veh.shift_end_s}]"
+                        f" ({vs[0].departure_s}..{vs[-1].arrival_s})")
+        load = {k: 0 for k in veh.capacities}
+        collected = 0
+        stops = 0
+        breaks = 0
+        total_m = 0
+        prev = vs[0]
+        pending_break: Visit | None = None
+        for pos, v in enumerate(vs[1:], start=1):
+            at = f"{where}, visit {pos} ({v.kind} {v.index})"
+            if v.kind == "break":
+                breaks += 1
+                if pending_break is not None:
+                    errs.append(f"{at}: two breaks in one leg")
+                pending_break = v
+                if veh.break_earliest_s is not None and veh.break_latest_s is not None and not (
+                        veh.break_earliest_s <= v.start_s <= veh.break_latest_s):
+                    errs.append(f"{at}: break starts at {v.start_s} outside its window")
+                if v.departure_s - v.start_s < veh.break_s:
+                    errs.append(f"{at}: break shorter than {veh.break_s} s")
+                if v.start_s < prev.departure_s:
+                    errs.append(f"{at}: break starts before the previous departure")
+                continue
+            if v.location is None or prev.location is None:
+                errs.append(f"{at}: no location")
+                continue
+            leg_t = int(dur[prev.location, v.location])
+            total_m += int(dist[prev.location, v.location])
+            need = prev.departure_s + leg_t
+            if pending_break is not None:
+                need += veh.break_s
+                if pending_break.departure_s > v.arrival_s:
+                    errs.append(f"{at}: arrives before the break ends")
+                pending_break = None
+            if v.arrival_s < need:
+                errs.append(f"{at}: arrival {v.arrival_s} earlier than possible ({need})")
+            if v.start_s < v.arrival_s or v.departure_s < v.start_s:
+                errs.append(f"{at}: times out of order")
+            if v.kind == "client":
+                if v.index is None or not 0 <= v.index < nc:
+                    errs.append(f"{at}: no such client")
+                    continue
+                c = problem.clients[v.index]
+                if v.location != c.location:
+                    errs.append(f"{at}: wrong location")
+                if not c.tw_start_s <= v.start_s <= c.tw_end_s:
+                    errs.append(f"{at}: starts {v.start_s} outside [{c.tw_start_s}, {c.tw_end_s}]")
+                stops += 1
+                got = served.setdefault(v.index, {})
+                for k, q in v.amount.items():
+                    if q <= 0:
+                        continue
+                    if k not in veh.capacities:
+                        errs.append(f"{at}: vehicle has no compartment {k!r}")
+                        continue
+                    load[k] += q
+                    collected += q
+                    got[k] = got.get(k, 0) + q
+                    if load[k] > veh.capacities[k]:
+                        errs.append(f"{at}: load {load[k]} above capacity {veh.capacities[k]} of {k!r}")
+            elif v.kind == "facility":
+                if v.index is None or not 0 <= v.index < len(problem.facilities):
+                    errs.append(f"{at}: no such facility")
+                    continue
+                f = problem.facilities[v.index]
+                if v.location != f.location:
+                    errs.append(f"{at}: wrong location")
+                if v.start_s < f.open_s or v.start_s + f.unload_s > f.close_s:
+                    errs.append(f"{at}: unload {v.start_s}+{f.unload_s} outside hours"
+                                f" [{f.open_s}, {f.close_s}]")
+                if v.departure_s - v.start_s < f.unload_s:
+                    errs.append(f"{at}: unload shorter than {f.unload_s} s")
+                for k in list(load):
+                    if k in f.accepts:
+                        fac_in[v.index] = fac_in.get(v.index, 0) + load[k]
+                        load[k] = 0
+            elif v.kind == "end":
+                if pos != len(vs) - 1:
+                    errs.append(f"{at}: end before the last visit")
+            else:
+                errs.append(f"{at}: unexpected kind")
+            for k, q in v.load_after.items():
+                if load.get(k, 0) != q:
+                    errs.append(f"{at}: reported load {q} of {k!r}, actual {load.get(k, 0)}")
+            prev = v
+        if pending_break is not None:
+            errs.append(f"{where}: break after the end")
+        if problem.end_empty and any(q > 0 for q in load.values()):
+            errs.append(f"{where}: returns loaded {dict(load)}")
+        if veh.has_break and breaks != 1 and any(v.kind == "client" for v in vs):
+            errs.append(f"{where}: {breaks} breaks, expected 1")
+        if veh.max_collected is not None and collected > veh.max_collected:
+            errs.append(f"{where}: collected {collected} above {veh.max_collected}")
+        if veh.max_stops is not None and stops > veh.max_stops:
+            errs.append(f"{where}: {stops} stops above {veh.max_stops}")
+        if total_m != r.distance_m:
+            errs.append(f"{where}: distance {r.distance_m} != sum of legs {total_m}")
+    for fi, q in fac_in.items():
+        cap = problem.facilities[fi].daily_capacity
+        if cap is not None and q > cap:
+            errs.append(f"facility {fi}: receives {q} above its daily capacity {cap}")
+    missing: dict[int, dict[str, int]] = {}
+    for u in sol.unassigned:
+        if not 0 <= u.client < nc:
+            errs.append(f"unassigned: no such client {u.client}")
+            continue
+        m = missing.setdefault(u.client, {})
+        for k, q in u.amount.items():
+            m[k] = m.get(k, 0) + q
+    for ci, c in enumerate(problem.clients):
+        got = served.get(ci, {})
+        miss = missing.get(ci, {})
+        if ci not in served and ci not in missing:
+            errs.append(f"client {ci}: neither served nor unassigned")
+            continue
+        for k, q in c.demand.items():
+            if q <= 0:
+                continue
+            if got.get(k, 0) + miss.get(k, 0) != q:
+                errs.append(f"client {ci}: {k!r} served {got.get(k, 0)} + unassigned "
+                            f"{miss.get(k, 0)} != demand {q}")
+    return errs

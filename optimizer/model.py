@@ -1,0 +1,451 @@
+"""Jobs + vehicles -> OR-Tools pywrapcp routing model (the only module that touches OR-Tools).
+
+Nodes: one per distinct depot location, one per job, and optional copies of
+each facility (reload nodes). Dimensions:
+
+* ``time``: transit = service at the origin + travel; cumul = service START.
+  Client windows bound the start; a facility visit must START in
+  ``[open_s, close_s - unload_s]`` (the unload is over before closing);
+  vehicles start and end inside their shift. Breaks are interval variables
+  (``SetBreakIntervalsOfVehicle``) whose START lies in the break window and
+  which lie between the vehicle's start and end.
+* ``load:<compartment>`` per compartment: +amount at clients; at a facility
+  copy accepting the compartment the transit is ``-BIG`` and the node's slack
+  (``[0, BIG]``) brings the load back into ``[0, load]`` (classic reload
+  pattern); the reported schedule empties it completely. The slack is 0
+  everywhere else. End cumul 0 when the problem says vehicles end empty.
+* ``collected`` (``Vehicle.max_collected``) and ``stops`` (``max_stops``).
+* facility daily capacity: ``sum over copies of load-on-arrival <= capacity``
+  (a CP constraint, added only when the facility could be overfilled).
+
+Costs are integers in "milli" units: arc cost = distance_m * cost_per_km
+(so 1000 units = 1 km at cost_per_km 1), fixed cost x 1000, duration weight
+x 1000 per second.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+
+from optimizer.decompose import Job
+from optimizer.params import SolveParams
+from optimizer.problem import Problem
+
+log = logging.getLogger(__name__)
+
+COST_SCALE = 1000
+FSS = routing_enums_pb2.FirstSolutionStrategy
+LSM = routing_enums_pb2.LocalSearchMetaheuristic
+
+STRATEGIES = {
+    name: FSS.Value.Value(name) for name in FSS.Value.keys()  # noqa: SIM118
+}
+
+
+@dataclass(slots=True)
+class RawVisit:
+    kind: str  # "client" | "facility"
+    ref: int  # job index (local list) or facility index
+    start_s: int
+
+
+@dataclass(slots=True)
+class RawRoute:
+    vehicle: int  # global vehicle index
+    visits: list[RawVisit]
+    start_s: int
+    end_s: int
+    break_start_s: int | None = None
+
+
+@dataclass(slots=True)
+class RawResult:
+    routes: list[RawRoute]
+    dropped: list[int]  # local job indices
+    objective: int
+    found: bool
+    stats: dict[str, object] = field(default_factory=dict)
+
+
+def _facility_copies(problem: Problem, jobs: Sequence[Job], vehicles: Sequence[int]) -> list[int]:
+    """How many visits each facility may get in this sub-problem."""
+    vs = [problem.vehicles[v] for v in vehicles]
+    demand: dict[str, int] = {}
+    for j in jobs:
+        for k, q in j.amount.items():
+            demand[k] = demand.get(k, 0) + q
+    out: list[int] = []
+    for f in problem.facilities:
+        cats = [k for k in f.accepts if demand.get(k, 0) > 0]
+        if not cats or f.close_s - f.unload_s < f.open_s:
+            out.append(0)
+            continue
+        trips = 0
+        users = 0
+        for k in cats:
+            caps = [v.capacities[k] for v in vs if v.capacities.get(k, 0) > 0]
+            if caps:
+                trips += math.ceil(demand[k] / min(caps))
+        users = sum(1 for v in vs if any(v.capacities.get(k, 0) > 0 for k in cats))
+        if users == 0:
+            out.append(0)
+            continue
+        n = trips + (users if problem.end_empty else 0) + 2
+        out.append(min(n, 30 + 3 * users, 400))
+    return out
+
+
+class RoutingModel:
+    """One OR-Tools model over a subset of jobs and vehicles."""
+
+    def __init__(
+        self,
+        problem: Problem,
+        jobs: Sequence[Job],
+        vehicles: Sequence[int],
+        params: SolveParams,
+        *,
+        facility_capacity_left: Sequence[int | None] | None = None,
+    ) -> None:
+        self.problem = problem
+        self.jobs = list(jobs)
+        self.vehicles = list(vehicles)
+        self.params = params
+        p = problem
+        vs = [p.vehicles[v] for v in self.vehicles]
+
+        # ---- nodes
+        depot_locs = sorted({v.start_location for v in vs} | {v.end_location for v in vs})
+        depot_node = {loc: i for i, loc in enumerate(depot_locs)}
+        node_loc: list[int] = list(depot_locs)
+        node_service: list[int] = [0] * len(depot_locs)
+        self.node_kind: list[str] = ["depot"] * len(depot_locs)
+        self.node_ref: list[int] = [-1] * len(depot_locs)
+        self.job_node0 = len(node_loc)
+        for ji, j in enumerate(self.jobs):
+            node_loc.append(j.location)
+            node_service.append(j.service_s)
+            self.node_kind.append("client")
+            self.node_ref.append(ji)
+        copies = _facility_copies(p, self.jobs, self.vehicles)
+        self.fac_nodes: list[list[int]] = []
+        for fi, f in enumerate(p.facilities):
+            nodes = []
+            for _ in range(copies[fi]):
+                nodes.append(len(node_loc))
+                node_loc.append(f.location)
+                node_service.append(f.unload_s)
+                self.node_kind.append("facility")
+                self.node_ref.append(fi)
+            self.fac_nodes.append(nodes)
+        n = len(node_loc)
+        self.num_nodes = n
+
+        starts = [depot_node[v.start_location] for v in vs]
+        ends = [depot_node[v.end_location] for v in vs]
+        self.manager = pywrapcp.RoutingIndexManager(n, len(vs), starts, ends)
+        self.routing = pywrapcp.RoutingModel(self.manager)
+        m, r = self.manager, self.routing
+        solver = r.solver()
+
+        locs = np.asarray(node_loc, dtype=np.int64)
+        ulocs, inv = np.unique(locs, return_inverse=True)
+        dist_u = np.asarray(p.distance_m[np.ix_(ulocs, ulocs)], dtype=np.int64)
+        dur_u = np.asarray(p.duration_s[np.ix_(ulocs, ulocs)], dtype=np.int64)
+        dist = dist_u[np.ix_(inv, inv)]
+        dur = dur_u[np.ix_(inv, inv)]
+        svc = np.asarray(node_service, dtype=np.int64)
+
+        # ---- arc costs per cost_per_km class
+        cost_cb: dict[float, int] = {}
+        max_arc = 1
+        for li, v in enumerate(vs):
+            cpk = float(v.cost_per_km)
+            if cpk not in cost_cb:
+                mat = np.rint(dist * cpk).astype(np.int64)
+                max_arc = max(max_arc, int(mat.max()) if mat.size else 1)
+                cost_cb[cpk] = r.RegisterTransitMatrix(mat.tolist())
+            r.SetArcCostEvaluatorOfVehicle(cost_cb[cpk], li)
+            if v.fixed_cost:
+                r.SetFixedCostOfVehicle(int(round(v.fixed_cost * COST_SCALE)), li)
+
+        # ---- time
+        horizon = max([v.shift_end_s for v in vs] + [j.tw_end_s for j in self.jobs] + [1])
+        tmat = dur + svc[:, None]
+        time_cb = r.RegisterTransitMatrix(tmat.tolist())
+        r.AddDimension(time_cb, horizon, horizon, False, "time")
+        td = r.GetDimensionOrDie("time")
+        self.time = td
+        for ji, j in enumerate(self.jobs):
+            idx = m.NodeToIndex(self.job_node0 + ji)
+            td.CumulVar(idx).SetRange(j.tw_start_s, j.tw_end_s)
+        for fi, f in enumerate(p.facilities):
+            for node in self.fac_nodes[fi]:
+                td.CumulVar(m.NodeToIndex(node)).SetRange(f.open_s, f.close_s - f.unload_s)
+        for li, v in enumerate(vs):
+            td.CumulVar(r.Start(li)).SetRange(v.shift_start_s, v.shift_end_s)
+            td.CumulVar(r.End(li)).SetRange(v.shift_start_s, v.shift_end_s)
+        if params.duration_weight > 0:
+            td.SetSpanCostCoefficientForAllVehicles(
+                max(1, int(round(params.duration_weight * COST_SCALE))))
+        if params.balance_weight > 0:
+            td.SetGlobalSpanCostCoefficient(int(params.balance_weight))
+
+        # breaks
+        self.breaks: dict[int, pywrapcp.IntervalVar] = {}
+        if any(v.has_break for v in vs):
+            visit = [0] * r.Size()
+            for idx in range(r.Size()):
+                visit[idx] = int(svc[m.IndexToNode(idx)])
+            for li, v in enumerate(vs):
+                if not v.has_break:
+                    continue
+                assert v.break_earliest_s is not None and v.break_latest_s is not None
+                iv = solver.FixedDurationIntervalVar(
+                    v.break_earliest_s, v.break_latest_s, v.break_s, False, f"break{li}")
+                td.SetBreakIntervalsOfVehicle([iv], li, visit)
+                solver.Add(iv.StartExpr() >= td.CumulVar(r.Start(li)))
+                solver.Add(iv.EndExpr() <= td.CumulVar(r.End(li)))
+                r.AddIntervalToAssignment(iv)
+                self.breaks[li] = iv
+
+        for li in range(len(vs)):
+            r.AddVariableMaximizedByFinalizer(td.CumulVar(r.Start(li)))
+            r.AddVariableMinimizedByFinalizer(td.CumulVar(r.End(li)))
+
+        # ---- loads per compartment
+        cats = sorted({k for v in vs for k in v.capacities} | {k for j in self.jobs for k in j.amount})
+        self.load_dims: dict[str, pywrapcp.RoutingDimension] = {}
+        self.categories = cats
+        for k in cats:
+            big = max([v.capacities.get(k, 0) for v in vs] + [0])
+            need = sum(j.amount.get(k, 0) for j in self.jobs)
+            if need == 0:
+                continue
+            vec = [0] * n
+            for ji, j in enumerate(self.jobs):
+                vec[self.job_node0 + ji] = int(j.amount.get(k, 0))
+            reload_nodes: list[int] = []
+            for fi, f in enumerate(p.facilities):
+                if k in f.accepts:
+                    for node in self.fac_nodes[fi]:
+                        vec[node] = -big
+                        reload_nodes.append(node)
+            cb = r.RegisterUnaryTransitVector(vec)
+            slack = big if reload_nodes else 0
+            caps = [int(v.capacities.get(k, 0)) for v in vs]
+            r.AddDimensionWithVehicleCapacity(cb, slack, caps, True, f"load:{k}")
+            d = r.GetDimensionOrDie(f"load:{k}")
+            self.load_dims[k] = d
+            if reload_nodes:
+                rset = set(reload_nodes)
+                for idx in range(r.Size()):
+                    if r.IsEnd(idx):
+                        continue
+                    if m.IndexToNode(idx) not in rset:
+                        d.SlackVar(idx).SetValue(0)
+            if p.end_empty:
+                for li in range(len(vs)):
+                    d.CumulVar(r.End(li)).SetMax(0)
+
+        if any(v.max_collected is not None for v in vs):
+            total = sum(j.total for j in self.jobs) + 1
+            vec = [0] * n
+            for ji, j in enumerate(self.jobs):
+                vec[self.job_node0 + ji] = int(j.total)
+            cb = r.RegisterUnaryTransitVector(vec)
+            caps = [int(v.max_collected) if v.max_collected is not None else total for v in vs]
+            r.AddDimensionWithVehicleCapacity(cb, 0, caps, True, "collected")
+        if any(v.max_stops is not None for v in vs):
+            vec = [0] * n
+            for ji in range(len(self.jobs)):
+                vec[self.job_node0 + ji] = 1
+            cb = r.RegisterUnaryTransitVector(vec)
+            caps = [int(v.max_stops) if v.max_stops is not None else len(self.jobs) + 1
+                    for v in vs]
+            r.AddDimensionWithVehicleCapacity(cb, 0, caps, True, "stops")
+
+        # ---- facility daily capacity
+        left = list(facility_capacity_left) if facility_capacity_left is not None else [
+            f.daily_capacity for f in p.facilities]
+        for fi, f in enumerate(p.facilities):
+            cap = left[fi]
+            if cap is None or not self.fac_nodes[fi]:
+                continue
+            inflow = sum(j.amount.get(k, 0) for j in self.jobs for k in f.accepts)
+            if inflow <= cap:
+                continue
+            terms = [self.load_dims[k].CumulVar(m.NodeToIndex(node))
+                     for k in f.accepts if k in self.load_dims for node in self.fac_nodes[fi]]
+            if terms:
+                solver.Add(solver.Sum(terms) <= int(max(cap, 0)))
+
+        # ---- allowed vehicles, disjunctions
+        local = {g: li for li, g in enumerate(self.vehicles)}
+        fixed_max = max([v.fixed_cost for v in vs] + [0]) * COST_SCALE
+        self.big_penalty = int(min(4e15 / max(1, len(self.jobs)),
+                                   100 * (fixed_max + 2 * max_arc + 1) + 10**7))
+        for ji, j in enumerate(self.jobs):
+            idx = m.NodeToIndex(self.job_node0 + ji)
+            allowed = [local[g] for g in j.vehicles if g in local]
+            if len(allowed) < len(vs):
+                r.SetAllowedVehiclesForIndex(allowed, idx)
+            pen = self.big_penalty if j.penalty is None else int(j.penalty) * COST_SCALE
+            r.AddDisjunction([idx], pen)
+        for fi, f in enumerate(p.facilities):
+            users = [li for li, v in enumerate(vs) if any(v.capacities.get(k, 0) > 0
+                                                          for k in f.accepts)]
+            for node in self.fac_nodes[fi]:
+                idx = m.NodeToIndex(node)
+                if len(users) < len(vs):
+                    r.SetAllowedVehiclesForIndex(users, idx)
+                r.AddDisjunction([idx], 0)
+
+    # ------------------------------------------------------------------ search
+
+    def search_parameters(self, time_limit_s: float, strategy: str,
+                          metaheuristic: str = "GUIDED_LOCAL_SEARCH") -> object:
+        sp = pywrapcp.DefaultRoutingSearchParameters()
+        sp.first_solution_strategy = STRATEGIES[strategy]
+        sp.local_search_metaheuristic = LSM.Value.Value(metaheuristic)
+        sp.time_limit.FromMilliseconds(max(1, int(time_limit_s * 1000)))
+        sp.log_search = False
+        return sp
+
+    def solve(
+        self,
+        time_limit_s: float,
+        strategy: str = "PATH_CHEAPEST_ARC",
+        *,
+        plain: bool = False,
+        progress: Callable[[float, int | None], None] | None = None,
+        initial: list[list[int]] | None = None,
+    ) -> RawResult:
+        """Run one search. In plain mode: PATH_CHEAPEST_ARC + GLS and nothing else."""
+        r = self.routing
+        t0 = time.monotonic()
+        if progress is not None:
+            last = [0.0]
+
+            def cb() -> None:
+                now = time.monotonic()
+                if now - last[0] > 0.2:
+                    last[0] = now
+                    progress(min(1.0, (now - t0) / max(time_limit_s, 1e-9)), int(r.CostVar().Max()))
+
+            r.AddAtSolutionCallback(cb)
+        if plain:
+            sp = self.search_parameters(time_limit_s, "PATH_CHEAPEST_ARC")
+            sol = r.SolveWithParameters(sp)
+            return self._extract(sol, {"strategy": "plain"})
+        return self._solve_auto(time_limit_s, strategy, initial)
+
+    def first_solution(self, strategy: str, time_limit_s: float) -> object | None:
+        sp = self.search_parameters(time_limit_s, strategy)
+        sp.solution_limit = 1
+        return self.routing.SolveWithParameters(sp)
+
+    def _solve_auto(self, time_limit_s: float, strategy: str,
+                    initial: list[list[int]] | None) -> RawResult:
+        r = self.routing
+        t0 = time.monotonic()
+        stats: dict[str, object] = {}
+        best = None
+        best_name = ""
+        if initial is not None:
+            r.CloseModelWithParameters(self.search_parameters(time_limit_s, "PATH_CHEAPEST_ARC"))
+            best = r.ReadAssignmentFromRoutes(initial, True)
+            best_name = "initial"
+        if strategy == "auto":
+            cands = ["PARALLEL_CHEAPEST_INSERTION", "LOCAL_CHEAPEST_INSERTION", "SAVINGS",
+                     "PATH_CHEAPEST_ARC"]
+        else:
+            cands = [strategy]
+        firsts: dict[str, int] = {}
+        share = 0.25 * time_limit_s / max(1, len(cands))
+        for name in cands:
+            left = time_limit_s - (time.monotonic() - t0)
+            if left <= 0.05:
+                break
+            sol = self.first_solution(name, min(share, left) if len(cands) > 1 else left)
+            if sol is None:
+                continue
+            obj = int(sol.ObjectiveValue())
+            firsts[name] = obj
+            if best is None or obj < int(best.ObjectiveValue()):
+                best, best_name = sol, name
+        stats["first_solutions"] = firsts
+        stats["first"] = best_name
+        left = time_limit_s - (time.monotonic() - t0)
+        if best is None:
+            # nothing found quickly: one long run of the default insertion
+            sp = self.search_parameters(max(left, 0.1), "PARALLEL_CHEAPEST_INSERTION")
+            sol = r.SolveWithParameters(sp)
+            stats["strategy"] = "fallback"
+            return self._extract(sol, stats)
+        if left > 0.05:
+            sp = self.search_parameters(left, cands[0])
+            sol = r.SolveFromAssignmentWithParameters(best, sp)
+            if sol is not None and sol.ObjectiveValue() <= best.ObjectiveValue():
+                best = sol
+        stats["strategy"] = f"{best_name}+GLS"
+        return self._extract(best, stats)
+
+    # ------------------------------------------------------------------ extraction
+
+    def _extract(self, sol: object | None, stats: dict[str, object]) -> RawResult:
+        r, m = self.routing, self.manager
+        if sol is None:
+            return RawResult(routes=[], dropped=list(range(len(self.jobs))), objective=0,
+                             found=False, stats=stats)
+        assert isinstance(sol, pywrapcp.Assignment)
+        td = self.time
+        routes: list[RawRoute] = []
+        served: set[int] = set()
+        for li, g in enumerate(self.vehicles):
+            idx = r.Start(li)
+            start_s = sol.Min(td.CumulVar(idx))
+            visits: list[RawVisit] = []
+            idx = sol.Value(r.NextVar(idx))
+            while not r.IsEnd(idx):
+                node = m.IndexToNode(idx)
+                kind = self.node_kind[node]
+                visits.append(RawVisit(kind, self.node_ref[node], sol.Min(td.CumulVar(idx))))
+                if kind == "client":
+                    served.add(self.node_ref[node])
+                idx = sol.Value(r.NextVar(idx))
+            end_s = sol.Min(td.CumulVar(idx))
+            brk = None
+            if li in self.breaks:
+                brk = sol.StartValue(self.breaks[li])
+            routes.append(RawRoute(g, visits, start_s, end_s, brk))
+        dropped = [ji for ji in range(len(self.jobs)) if ji not in served]
+        return RawResult(routes, dropped, int(sol.ObjectiveValue()), True, stats)
+
+    def routes_as_indices(self, raw: Sequence[Sequence[tuple[str, int]]]) -> list[list[int]]:
+        """Turn per-vehicle (kind, ref) sequences into node lists for ReadAssignmentFromRoutes."""
+        used: dict[int, int] = {}
+        out: list[list[int]] = []
+        for seq in raw:
+            nodes: list[int] = []
+            for kind, ref in seq:
+                if kind == "client":
+                    nodes.append(self.m_index(self.job_node0 + ref))
+                else:
+                    k = used.get(ref, 0)
+                    if k >= len(self.fac_nodes[ref]):
+                        continue
+                    used[ref] = k + 1
+                    nodes.append(self.m_index(self.fac_nodes[ref][k]))
+            out.append(nodes)
+        return out
+
+    def m_index(self, node: int) -> int:
+        return int(self.manager.NodeToIndex(node))

@@ -1,0 +1,180 @@
+"""solve(problem, params) -> Solution. Never prints; logs through `logging`."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+
+from optimizer.decompose import Job, Prepared, prepare
+from optimizer.params import SolveParams
+from optimizer.problem import Problem
+from optimizer.solution import Reason, Route, Solution, Unassigned, Visit
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[float, int | None], None]
+
+#: above this many jobs the day is decomposed into sub-problems
+LARGE_JOBS = 700
+
+
+def solve(problem: Problem, params: SolveParams | None = None,
+          progress: Progress | None = None) -> Solution:
+    """Plan routes for `problem` within `params.time_limit_s`.
+
+    `progress(fraction_of_time_used, best_objective_or_None)` is called now and
+    then (from the solver thread) so a caller can draw a progress bar.
+    """
+    params = params or SolveParams()
+    t0 = time.monotonic()
+    if params.engine in ("pyvrp", "auto"):
+        sol = _try_pyvrp(problem, params)
+        if sol is not None:
+            return sol
+    prep = prepare(problem)
+    if len(prep.jobs) > LARGE_JOBS and params.strategy != "plain":
+        from optimizer.large import solve_large
+
+        sol = solve_large(problem, params, prep, t0, progress)
+    else:
+        sol = solve_jobs(problem, params, prep, t0, progress)
+    if progress is not None:
+        progress(1.0, sol.objective)
+    return sol
+
+
+def _try_pyvrp(problem: Problem, params: SolveParams) -> Solution | None:
+    try:
+        mod = importlib.import_module("optimizer.pyvrp_engine")
+    except ImportError:
+        log.info("pyvrp engine not available; using OR-Tools")
+        return None
+    try:
+        if not mod.supports(problem):
+            return None
+        sol = mod.solve_pyvrp(problem, params)
+    except Exception:  # noqa: BLE001 - any failure of the optional engine falls back
+        log.exception("pyvrp engine failed; using OR-Tools")
+        return None
+    return sol if isinstance(sol, Solution) else None
+
+
+def solve_jobs(problem: Problem, params: SolveParams, prep: Prepared, t0: float,
+               progress: Progress | None = None) -> Solution:
+    """One OR-Tools model over every job and vehicle."""
+    from optimizer.model import RoutingModel
+
+    jobs = prep.jobs
+    if not jobs:
+        return assemble(problem, jobs, [], [], prep.unassigned, engine="ortools",
+                        wall_s=time.monotonic() - t0, objective=0, stats={})
+    model = RoutingModel(problem, jobs, list(range(len(problem.vehicles))), params)
+    left = max(0.2, params.time_limit_s - (time.monotonic() - t0) - 0.05)
+    plain = params.strategy == "plain"
+    raw = model.solve(left, params.strategy, plain=plain, progress=progress)
+    stats = dict(raw.stats)
+    stats["jobs"] = len(jobs)
+    stats["nodes"] = model.num_nodes
+    return assemble(problem, jobs, raw.routes, raw.dropped, prep.unassigned,
+                    engine="ortools", wall_s=time.monotonic() - t0,
+                    objective=raw.objective, stats=stats)
+
+
+# --------------------------------------------------------------------------- assembly
+
+
+def build_route(problem: Problem, jobs: Sequence[Job], raw: object) -> Route:
+    """Turn a solver route (sequence + service start times + break) into a Route."""
+    from optimizer.model import RawRoute
+
+    assert isinstance(raw, RawRoute)
+    veh = problem.vehicles[raw.vehicle]
+    dur, dist = problem.duration_s, problem.distance_m
+    load = {k: 0 for k in veh.capacities}
+    visits: list[Visit] = [Visit("start", None, veh.start_location, raw.start_s, raw.start_s,
+                                 raw.start_s, {}, dict(load))]
+    brk = raw.break_start_s
+    brk_done = brk is None or not veh.has_break
+    prev_loc, prev_dep = veh.start_location, raw.start_s
+    total_m = 0
+    stops: list[tuple[str, int | None, int, int, int]] = []
+    for rv in raw.visits:
+        if rv.kind == "client":
+            j = jobs[rv.ref]
+            stops.append(("client", rv.ref, j.location, rv.start_s, j.service_s))
+        else:
+            f = problem.facilities[rv.ref]
+            stops.append(("facility", rv.ref, f.location, rv.start_s, f.unload_s))
+    stops.append(("end", None, veh.end_location, raw.end_s, 0))
+    for kind, ref, loc, start_s, service_s in stops:
+        travel = int(dur[prev_loc, loc])
+        arrival = prev_dep + travel
+        if not brk_done and brk is not None and brk >= prev_dep and brk + veh.break_s <= start_s:
+            visits.append(Visit("break", None, None, brk, brk, brk + veh.break_s))
+            arrival = max(prev_dep + travel + veh.break_s, brk + veh.break_s)
+            brk_done = True
+        if kind == "end":
+            start_s = max(arrival, min(start_s, arrival))
+        start_s = max(start_s, arrival)
+        total_m += int(dist[prev_loc, loc])
+        amount: dict[str, int] = {}
+        index: int | None = None
+        if kind == "client":
+            assert ref is not None
+            j = jobs[ref]
+            index = j.client
+            amount = dict(j.amount)
+            for k, q in amount.items():
+                load[k] = load.get(k, 0) + q
+        elif kind == "facility":
+            assert ref is not None
+            index = ref
+            for k in load:
+                if k in problem.facilities[ref].accepts:
+                    load[k] = 0
+        kind_lit = "client" if kind == "client" else "facility" if kind == "facility" else "end"
+        dep = start_s + service_s
+        visits.append(Visit(kind_lit, index, loc, arrival, start_s, dep, amount, dict(load)))
+        prev_loc, prev_dep = loc, dep
+    end = visits[-1]
+    return Route(raw.vehicle, tuple(visits), total_m, end.arrival_s - visits[0].departure_s)
+
+
+def _post_reason(problem: Problem, job: Job) -> Reason:
+    """Why a job the solver dropped could not be served (best guess)."""
+    for k, q in job.amount.items():
+        if q <= 0:
+            continue
+        caps = [f.daily_capacity for f in problem.facilities if k in f.accepts]
+        if problem.end_empty and caps and all(c is not None for c in caps):
+            total = sum(c.demand.get(k, 0) for c in problem.clients)
+            if total > sum(c for c in caps if c is not None):
+                return Reason.CAPACITY
+        mc = [problem.vehicles[v].max_collected for v in job.vehicles]
+        if mc and all(x is not None for x in mc):
+            total = sum(c.demand.get(k, 0) for c in problem.clients)
+            if total > sum(x for x in mc if x is not None):
+                return Reason.CAPACITY
+    return Reason.NOT_ENOUGH_VEHICLES
+
+
+def assemble(problem: Problem, jobs: Sequence[Job], raw_routes: Sequence[object],
+             dropped: Sequence[int], pre: Sequence[Unassigned], *, engine: str,
+             wall_s: float, objective: int, stats: dict[str, object]) -> Solution:
+    routes = [build_route(problem, jobs, rr) for rr in raw_routes]
+    routes = [r for r in routes if r.client_visits]
+    unassigned = list(pre)
+    by_client: dict[int, tuple[dict[str, int], Reason]] = {}
+    for ji in dropped:
+        j = jobs[ji]
+        amt, reason = by_client.get(j.client, ({}, _post_reason(problem, j)))
+        for k, q in j.amount.items():
+            amt[k] = amt.get(k, 0) + q
+        by_client[j.client] = (amt, reason)
+    for ci, (amt, reason) in sorted(by_client.items()):
+        unassigned.append(Unassigned(ci, amt, reason))
+    unassigned.sort(key=lambda u: u.client)
+    return Solution(routes=tuple(routes), unassigned=tuple(unassigned), engine=engine,
+                    wall_s=wall_s, objective=objective, stats=stats)
