@@ -205,11 +205,16 @@ def _call(what: str, url: str, send: Callable[[], httpx.Response]) -> Any:
         body = None
     if resp.status_code != 200 or not isinstance(body, dict):
         detail = ""
-        if isinstance(body, dict):
-            detail = str(body.get("message") or body.get("error") or body.get("code") or "")
+        if isinstance(body, dict):  # OSRM: code + message; Valhalla: error_code + error
+            code = body.get("code", body.get("error_code", ""))
+            text = body.get("message", body.get("error", ""))
+            detail = ": ".join(str(x) for x in (code, text) if x not in ("", None))
         detail = detail or resp.text[:200].strip()
+        hint = ""
+        if resp.status_code in (400, 413) and ("TooBig" in detail or "limit" in detail):
+            hint = " (ask for smaller blocks: add ,chunk=N to the --distance text)"
         raise DistanceServiceError(
-            f"{what} at {url} answered HTTP {resp.status_code}: {detail or 'no detail'}"
+            f"{what} at {url} answered HTTP {resp.status_code}: {detail or 'no detail'}{hint}"
         )
     return body
 
