@@ -297,6 +297,11 @@ def run_one(
         return res
     routes = solution_routes(sol, problem)
     chk = check_routes(inst, routes)
+    try:
+        own_errors = len(sol.check(problem))
+    except Exception:  # the engine's own checker is a second opinion only
+        log.exception("Solution.check failed on %s", inst.name)
+        own_errors = None
     cost = round(chk.cost, 3 if inst.family == "kim" else 1)
     res.update(
         cost=cost,
@@ -306,6 +311,7 @@ def run_one(
         time_s=round(wall, 2),
         routes=routes,
         unassigned=len(sol.unassigned),
+        solution_check_errors=own_errors,
     )
     if not chk.feasible:
         res["errors"] = chk.errors[:10]

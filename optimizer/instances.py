@@ -377,7 +377,8 @@ def _kim_problem(inst: Instance, num_vehicles: int | None, fixed_cost: int) -> P
             location=i,
             accepts=frozenset({LOAD}),
             open_s=int(inst.tw_start[i]),
-            close_s=int(inst.tw_end[i]),
+            # Kim's window bounds the start of service; a Facility's close_s bounds its end
+            close_s=int(inst.tw_end[i]) + int(round(inst.service[i])),
             unload_s=int(round(inst.service[i])),
             label=str(i),
         )

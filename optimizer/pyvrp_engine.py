@@ -4,8 +4,9 @@ What maps exactly:
 
 * compartments -> PyVRP load dimensions (client demand is a *pickup*);
 * client time windows and service times, vehicle shifts, fixed costs, distance cost;
-* facilities -> reload depots (opening hours = depot time window, unload time =
-  depot service duration, which PyVRP applies when leaving a reload depot);
+* facilities -> reload depots (unloading must start at ``open_s`` or later and end
+  by ``close_s``: depot window [open, close - unload]; the unload time is the depot
+  service duration, which PyVRP applies when leaving a reload depot);
 * ``end_empty``: a vehicle that must come home empty ends its PyVRP route at a
   copy of a facility; the last leg (facility -> home) is added as a fixed cost and
   its travel time is taken off the latest arrival;
@@ -206,7 +207,7 @@ def build_data(problem: Problem, num_end_facilities: int | None = None) -> tuple
             pyvrp.Depot(
                 location=f.location,
                 tw_early=int(f.open_s),
-                tw_late=int(f.close_s),
+                tw_late=max(int(f.open_s), int(f.close_s) - int(f.unload_s)),
                 service_duration=int(f.unload_s),
             )
         )
@@ -263,7 +264,7 @@ def build_data(problem: Problem, num_end_facilities: int | None = None) -> tuple
                     pyvrp.Depot(
                         location=f.location,
                         tw_early=int(f.open_s),
-                        tw_late=int(min(f.close_s, max(tw_late, 0))),
+                        tw_late=int(min(f.close_s - f.unload_s, max(tw_late, f.open_s))),
                     )
                 )
                 depot_kind.append(("end", f_end))
