@@ -111,16 +111,19 @@ def straight_line_m(points: Sequence[LonLat] | np.ndarray) -> np.ndarray:
 
 
 def finish_matrices(
-    distance_m: np.ndarray, duration_s: np.ndarray, points: np.ndarray
+    distance_m: np.ndarray, duration_s: np.ndarray, points: np.ndarray,
+    straight_m: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Round float matrices up to int64, raise distances to the straight line, zero the diagonal.
 
     Every model ends with this, so the rule "no leg is shorter than the straight
-    line between its ends" holds whatever the source.
+    line between its ends" holds whatever the source. ``straight_m`` may pass the
+    great-circle matrix (float metres) when the caller already has it.
     """
     dist = np.ceil(np.asarray(distance_m, dtype=np.float64) - 1e-9).astype(np.int64)
     dur = np.ceil(np.asarray(duration_s, dtype=np.float64) - 1e-9).astype(np.int64)
-    dist = np.maximum(dist, straight_line_m(points))
+    floor = straight_line_m(points) if straight_m is None else np.ceil(straight_m)
+    dist = np.maximum(dist, floor.astype(np.int64))
     dur = np.maximum(dur, 0)
     np.fill_diagonal(dist, 0)
     np.fill_diagonal(dur, 0)
@@ -153,10 +156,9 @@ class Haversine:
     def matrices(self, points: Sequence[LonLat]) -> tuple[np.ndarray, np.ndarray]:
         arr = as_lonlat_array(points)
         lon, lat = arr[:, 0], arr[:, 1]
-        road_m = self.detour_factor * haversine_m(
-            lon[:, None], lat[:, None], lon[None, :], lat[None, :]
-        )
-        dist, _ = finish_matrices(road_m, np.zeros_like(road_m), arr)
+        straight = haversine_m(lon[:, None], lat[:, None], lon[None, :], lat[None, :])
+        dist, _ = finish_matrices(self.detour_factor * straight, np.zeros(straight.shape), arr,
+                                  straight_m=straight)
         # time from the whole metres actually reported, so the two matrices agree
         dur = np.ceil(dist / (self.speed_kmh / 3.6) - 1e-9).astype(np.int64)
         return dist, dur
