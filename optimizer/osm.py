@@ -395,8 +395,13 @@ def _path_lengths(pred: np.ndarray, secs: np.ndarray, length_m: Any) -> np.ndarr
     anc = np.where(has, pred, np.arange(n)[None, :])
     acc = np.zeros((rows, n))
     if has.any():
-        cols = np.broadcast_to(np.arange(n), (rows, n))
-        acc[has] = np.asarray(length_m[anc[has], cols[has]]).ravel()
+        # look the edges (parent -> node) up by key parent * n + node in the sorted CSR
+        csr = length_m.tocsr()
+        csr.sort_indices()
+        keys = np.repeat(np.arange(n, dtype=np.int64), np.diff(csr.indptr)) * n + csr.indices
+        cols = np.broadcast_to(np.arange(n, dtype=np.int64), (rows, n))
+        want = anc[has].astype(np.int64) * n + cols[has]
+        acc[has] = csr.data[np.searchsorted(keys, want)]
     while True:
         nxt = anc[r_idx, anc]
         if np.array_equal(nxt, anc):
