@@ -186,9 +186,9 @@ def _http_client(timeout_s: float) -> httpx.Client:
         import httpx
     except ImportError as exc:  # pragma: no cover - httpx is installed in dev and the extra
         raise DistanceServiceError(
-            "the routing-server clients need httpx: pip install 'wasteroute[osm]'"
+            "the routing-server clients need httpx (the 'osm' extra): pip install httpx"
         ) from exc
-    return httpx.Client(timeout=timeout_s, headers={"User-Agent": "wasteroute"})
+    return httpx.Client(timeout=timeout_s)
 
 
 def _call(what: str, url: str, send: Callable[[], httpx.Response]) -> Any:

@@ -40,7 +40,7 @@ from optimizer.distance import (
 
 log = logging.getLogger(__name__)
 
-#: km/h by OSM ``highway`` value: what a loaded collection truck keeps up on average
+#: km/h by OSM ``highway`` value: average speeds of a heavy vehicle in mixed traffic
 DEFAULT_SPEEDS_KMH: Mapping[str, float] = {
     "motorway": 80.0, "motorway_link": 45.0,
     "trunk": 65.0, "trunk_link": 40.0,
@@ -133,7 +133,7 @@ def _file_digest(path: Path) -> str:
 
 def _default_cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "wasteroute" / "distance"
+    return Path(base) / "road-matrices"
 
 
 class OsmRoadNetwork:
@@ -142,11 +142,12 @@ class OsmRoadNetwork:
     Parameters
     ----------
     pbf_path:
-        An OpenStreetMap extract, e.g. a county cut from Geofabrik.
+        An OpenStreetMap extract, e.g. a region cut from Geofabrik.
     speeds_kmh:
         km/h by ``highway`` value, merged over :data:`DEFAULT_SPEEDS_KMH`.
     cache_dir:
-        Where matrices are kept between runs (default ``$XDG_CACHE_HOME/wasteroute/distance``).
+        Where matrices are kept between runs (default ``$XDG_CACHE_HOME/road-matrices``,
+        ``~/.cache`` when unset).
         ``use_cache=False`` turns the disk cache off.
     access_speed_kmh:
         Speed on the snap leg between a point and its nearest road node.
@@ -269,7 +270,7 @@ class OsmRoadNetwork:
             import pyrosm
         except ImportError:
             raise DistanceServiceError(
-                "OSM road distances need pyrosm: pip install 'wasteroute[osm]'"
+                "OSM road distances need pyrosm (the 'osm' extra): pip install pyrosm"
             ) from None
         from scipy.sparse import csr_matrix
         from scipy.sparse.csgraph import connected_components
