@@ -1,0 +1,148 @@
+"""Plans: versions per date, the document and its rows. Queries only; never commits.
+
+A date may have many plans; each new one gets version ``max + 1`` and the id
+``f"{date}-{version}"`` and becomes ``current``, the previous current one becomes
+``superseded``. Callers make the plan completely (solve, build the document)
+before calling :func:`store_plan`, and the caller's transaction (one per CLI
+command / API request) makes the switch atomic: a failure anywhere leaves the
+old plan current and untouched.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, selectinload
+
+from logistics.persistence.models import Plan, PlanRoute, PlanStop, PlanUnassigned
+
+log = logging.getLogger(__name__)
+
+CURRENT = "current"
+SUPERSEDED = "superseded"
+
+
+def plan_id_for(date: dt.date, version: int) -> str:
+    return f"{date.isoformat()}-{version}"
+
+
+def next_version(session: Session, date: dt.date) -> int:
+    top = session.scalar(select(func.max(Plan.version)).where(Plan.date == date))
+    return int(top or 0) + 1
+
+
+def _ts(text: str | None) -> dt.datetime | None:
+    return None if text is None else dt.datetime.fromisoformat(text)
+
+
+def store_plan(
+    session: Session,
+    date: dt.date,
+    document: dict[str, Any],
+    *,
+    created_at: dt.datetime | None = None,
+) -> Plan:
+    """Store ``document`` as the new current plan of ``date`` and supersede the old one.
+
+    Sets ``document["plan_id"]`` to the new id (in place). Flushes; the caller commits.
+    """
+    version = next_version(session, date)
+    plan_id = plan_id_for(date, version)
+    document["plan_id"] = plan_id
+    superseded = session.execute(
+        update(Plan)
+        .where(Plan.date == date, Plan.status == CURRENT)
+        .values(status=SUPERSEDED)
+        .execution_options(synchronize_session="fetch")
+    )
+    plan = Plan(
+        plan_id=plan_id,
+        date=date,
+        version=version,
+        status=CURRENT,
+        created_at=created_at or dt.datetime.now(dt.UTC).replace(tzinfo=None),
+        document=document,
+        summary=dict(document.get("summary", {})),
+    )
+    for seq, r in enumerate(document.get("routes", [])):
+        route = PlanRoute(
+            seq=seq,
+            vehicle_id=r["vehicle_id"],
+            depot_id=r["depot_id"],
+            distance_km=float(r["distance_km"]),
+            duration_min=float(r["duration_min"]),
+        )
+        for sseq, s in enumerate(r.get("stops", [])):
+            route.stops.append(
+                PlanStop(
+                    seq=sseq,
+                    kind=s["kind"],
+                    ref_id=s.get("id"),
+                    lon=s.get("lon"),
+                    lat=s.get("lat"),
+                    category=s.get("category"),
+                    kg=s.get("kg"),
+                    arrival=_ts(s["arrival"]),
+                    start=_ts(s.get("start")),
+                    departure=_ts(s["departure"]),
+                    load_kg=s.get("load_kg"),
+                )
+            )
+        plan.routes.append(route)
+    for u in document.get("unassigned", []):
+        plan.unassigned.append(
+            PlanUnassigned(
+                point_id=u["point_id"], category=u["category"], kg=float(u["kg"]),
+                reason=u["reason"],
+            )
+        )
+    session.add(plan)
+    session.flush()
+    log.info(
+        "stored plan %s (%d route(s), %d unassigned; superseded %s)",
+        plan_id, len(plan.routes), len(plan.unassigned), superseded.rowcount,  # type: ignore[attr-defined]
+    )
+    return plan
+
+
+def current_plan(session: Session, date: dt.date) -> Plan | None:
+    """The plan in force for ``date`` (status ``current``), or None."""
+    stmt = (
+        select(Plan)
+        .where(Plan.date == date, Plan.status == CURRENT)
+        .order_by(Plan.version.desc())
+        .limit(1)
+    )
+    return session.scalars(stmt).first()
+
+
+def get_plan(session: Session, plan_id: str) -> Plan | None:
+    """One plan by id (any status), or None."""
+    return session.get(Plan, plan_id)
+
+
+def list_plans(
+    session: Session,
+    date: dt.date | None = None,
+    *,
+    status: str | None = None,
+    with_rows: bool = False,
+) -> list[Plan]:
+    """Plans ordered by date then version; filter by date and/or status.
+
+    ``with_rows`` loads routes, stops and unassigned rows in the same round trips.
+    """
+    stmt = select(Plan).order_by(Plan.date, Plan.version)
+    if date is not None:
+        stmt = stmt.where(Plan.date == date)
+    if status is not None:
+        stmt = stmt.where(Plan.status == status)
+    if with_rows:
+        stmt = stmt.options(
+            selectinload(Plan.routes).selectinload(PlanRoute.stops),
+            selectinload(Plan.unassigned),
+        )
+    return list(session.scalars(stmt))

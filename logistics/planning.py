@@ -1,0 +1,459 @@
+"""The bridge between the domain and the routing engine (the only logistics module
+that imports ``optimizer``).
+
+``plan_day`` does one day:
+
+1. demand: the points due on the date and their expected kg;
+2. domain -> :class:`optimizer.Problem`: locations (depots, facilities, points),
+   matrices from the distance model, clients (demand ``{category: kg}`` as int,
+   windows in seconds from local midnight), vehicles (compartments, shift,
+   break), facilities (accepts, hours, unload time, daily capacity);
+3. :func:`optimizer.solve.solve`;
+4. Solution -> the plan document (``wasteroute.plan/1``, see formats.md) and the
+   stored Plan rows (a new version of the date; the old one is superseded).
+
+Nothing is written before the solve has finished and the document is complete,
+so a failure leaves the previous plan of the date current and untouched.
+
+Figures of the document are made to obey the plan rules exactly:
+
+* every leg is taken from the same integer matrices the solver used; each stop
+  carries ``leg_m`` (metres from the previous place) and ``travel_s``; a route's
+  ``distance_km`` is the sum of its ``leg_m`` divided by 1000 (metre precision,
+  so "sum of the legs" holds exactly);
+* times are whole seconds from the solver, written as ISO 8601 with +08:00;
+* loads are recomputed from the visits (collect adds, an unload empties every
+  compartment whose category the facility accepts).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from logistics.demand import due_points, expected_kg
+from logistics.domain import BadInput
+from logistics.persistence import plan_repo
+from logistics.persistence.models import Depot, Plan, Point, Vehicle
+from logistics.persistence.models import Facility as FacilityRow
+from logistics.settings import TIMEZONE
+from optimizer.distance import DistanceError, DistanceModel, Haversine, from_spec
+from optimizer.params import SolveParams
+from optimizer.problem import Client, Facility, Problem, ProblemError
+from optimizer.problem import Vehicle as SolverVehicle
+from optimizer.solution import Solution, Visit
+
+log = logging.getLogger(__name__)
+
+FORMAT = "wasteroute.plan/1"
+TZ = ZoneInfo(TIMEZONE)
+
+#: progress(fraction of the time limit used, best objective so far or None)
+Progress = Callable[[float, int | None], None]
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """One location of the problem: what it is in the domain."""
+
+    kind: str  # "depot" | "facility" | "point"
+    id: str
+    name: str
+    lon: float
+    lat: float
+
+
+@dataclass
+class DayProblem:
+    """A day translated for the engine, with the maps back to the domain."""
+
+    date: dt.date
+    problem: Problem
+    places: list[Place]
+    #: client index -> Point row (one client per due point)
+    points: list[Point]
+    #: expected kg per point id (float, before rounding to whole kg)
+    kg: dict[str, float]
+    vehicles: list[Vehicle]
+    facilities: list[FacilityRow]
+    distance_model: DistanceModel
+
+
+@dataclass
+class PlanDraft:
+    """A finished, not yet stored plan (the document has no plan_id yet)."""
+
+    day: DayProblem
+    solution: Solution
+    document: dict[str, Any]
+    params: SolveParams
+
+
+@dataclass
+class PlanResult:
+    plan_id: str
+    version: int
+    document: dict[str, Any]
+    solution: Solution
+    plan: Plan
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def seconds(minutes: float | int) -> int:
+    return int(round(float(minutes) * 60))
+
+
+def iso(date: dt.date, s: int) -> str:
+    """Seconds from local midnight of ``date`` -> ISO 8601 with the offset."""
+    t = dt.datetime.combine(date, dt.time(0), tzinfo=TZ) + dt.timedelta(seconds=int(s))
+    return t.isoformat(timespec="seconds")
+
+
+def resolve_distance_model(spec: DistanceModel | str | None) -> DistanceModel:
+    """A model object, a ``--distance`` text, or None (haversine x 1.3 at 25 km/h)."""
+    if spec is None:
+        return Haversine()
+    if isinstance(spec, str):
+        try:
+            return from_spec(spec)
+        except DistanceError as exc:
+            raise BadInput(f"--distance {spec!r}: {exc}") from None
+    return spec
+
+
+def _num(x: float) -> int | float:
+    x = float(x)
+    return int(x) if x.is_integer() else x
+
+
+# --------------------------------------------------------------------------- domain -> Problem
+
+
+def build_problem(
+    session: Session, date: dt.date, distance_model: DistanceModel | str | None = None
+) -> DayProblem:
+    """Translate the day's collections, fleet and facilities into a solver Problem."""
+    model = resolve_distance_model(distance_model)
+    vehicles = [
+        v
+        for v in session.scalars(
+            select(Vehicle).options(selectinload(Vehicle.compartments)).order_by(Vehicle.vehicle_id)
+        )
+        if any(c.capacity_kg >= 1 for c in v.compartments)
+    ]
+    if not vehicles:
+        raise BadInput("no vehicles with a compartment: import vehicles.csv first / 没有车辆")
+    points = due_points(session, date)
+    if not points:
+        raise BadInput(
+            f"no collections due on {date.isoformat()} ({date.strftime('%A')}) / 当日无收运点位"
+        )
+    kg = expected_kg(session, points, date)
+    depots = {d.depot_id: d for d in session.scalars(select(Depot))}
+    facilities = list(session.scalars(select(FacilityRow).order_by(FacilityRow.facility_id)))
+
+    places: list[Place] = []
+    loc_of: dict[tuple[str, str], int] = {}
+
+    def add(kind: str, id_: str, name: str, lon: float, lat: float) -> int:
+        key = (kind, id_)
+        if key not in loc_of:
+            loc_of[key] = len(places)
+            places.append(Place(kind, id_, name, float(lon), float(lat)))
+        return loc_of[key]
+
+    for v in vehicles:
+        d = depots.get(v.depot_id)
+        if d is None:  # the foreign key makes this impossible; say so clearly anyway
+            raise BadInput(f"vehicle {v.vehicle_id}: unknown depot {v.depot_id}")
+        add("depot", d.depot_id, d.name, d.lon, d.lat)
+    for f in facilities:
+        add("facility", f.facility_id, f.name, f.lon, f.lat)
+    for p in points:
+        add("point", p.point_id, p.name, p.lon, p.lat)
+
+    try:
+        dist, dur = model.matrices([(pl.lon, pl.lat) for pl in places])
+    except DistanceError as exc:
+        raise BadInput(f"distance model {model.describe().get('kind')}: {exc}") from None
+
+    clients = [
+        Client(
+            location=loc_of[("point", p.point_id)],
+            demand={p.category: max(0, int(round(kg[p.point_id])))},
+            service_s=seconds(p.service_min),
+            tw_start_s=seconds(p.tw_start_min),
+            tw_end_s=seconds(p.tw_end_min),
+            label=p.point_id,
+        )
+        for p in points
+    ]
+    solver_vehicles = []
+    for v in vehicles:
+        depot_loc = loc_of[("depot", v.depot_id)]
+        shift_start, shift_end = seconds(v.shift_start_min), seconds(v.shift_end_min)
+        break_s = seconds(v.break_min or 0)
+        earliest = latest = None
+        if break_s > 0:
+            lo = seconds(v.break_earliest_min) if v.break_earliest_min is not None else shift_start
+            hi = seconds(v.break_latest_min) if v.break_latest_min is not None else shift_end
+            # the whole break lies in its window: the START window ends break_s earlier
+            earliest, latest = lo, max(lo, hi - break_s)
+        solver_vehicles.append(
+            SolverVehicle(
+                start_location=depot_loc,
+                end_location=depot_loc,
+                capacities={c.category: int(math.floor(c.capacity_kg))
+                            for c in v.compartments if c.capacity_kg >= 1},
+                shift_start_s=shift_start,
+                shift_end_s=shift_end,
+                break_s=break_s,
+                break_earliest_s=earliest,
+                break_latest_s=latest,
+                fixed_cost=int(round(v.fixed_cost or 0)),
+                cost_per_km=float(v.cost_per_km) if v.cost_per_km else 1.0,
+                label=v.vehicle_id,
+            )
+        )
+    solver_facilities = [
+        Facility(
+            location=loc_of[("facility", f.facility_id)],
+            accepts=frozenset(f.accepts or ()),
+            open_s=seconds(f.open_min),
+            close_s=seconds(f.close_min),
+            unload_s=seconds(f.unload_min),
+            daily_capacity=(int(math.floor(f.daily_capacity_kg))
+                            if f.daily_capacity_kg is not None else None),
+            label=f.facility_id,
+        )
+        for f in facilities
+    ]
+    try:
+        problem = Problem(
+            distance_m=dist,
+            duration_s=dur,
+            clients=tuple(clients),
+            vehicles=tuple(solver_vehicles),
+            facilities=tuple(solver_facilities),
+            end_empty=True,
+            name=f"day {date.isoformat()}",
+            extra={"coords": [(pl.lon, pl.lat) for pl in places]},
+        )
+    except ProblemError as exc:
+        raise BadInput(f"the day cannot be planned as given: {exc}") from None
+    log.info(
+        "%s: %d point(s) due, %d vehicle(s), %d facility(ies), %d location(s)",
+        date, len(points), len(vehicles), len(facilities), len(places),
+    )
+    return DayProblem(date, problem, places, points, kg, vehicles, facilities, model)
+
+
+# --------------------------------------------------------------------------- Solution -> document
+
+
+def _route_document(day: DayProblem, route_visits: tuple[Visit, ...], vi: int) -> dict[str, Any]:
+    p = day.problem
+    veh_row = day.vehicles[vi]
+    veh = p.vehicles[vi]
+    compartments = list(veh.capacities)
+    load = {k: 0 for k in compartments}
+    stops: list[dict[str, Any]] = []
+    prev_loc: int | None = None
+    leg_sum_m = 0
+    trips = 0
+    kg_collected = 0
+    for v in route_visits:
+        if v.kind == "break":
+            stops.append({"kind": "break", "arrival": iso(day.date, v.start_s),
+                          "departure": iso(day.date, v.departure_s)})
+            continue
+        assert v.location is not None
+        place = day.places[v.location]
+        leg_m = 0 if prev_loc is None else int(p.distance_m[prev_loc, v.location])
+        travel_s = 0 if prev_loc is None else int(p.duration_s[prev_loc, v.location])
+        leg_sum_m += leg_m
+        prev_loc = v.location
+        stop: dict[str, Any] = {"kind": "", "id": place.id, "name": place.name,
+                                "lon": place.lon, "lat": place.lat}
+        if v.kind in ("start", "end"):
+            stop["kind"] = "depot"
+            stop["arrival"] = iso(day.date, v.arrival_s)
+            stop["departure"] = iso(day.date, v.arrival_s if v.kind == "end" else v.departure_s)
+        elif v.kind == "client":
+            assert v.index is not None
+            point = day.points[v.index]
+            kg = int(sum(v.amount.values()))
+            load[point.category] = load.get(point.category, 0) + kg
+            kg_collected += kg
+            stop.update(kind="collect", category=point.category, kg=kg,
+                        arrival=iso(day.date, v.arrival_s), start=iso(day.date, v.start_s),
+                        departure=iso(day.date, v.departure_s))
+        elif v.kind == "facility":
+            assert v.index is not None
+            fac = p.facilities[v.index]
+            unloaded = {k: q for k, q in load.items() if k in fac.accepts}
+            for k in unloaded:
+                load[k] = 0
+            trips += 1
+            stop.update(kind="unload", arrival=iso(day.date, v.arrival_s),
+                        start=iso(day.date, v.start_s), departure=iso(day.date, v.departure_s),
+                        unloaded_kg=unloaded)
+        else:  # pragma: no cover - Visit kinds are closed
+            raise AssertionError(v.kind)
+        stop["load_kg"] = dict(load)
+        stop["leg_m"] = leg_m
+        stop["travel_s"] = travel_s
+        if dict(v.load_after) and {k: int(q) for k, q in v.load_after.items()} != load:
+            log.warning("vehicle %s: engine load %s differs from recomputed %s",
+                        veh_row.vehicle_id, dict(v.load_after), load)
+        stops.append(stop)
+    first, last = route_visits[0], route_visits[-1]
+    return {
+        "vehicle_id": veh_row.vehicle_id,
+        "depot_id": veh_row.depot_id,
+        "distance_km": round(leg_sum_m / 1000.0, 3),
+        "duration_min": round((last.arrival_s - first.departure_s) / 60.0, 1),
+        "trips": trips,
+        "kg_collected": kg_collected,
+        "stops": stops,
+    }
+
+
+def build_document(
+    day: DayProblem, solution: Solution, params: SolveParams
+) -> dict[str, Any]:
+    """The plan document (without plan_id, which the repository assigns)."""
+    routes = [
+        _route_document(day, r.visits, r.vehicle)
+        for r in sorted(solution.routes, key=lambda r: r.vehicle)
+        if r.client_visits
+    ]
+    unassigned: list[dict[str, Any]] = []
+    short: set[str] = set()
+    for u in sorted(solution.unassigned, key=lambda u: day.points[u.client].point_id):
+        point = day.points[u.client]
+        short.add(point.point_id)
+        unassigned.append({
+            "point_id": point.point_id,
+            "name": point.name,
+            "category": point.category,
+            "kg": int(sum(u.amount.values())),
+            "reason": str(u.reason.value if hasattr(u.reason, "value") else u.reason),
+        })
+    served = {s["id"] for r in routes for s in r["stops"] if s["kind"] == "collect"}
+    kg_planned = sum(r["kg_collected"] for r in routes)
+    total_m = sum(int(round(r["distance_km"] * 1000)) for r in routes)
+    return {
+        "format": FORMAT,
+        "plan_id": None,
+        "date": day.date.isoformat(),
+        "timezone": TIMEZONE,
+        "distance_model": day.distance_model.describe(),
+        "solver": {
+            "engine": solution.engine,
+            "time_limit_s": _num(params.time_limit_s),
+            "wall_s": round(float(solution.wall_s), 1),
+            "objective": int(solution.objective),
+        },
+        "summary": {
+            "points_due": len(day.points),
+            "points_served": len(served - short),
+            "vehicles_used": len(routes),
+            "distance_km": round(total_m / 1000.0, 1),
+            "kg_planned": int(kg_planned),
+            "kg_due": int(sum(int(round(day.kg[p.point_id])) for p in day.points)),
+            "unassigned": len(unassigned),
+        },
+        "routes": routes,
+        "unassigned": unassigned,
+    }
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+def make_plan(
+    session: Session,
+    date: dt.date,
+    *,
+    time_limit_s: float,
+    distance_model: DistanceModel | str | None = None,
+    params: SolveParams | None = None,
+    progress: Progress | None = None,
+) -> PlanDraft:
+    """Build and solve the day; return the finished document. Writes nothing."""
+    from optimizer.solve import solve
+
+    if not (isinstance(time_limit_s, int | float) and math.isfinite(time_limit_s)
+            and time_limit_s > 0):
+        raise BadInput(f"time limit must be a positive number of seconds (got {time_limit_s})")
+    params = replace(params or SolveParams(), time_limit_s=float(time_limit_s))
+    day = build_problem(session, date, distance_model)
+    solution = solve(day.problem, params, progress)
+    log.info(
+        "%s: %d route(s), %d unassigned, %.1f km in %.1f s (%s)",
+        date, len(solution.routes), len(solution.unassigned), solution.distance_m / 1000,
+        solution.wall_s, solution.engine,
+    )
+    document = build_document(day, solution, params)
+    return PlanDraft(day=day, solution=solution, document=document, params=params)
+
+
+def plan_day(
+    session: Session,
+    date: dt.date,
+    *,
+    time_limit_s: float,
+    distance_model: DistanceModel | str | None = None,
+    params: SolveParams | None = None,
+    progress: Progress | None = None,
+) -> PlanResult:
+    """Plan every collection due on ``date`` and store it as the date's new current plan.
+
+    Raises :class:`logistics.domain.BadInput` (nothing written) when there is
+    nothing to plan with: no vehicles, no points due, a bad distance model or
+    time limit.
+    """
+    draft = make_plan(session, date, time_limit_s=time_limit_s, distance_model=distance_model,
+                      params=params, progress=progress)
+    plan = plan_repo.store_plan(session, date, draft.document)
+    return PlanResult(
+        plan_id=plan.plan_id,
+        version=plan.version,
+        document=draft.document,
+        solution=draft.solution,
+        plan=plan,
+        stats=dict(draft.solution.stats),
+    )
+
+
+def parse_date(text: str) -> dt.date:
+    """``YYYY-MM-DD`` -> date, or BadInput with the expected form."""
+    value = str(text).strip()
+    try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            raise ValueError(value)
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise BadInput(f"--date must be a date YYYY-MM-DD (got {text!r})") from None
+
+
+__all__ = [
+    "FORMAT", "DayProblem", "Place", "PlanDraft", "PlanResult", "build_document",
+    "build_problem", "iso", "make_plan", "parse_date", "plan_day", "resolve_distance_model",
+]
