@@ -192,10 +192,15 @@ class OsmRoadNetwork:
     # ------------------------------------------------------------------ public
 
     def describe(self) -> dict[str, Any]:
+        """Never raises (callers use it in error messages): a missing file gives no hash."""
+        try:
+            digest: str | None = self._file_sha256()
+        except (DistanceServiceError, OSError):
+            digest = None
         return {
             "kind": self.kind,
             "pbf": self.pbf_path.name,
-            "pbf_sha256": self._file_sha256(),
+            "pbf_sha256": digest,
             "access_speed_kmh": self.access_speed_kmh,
             "honour_maxspeed": self.honour_maxspeed,
             "speeds_kmh": dict(sorted(self.speeds_kmh.items())),

@@ -171,8 +171,10 @@ def test_from_spec_osm(pbf: Path, tmp_path: Path) -> None:
 
 
 def test_missing_or_broken_file_is_a_service_error(tmp_path: Path) -> None:
+    missing = OsmRoadNetwork(tmp_path / "nope.osm.pbf")
     with pytest.raises(DistanceServiceError, match="not found"):
-        OsmRoadNetwork(tmp_path / "nope.osm.pbf").matrices([ONEWAY_FROM, ONEWAY_TO])
+        missing.matrices([ONEWAY_FROM, ONEWAY_TO])
+    assert missing.describe()["pbf_sha256"] is None  # usable in the error message
     broken = tmp_path / "broken.osm.pbf"
     broken.write_bytes(b"\x00\x00\x00\x0dthis is not a pbf file at all")
     with pytest.raises(DistanceServiceError):
