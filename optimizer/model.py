@@ -30,6 +30,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
@@ -176,6 +177,11 @@ class RoutingModel:
             if v.fixed_cost:
                 r.SetFixedCostOfVehicle(int(round(v.fixed_cost * COST_SCALE)), li)
 
+        max_dur = int(dur.max()) if dur.size else 0
+        dw = int(round(params.duration_weight * COST_SCALE)) if params.duration_weight > 0 else 0
+        #: cost per unit still on board at the end of a route (end-empty rule)
+        self.end_load_coef = 2 * max_arc + dw * (2 * max_dur + int(svc.max(initial=0))) + 1
+
         # ---- time
         horizon = max([v.shift_end_s for v in vs] + [j.tw_end_s for j in self.jobs] + [1])
         tmat = dur + svc[:, None]
@@ -252,8 +258,12 @@ class RoutingModel:
                     if m.IndexToNode(idx) not in rset:
                         d.SlackVar(idx).SetValue(0)
             if p.end_empty:
+                # soft: insertion heuristics add one node at a time and could never
+                # open a route (client + unload) under a hard end-empty rule; the
+                # cost of ending loaded beats any detour to a facility, and
+                # _extract / the caller repair what is left.
                 for li in range(len(vs)):
-                    d.CumulVar(r.End(li)).SetMax(0)
+                    d.SetCumulVarSoftUpperBound(r.End(li), 0, self.end_load_coef)
 
         if any(v.max_collected is not None for v in vs):
             total = sum(j.total for j in self.jobs) + 1
@@ -290,14 +300,17 @@ class RoutingModel:
         # ---- allowed vehicles, disjunctions
         local = {g: li for li, g in enumerate(self.vehicles)}
         fixed_max = max([v.fixed_cost for v in vs] + [0]) * COST_SCALE
-        self.big_penalty = int(min(4e15 / max(1, len(self.jobs)),
+        self.big_penalty = int(min(1e15 / max(1, len(self.jobs)),
                                    100 * (fixed_max + 2 * max_arc + 1) + 10**7))
         for ji, j in enumerate(self.jobs):
             idx = m.NodeToIndex(self.job_node0 + ji)
             allowed = [local[g] for g in j.vehicles if g in local]
             if len(allowed) < len(vs):
-                r.SetAllowedVehiclesForIndex(allowed, idx)
+                # SetAllowedVehiclesForIndex's Span<int> binding is broken in 9.15
+                r.VehicleVar(idx).SetValues([-1, *allowed])
             pen = self.big_penalty if j.penalty is None else int(j.penalty) * COST_SCALE
+            if p.end_empty and j.penalty is None:
+                pen += 2 * self.end_load_coef * j.total
             r.AddDisjunction([idx], pen)
         for fi, f in enumerate(p.facilities):
             users = [li for li, v in enumerate(vs) if any(v.capacities.get(k, 0) > 0
@@ -305,13 +318,13 @@ class RoutingModel:
             for node in self.fac_nodes[fi]:
                 idx = m.NodeToIndex(node)
                 if len(users) < len(vs):
-                    r.SetAllowedVehiclesForIndex(users, idx)
+                    r.VehicleVar(idx).SetValues([-1, *users])
                 r.AddDisjunction([idx], 0)
 
     # ------------------------------------------------------------------ search
 
     def search_parameters(self, time_limit_s: float, strategy: str,
-                          metaheuristic: str = "GUIDED_LOCAL_SEARCH") -> object:
+                          metaheuristic: str = "GUIDED_LOCAL_SEARCH") -> Any:
         sp = pywrapcp.DefaultRoutingSearchParameters()
         sp.first_solution_strategy = STRATEGIES[strategy]
         sp.local_search_metaheuristic = LSM.Value.Value(metaheuristic)
@@ -347,7 +360,7 @@ class RoutingModel:
             return self._extract(sol, {"strategy": "plain"})
         return self._solve_auto(time_limit_s, strategy, initial)
 
-    def first_solution(self, strategy: str, time_limit_s: float) -> object | None:
+    def first_solution(self, strategy: str, time_limit_s: float) -> Any:
         sp = self.search_parameters(time_limit_s, strategy)
         sp.solution_limit = 1
         return self.routing.SolveWithParameters(sp)
@@ -357,7 +370,7 @@ class RoutingModel:
         r = self.routing
         t0 = time.monotonic()
         stats: dict[str, object] = {}
-        best = None
+        best: Any = None
         best_name = ""
         if initial is not None:
             r.CloseModelWithParameters(self.search_parameters(time_limit_s, "PATH_CHEAPEST_ARC"))

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from optimizer.decompose import Job, Prepared, prepare
 from optimizer.params import SolveParams
 from optimizer.problem import Problem
-from optimizer.solution import Reason, Route, Solution, Unassigned, Visit
+from optimizer.solution import Reason, Route, Solution, Unassigned, Visit, VisitKind
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +134,8 @@ def build_route(problem: Problem, jobs: Sequence[Job], raw: object) -> Route:
             for k in load:
                 if k in problem.facilities[ref].accepts:
                     load[k] = 0
-        kind_lit = "client" if kind == "client" else "facility" if kind == "facility" else "end"
+        kind_lit: VisitKind = ("client" if kind == "client" else
+                               "facility" if kind == "facility" else "end")
         dep = start_s + service_s
         visits.append(Visit(kind_lit, index, loc, arrival, start_s, dep, amount, dict(load)))
         prev_loc, prev_dep = loc, dep
@@ -160,9 +161,127 @@ def _post_reason(problem: Problem, job: Job) -> Reason:
     return Reason.NOT_ENOUGH_VEHICLES
 
 
+def fix_loaded_end(problem: Problem, jobs: Sequence[Job], raw: object) -> list[int]:
+    """Make a route that ends loaded end empty: add an unload, else drop its last trip.
+
+    Returns the jobs dropped. Only needed when the solver's soft end-empty
+    penalty was not driven to zero.
+    """
+    from optimizer.model import RawRoute, RawVisit
+
+    assert isinstance(raw, RawRoute)
+    if not problem.end_empty:
+        return []
+    veh = problem.vehicles[raw.vehicle]
+    dur, dist = problem.duration_s, problem.distance_m
+    load: dict[str, int] = {}
+    last_unload = -1
+    for pos, rv in enumerate(raw.visits):
+        if rv.kind == "client":
+            for k, q in jobs[rv.ref].amount.items():
+                load[k] = load.get(k, 0) + q
+        else:
+            acc = problem.facilities[rv.ref].accepts
+            load = {k: q for k, q in load.items() if k not in acc}
+            last_unload = pos
+    loaded = {k for k, q in load.items() if q > 0}
+    if not loaded:
+        return []
+
+    def tail(upto: int) -> tuple[int, int]:
+        if upto < 0:
+            return veh.start_location, raw.start_s
+        rv = raw.visits[upto]
+        if rv.kind == "client":
+            j = jobs[rv.ref]
+            return j.location, rv.start_s + j.service_s
+        f = problem.facilities[rv.ref]
+        return f.location, rv.start_s + f.unload_s
+
+    loc, dep = tail(len(raw.visits) - 1)
+    pending = (veh.has_break and raw.break_start_s is not None and raw.break_start_s >= dep)
+    brk = raw.break_start_s if pending else None
+    best: tuple[int, int, int, int] | None = None
+    for fi, f in enumerate(problem.facilities):
+        if not loaded <= f.accepts:
+            continue
+        t = dep + int(dur[loc, f.location])
+        if brk is not None:
+            t = max(t + veh.break_s, brk + veh.break_s)
+        t = max(t, f.open_s)
+        if t > f.close_s - f.unload_s:
+            continue
+        end = t + f.unload_s + int(dur[f.location, veh.end_location])
+        if end > veh.shift_end_s:
+            continue
+        detour = int(dist[loc, f.location]) + int(dist[f.location, veh.end_location])
+        if best is None or detour < best[0]:
+            best = (detour, fi, t, end)
+    if best is not None:
+        raw.visits.append(RawVisit("facility", best[1], best[2]))
+        raw.end_s = best[3]
+        return []
+    # no unload fits: give up the last trip
+    dropped = [rv.ref for rv in raw.visits[last_unload + 1:] if rv.kind == "client"]
+    raw.visits = raw.visits[:last_unload + 1]
+    loc, dep = tail(last_unload)
+    end = dep + int(dur[loc, veh.end_location])
+    if veh.has_break and raw.break_start_s is not None and raw.break_start_s >= dep:
+        end = max(end + veh.break_s, raw.break_start_s + veh.break_s)
+    raw.end_s = end
+    return dropped
+
+
+def drop_empty_unloads(problem: Problem, jobs: Sequence[Job], raw: object) -> None:
+    """Remove facility visits with nothing to unload when the schedule still holds."""
+    from optimizer.model import RawRoute
+
+    assert isinstance(raw, RawRoute)
+    veh = problem.vehicles[raw.vehicle]
+    dur = problem.duration_s
+    i = 0
+    load: dict[str, int] = {}
+    prev_loc, prev_dep = veh.start_location, raw.start_s
+    while i < len(raw.visits):
+        rv = raw.visits[i]
+        if rv.kind == "client":
+            j = jobs[rv.ref]
+            for k, q in j.amount.items():
+                load[k] = load.get(k, 0) + q
+            prev_loc, prev_dep = j.location, rv.start_s + j.service_s
+            i += 1
+            continue
+        f = problem.facilities[rv.ref]
+        if any(load.get(k, 0) > 0 for k in f.accepts):
+            load = {k: q for k, q in load.items() if k not in f.accepts}
+            prev_loc, prev_dep = f.location, rv.start_s + f.unload_s
+            i += 1
+            continue
+        if i + 1 < len(raw.visits):
+            nxt = raw.visits[i + 1]
+            nloc = (jobs[nxt.ref].location if nxt.kind == "client"
+                    else problem.facilities[nxt.ref].location)
+            nstart = nxt.start_s
+        else:
+            nloc, nstart = veh.end_location, raw.end_s
+        need = prev_dep + int(dur[prev_loc, nloc])
+        b = raw.break_start_s
+        if veh.has_break and b is not None and prev_dep <= b <= nstart:
+            need = max(need + veh.break_s, b + veh.break_s)
+        if need <= nstart:
+            del raw.visits[i]
+            continue
+        prev_loc, prev_dep = f.location, rv.start_s + f.unload_s
+        i += 1
+
+
 def assemble(problem: Problem, jobs: Sequence[Job], raw_routes: Sequence[object],
              dropped: Sequence[int], pre: Sequence[Unassigned], *, engine: str,
              wall_s: float, objective: int, stats: dict[str, object]) -> Solution:
+    dropped = list(dropped)
+    for rr in raw_routes:
+        dropped.extend(fix_loaded_end(problem, jobs, rr))
+        drop_empty_unloads(problem, jobs, rr)
     routes = [build_route(problem, jobs, rr) for rr in raw_routes]
     routes = [r for r in routes if r.client_visits]
     unassigned = list(pre)
