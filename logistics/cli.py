@@ -112,24 +112,161 @@ def import_cmd(
 def demo(
     out_dir: Annotated[Path, typer.Option("--out", help="output folder")] = Path("wasteroute-demo"),
     seed: Annotated[int, typer.Option(help="random seed (deterministic output)")] = 2020,
+    scale: Annotated[
+        float,
+        typer.Option(help="size relative to the reference county (1.0 = Zhongmou 2020)", min=0.001, max=2.0),
+    ] = 1.0,
     db: DbOpt = None,
 ) -> None:
     """Build the demo county, import it, plan the next day / 生成示范县数据并规划."""
     from logistics.demo import run_demo
 
-    run_demo(out_dir=out_dir, seed=seed, db_url=_db(db), console=out)
+    run_demo(out_dir=out_dir, seed=seed, db_url=_db(db), console=out, scale=scale)
 
 
 @app.command()
-def plan(date: Annotated[str, typer.Option()], db: DbOpt = None) -> None:
-    """Plan the collections due on a date / 规划某日收运路线."""
-    _not_yet("plan", 4)
+@user_errors
+def plan(
+    date: Annotated[str, typer.Option("--date", help="the day to plan, YYYY-MM-DD")],
+    time_limit: Annotated[
+        float, typer.Option("--time-limit", help="solver time limit in seconds")
+    ] = 30.0,
+    out_path: Annotated[
+        Path | None,
+        typer.Option("--out", help="plan document to write (default: ./plan-YYYY-MM-DD.json)"),
+    ] = None,
+    distance: Annotated[
+        str | None,
+        typer.Option(
+            "--distance",
+            help="distance model: haversine[:detour=1.3,speed=25] | osm:FILE.osm.pbf | "
+            "osrm:URL | valhalla:URL (default haversine)",
+        ),
+    ] = None,
+    db: DbOpt = None,
+) -> None:
+    """Plan the collections due on a date, store the plan, write plan.json / 规划某日收运路线.
+
+    Each run stores a new version of the day's plan (DATE-1, DATE-2, ...) and marks
+    the previous one superseded; if planning fails the previous plan stays current.
+    Exit 0 when a plan was made (even with unassigned points), 2 on bad input.
+    """
+    from collections import Counter, defaultdict
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from logistics.domain import BadInput
+    from logistics.persistence.db import session_scope, upgrade
+    from logistics.planning import parse_date, plan_day, resolve_distance_model
+
+    day = parse_date(date)
+    if not (time_limit > 0 and time_limit < float("inf")):
+        raise BadInput(f"--time-limit must be a positive number of seconds (got {time_limit})")
+    model = resolve_distance_model(distance)
+    target = out_path or Path(f"plan-{day.isoformat()}.json")
+    if target.is_dir():
+        raise BadInput(f"--out {target} is a folder; give a file name")
+    if not target.parent.exists():
+        raise BadInput(f"--out {target}: folder {target.parent} does not exist")
+    url = _db(db)
+    upgrade(url)
+    progress_bar = Progress(
+        TextColumn("[bold]solving / 求解[/bold] {task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[best]}"),
+        console=err,
+        transient=True,
+    )
+    with session_scope(url) as session, progress_bar:
+        task = progress_bar.add_task(day.isoformat(), total=1.0, best="")
+
+        def on_progress(fraction: float, objective: int | None) -> None:
+            best = "" if objective is None else f"cost {objective / 1000:,.1f}"
+            progress_bar.update(task, completed=min(1.0, max(0.0, fraction)), best=best)
+
+        result = plan_day(session, day, time_limit_s=time_limit, distance_model=model,
+                          progress=on_progress)
+    doc = result.document
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(target)
+
+    table = Table(title=f"plan {result.plan_id} / 收运计划")
+    for col in ("vehicle / 车辆", "stops / 点位", "trips / 趟", "km / 公里", "kg / 公斤",
+                "hours / 小时"):
+        table.add_column(col, justify="left" if col.startswith("vehicle") else "right")
+    for r in doc["routes"]:
+        collects = sum(1 for s in r["stops"] if s["kind"] == "collect")
+        trips = sum(1 for s in r["stops"] if s["kind"] == "unload")
+        kg = sum(s.get("kg", 0) for s in r["stops"] if s["kind"] == "collect")
+        table.add_row(r["vehicle_id"], str(collects), str(trips), f"{r['distance_km']:.1f}",
+                      f"{kg:,}", f"{r['duration_min'] / 60:.1f}")
+    sm = doc["summary"]
+    table.add_section()
+    table.add_row("total / 合计", str(sum(1 for r in doc["routes"] for s in r["stops"]
+                                          if s["kind"] == "collect")),
+                  str(sum(1 for r in doc["routes"] for s in r["stops"] if s["kind"] == "unload")),
+                  f"{sm['distance_km']:.1f}", f"{sm['kg_planned']:,}",
+                  f"{sum(r['duration_min'] for r in doc['routes']) / 60:.1f}")
+    out.print(table)
+    out.print(
+        f"points due / 应收点位 {sm['points_due']}, served / 已安排 {sm['points_served']}, "
+        f"vehicles / 车辆 {sm['vehicles_used']}, solver {doc['solver']['engine']} "
+        f"{doc['solver']['wall_s']} s",
+        markup=False, highlight=False,
+    )
+    if doc["unassigned"]:
+        by_reason: Counter[str] = Counter()
+        kg_by_reason: defaultdict[str, int] = defaultdict(int)
+        for u in doc["unassigned"]:
+            by_reason[u["reason"]] += 1
+            kg_by_reason[u["reason"]] += int(u["kg"])
+        ut = Table(title="unassigned / 未安排")
+        ut.add_column("reason / 原因")
+        ut.add_column("points / 点位", justify="right")
+        ut.add_column("kg / 公斤", justify="right")
+        ut.add_column("examples / 示例")
+        for reason, n in by_reason.most_common():
+            ids = [u["point_id"] for u in doc["unassigned"] if u["reason"] == reason]
+            ut.add_row(reason, str(n), f"{kg_by_reason[reason]:,}",
+                       ", ".join(ids[:5]) + (" ..." if len(ids) > 5 else ""))
+        out.print(ut)
+    out.print(f"plan / 计划 {result.plan_id} -> {target}", markup=False, highlight=False)
 
 
 @app.command()
-def sheets(date: Annotated[str, typer.Option()]) -> None:
-    """Route sheets for drivers / 司机路线单."""
-    _not_yet("sheets", 5)
+@user_errors
+def sheets(
+    date: Annotated[str, typer.Option("--date", help="plan date YYYY-MM-DD")],
+    fmt: Annotated[
+        str, typer.Option("--format", help="pdf|html|gpx|geojson|xlsx")
+    ] = "pdf",
+    lang: Annotated[str, typer.Option("--lang", help="zh|en")] = "zh",
+    vehicle: Annotated[
+        str | None, typer.Option("--vehicle", help="only this vehicle (id or plate)")
+    ] = None,
+    base_url: Annotated[
+        str | None,
+        typer.Option("--base-url", help="where the phone pages are served (QR codes on the PDF)"),
+    ] = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="output folder")] = Path("sheets"),
+    db: DbOpt = None,
+) -> None:
+    """Route sheets for drivers, one per route / 司机路线单（每条路线一份）."""
+    from logistics.persistence.db import session_scope, upgrade
+    from logistics.sheets import write_sheets
+
+    url = _db(db)
+    upgrade(url)
+    with session_scope(url) as session:
+        paths = write_sheets(
+            session, date, fmt, out_dir, lang=lang, vehicle=vehicle, base_url=base_url
+        )
+    for path in paths:
+        out.print(str(path), markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -266,7 +266,45 @@ def build_problem(
 # --------------------------------------------------------------------------- Solution -> document
 
 
-def _route_document(day: DayProblem, route_visits: tuple[Visit, ...], vi: int) -> dict[str, Any]:
+def _drop_empty_unloads(day: DayProblem, visits: tuple[Visit, ...], vi: int) -> list[Visit]:
+    """Leave out unload visits with nothing to unload (the engine may use them to wait).
+
+    A visit is dropped only when going straight from the previous place to the next
+    one takes no longer than the detour through the facility plus its unloading, so
+    every later arrival time stays reachable; the time becomes waiting.
+    """
+    p = day.problem
+    load = {k: 0 for k in p.vehicles[vi].capacities}
+    kept: list[Visit] = []
+    located = [i for i, v in enumerate(visits) if v.location is not None]
+    prev_loc: int | None = None
+    for i, v in enumerate(visits):
+        if v.kind == "client":
+            for k, q in v.amount.items():
+                load[k] = load.get(k, 0) + int(q)
+        elif v.kind == "facility":
+            assert v.index is not None and v.location is not None
+            fac = p.facilities[v.index]
+            empty = all(load.get(k, 0) == 0 for k in fac.accepts)
+            nxt = next((visits[j].location for j in located if j > i), None)
+            if empty and prev_loc is not None and nxt is not None:
+                direct = int(p.duration_s[prev_loc, nxt])
+                detour = (int(p.duration_s[prev_loc, v.location]) + (v.departure_s - v.start_s)
+                          + int(p.duration_s[v.location, nxt]))
+                if direct <= detour:
+                    continue
+            for k in fac.accepts:
+                if k in load:
+                    load[k] = 0
+        kept.append(v)
+        if v.location is not None:
+            prev_loc = v.location
+    if len(kept) < len(visits):
+        log.debug("vehicle %d: %d empty unload(s) left out", vi, len(visits) - len(kept))
+    return kept
+
+
+def _route_document(day: DayProblem, visits: tuple[Visit, ...], vi: int) -> dict[str, Any]:
     p = day.problem
     veh_row = day.vehicles[vi]
     veh = p.vehicles[vi]
@@ -277,6 +315,7 @@ def _route_document(day: DayProblem, route_visits: tuple[Visit, ...], vi: int) -
     leg_sum_m = 0
     trips = 0
     kg_collected = 0
+    route_visits = _drop_empty_unloads(day, visits, vi)
     for v in route_visits:
         if v.kind == "break":
             stops.append({"kind": "break", "arrival": iso(day.date, v.start_s),
