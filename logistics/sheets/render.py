@@ -1,0 +1,501 @@
+"""From a plan document (wasteroute.plan/1) plus names from the database to route sheets.
+
+`build_sheets` turns the document into plain view objects (`PlanSheets`, `RouteSheet`,
+`SheetStop`) that every output format reads; `write_sheets` is the entry point used by
+the CLI, the demo and the API.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from logistics.domain import CATEGORY_BY_KEY, BadInput, NotFound
+from logistics.persistence.models import Community, Depot, Facility, Point, Vehicle
+from logistics.persistence.plan_repo import current_plan
+from logistics.sheets.i18n import Messages
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("pdf", "html", "gpx", "geojson", "xlsx")
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+@dataclass(frozen=True)
+class Stream:
+    """A waste category as shown on a sheet: key, name in the sheet's language, colour."""
+
+    key: str
+    name: str
+    colour: str
+
+
+@dataclass
+class SheetStop:
+    kind: str  # depot | collect | unload | break
+    #: running number of collect and unload stops (1, 2, ...); None for depot and break rows
+    seq: int | None
+    ref_id: str | None
+    name: str
+    community: str = ""
+    town: str = ""
+    category: Stream | None = None
+    bins: int | None = None
+    kg: float | None = None
+    #: "HH:MM–HH:MM" of the point's time window (collect) or opening hours (unload)
+    window: str = ""
+    arrival: dt.datetime | None = None
+    start: dt.datetime | None = None
+    departure: dt.datetime | None = None
+    load_kg: dict[str, float] = field(default_factory=dict)
+    lon: float | None = None
+    lat: float | None = None
+    facility_kind: str = ""
+    #: categories an unloading facility accepts / empties
+    accepts: list[Stream] = field(default_factory=list)
+    #: first or last row of the route (depot rows)
+    is_start: bool = False
+    is_end: bool = False
+
+    @property
+    def load_total_kg(self) -> float | None:
+        return float(sum(self.load_kg.values())) if self.load_kg else None
+
+    @property
+    def located(self) -> bool:
+        return self.lon is not None and self.lat is not None
+
+
+@dataclass
+class RouteSheet:
+    index: int  # 1-based position of the route in the plan
+    plan_id: str
+    date: dt.date
+    vehicle_id: str
+    plate: str
+    depot_id: str
+    depot_name: str
+    shift: str
+    break_min: float
+    break_window: str
+    streams: list[Stream]
+    distance_km: float
+    duration_min: float
+    stops: list[SheetStop]
+    stem: str  # file name without extension
+
+    @property
+    def collect_stops(self) -> list[SheetStop]:
+        return [s for s in self.stops if s.kind == "collect"]
+
+    @property
+    def n_collect(self) -> int:
+        return len(self.collect_stops)
+
+    @property
+    def kg_total(self) -> float:
+        return float(sum(s.kg or 0.0 for s in self.collect_stops))
+
+    @property
+    def trips(self) -> int:
+        """Loads taken to a facility: one per unload stop."""
+        return sum(1 for s in self.stops if s.kind == "unload")
+
+    @property
+    def located_stops(self) -> list[SheetStop]:
+        return [s for s in self.stops if s.located]
+
+
+@dataclass
+class Unassigned:
+    point_id: str
+    name: str
+    community: str
+    category: Stream
+    kg: float
+    reason: str
+
+
+@dataclass
+class PlanSheets:
+    plan_id: str
+    date: dt.date
+    lang: str
+    summary: dict[str, Any]
+    routes: list[RouteSheet]
+    unassigned: list[Unassigned]
+    timezone: str = "Asia/Shanghai"
+
+    @property
+    def stem(self) -> str:
+        return f"routes-{self.date.isoformat()}"
+
+
+# ---------------------------------------------------------------- small helpers
+
+
+def hhmm(minutes: float | None) -> str:
+    if minutes is None:
+        return ""
+    m = int(round(minutes))
+    return f"{m // 60:02d}:{m % 60:02d}"
+
+
+def window_text(start_min: int | None, end_min: int | None, msg: Messages) -> str:
+    if start_min is None or end_min is None:
+        return ""
+    if start_min <= 0 and end_min >= 1440:
+        return msg("all_day")
+    return f"{hhmm(start_min)}–{hhmm(end_min)}"
+
+
+def parse_time(value: Any) -> dt.datetime | None:
+    """An ISO 8601 time of the document; None when missing or unreadable."""
+    if not value or not isinstance(value, str):
+        return None
+    try:
+        return dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def clock(value: dt.datetime | None, day: dt.date | None = None) -> str:
+    """HH:MM of a planned time; '+1' marks a time on the next day."""
+    if value is None:
+        return ""
+    text = value.strftime("%H:%M")
+    if day is not None and value.date() > day:
+        text += f" (+{(value.date() - day).days})"
+    return text
+
+
+_UNSAFE = re.compile(r"[^\w.-]+", re.UNICODE)
+
+
+def safe_name(text: str) -> str:
+    return _UNSAFE.sub("_", text).strip("_") or "route"
+
+
+def stream(key: str, msg: Messages) -> Stream:
+    cat = CATEGORY_BY_KEY.get(key)
+    return Stream(key, msg.category(key), cat.colour if cat else "#444444")
+
+
+def parse_date(value: dt.date | str) -> dt.date:
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise BadInput(f"bad date {value!r}; expected YYYY-MM-DD") from None
+
+
+# ---------------------------------------------------------------- database look-ups
+
+
+def current_plan_document(session: Session, date: dt.date) -> dict[str, Any]:
+    """The plan document in force for a date; NotFound when there is none."""
+    plan = current_plan(session, date)
+    if plan is None:
+        raise NotFound(
+            f"no plan for {date.isoformat()}; run `wasteroute plan --date {date.isoformat()}` "
+            f"first / {date.isoformat()} 没有收运计划"
+        )
+    return dict(plan.document)
+
+
+@dataclass
+class _Names:
+    points: dict[str, Point]
+    communities: dict[str, Community]
+    facilities: dict[str, Facility]
+    depots: dict[str, Depot]
+    vehicles: dict[str, Vehicle]
+
+
+def _chunks(ids: Iterable[str], size: int = 900) -> Iterable[list[str]]:
+    items = sorted(set(ids))
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _load_names(session: Session, doc: dict[str, Any]) -> _Names:
+    point_ids: set[str] = {u["point_id"] for u in doc.get("unassigned", []) if "point_id" in u}
+    facility_ids: set[str] = set()
+    depot_ids: set[str] = set()
+    vehicle_ids: set[str] = set()
+    for route in doc.get("routes", []):
+        vehicle_ids.add(route.get("vehicle_id", ""))
+        depot_ids.add(route.get("depot_id", ""))
+        for stop in route.get("stops", []):
+            kind, ref = stop.get("kind"), stop.get("id")
+            if ref is None:
+                continue
+            if kind == "collect":
+                point_ids.add(ref)
+            elif kind == "unload":
+                facility_ids.add(ref)
+            elif kind == "depot":
+                depot_ids.add(ref)
+
+    def fetch(model: Any, key: Any, ids: set[str]) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for chunk in _chunks(ids):
+            for row in session.scalars(select(model).where(key.in_(chunk))):
+                found[getattr(row, key.key)] = row
+        return found
+
+    points: dict[str, Point] = fetch(Point, Point.point_id, point_ids)
+    community_ids = {p.community_id for p in points.values() if p.community_id}
+    return _Names(
+        points=points,
+        communities=fetch(Community, Community.community_id, community_ids),
+        facilities=fetch(Facility, Facility.facility_id, facility_ids),
+        depots=fetch(Depot, Depot.depot_id, depot_ids),
+        vehicles=fetch(Vehicle, Vehicle.vehicle_id, vehicle_ids),
+    )
+
+
+# ---------------------------------------------------------------- the view model
+
+
+def _stop(raw: dict[str, Any], names: _Names, msg: Messages) -> SheetStop:
+    kind = str(raw.get("kind", ""))
+    ref = raw.get("id")
+    load = {str(k): float(v) for k, v in (raw.get("load_kg") or {}).items()}
+    common: dict[str, Any] = {
+        "arrival": parse_time(raw.get("arrival")),
+        "start": parse_time(raw.get("start")),
+        "departure": parse_time(raw.get("departure")),
+        "load_kg": load,
+        "lon": raw.get("lon"),
+        "lat": raw.get("lat"),
+    }
+    if kind == "collect":
+        point = names.points.get(ref or "")
+        cat_key = raw.get("category") or (point.category if point else "")
+        community = names.communities.get(point.community_id or "") if point else None
+        return SheetStop(
+            kind=kind,
+            seq=None,
+            ref_id=ref,
+            name=point.name if point else str(ref),
+            community=community.name if community else "",
+            town=community.town if community else "",
+            category=stream(cat_key, msg) if cat_key else None,
+            bins=point.bins if point else None,
+            kg=float(raw["kg"]) if raw.get("kg") is not None else None,
+            window=window_text(point.tw_start_min, point.tw_end_min, msg) if point else "",
+            **common,
+        )
+    if kind == "unload":
+        fac = names.facilities.get(ref or "")
+        return SheetStop(
+            kind=kind,
+            seq=None,
+            ref_id=ref,
+            name=fac.name if fac else str(ref),
+            window=window_text(fac.open_min, fac.close_min, msg) if fac else "",
+            facility_kind=msg.facility_kind(fac.kind) if fac else "",
+            accepts=[stream(k, msg) for k in (fac.accepts if fac else [])],
+            **common,
+        )
+    if kind == "depot":
+        depot = names.depots.get(ref or "")
+        return SheetStop(
+            kind=kind, seq=None, ref_id=ref, name=depot.name if depot else str(ref), **common
+        )
+    return SheetStop(kind=kind or "break", seq=None, ref_id=ref, name=msg("break"), **common)
+
+
+def _route(
+    index: int, raw: dict[str, Any], plan_id: str, date: dt.date, names: _Names, msg: Messages
+) -> RouteSheet:
+    vehicle_id = str(raw.get("vehicle_id", ""))
+    vehicle = names.vehicles.get(vehicle_id)
+    depot_id = str(raw.get("depot_id") or (vehicle.depot_id if vehicle else ""))
+    depot = names.depots.get(depot_id)
+    stops = [_stop(s, names, msg) for s in raw.get("stops", [])]
+    seq = 0
+    for s in stops:
+        if s.kind in ("collect", "unload"):
+            seq += 1
+            s.seq = seq
+    depot_rows = [s for s in stops if s.kind == "depot"]
+    if depot_rows:
+        depot_rows[0].is_start = stops[0] is depot_rows[0]
+        depot_rows[-1].is_end = stops[-1] is depot_rows[-1] and len(depot_rows) > 1
+
+    keys: list[str] = []
+    if vehicle is not None:
+        keys = [c.category for c in vehicle.compartments]
+    for s in stops:
+        if s.category and s.category.key not in keys:
+            keys.append(s.category.key)
+    if not keys:
+        keys = [k for s in stops for k in s.load_kg if k not in keys]
+    if vehicle is not None:
+        shift = f"{hhmm(vehicle.shift_start_min)}–{hhmm(vehicle.shift_end_min)}"
+        break_min = float(vehicle.break_min or 0.0)
+        break_window = (
+            f"{hhmm(vehicle.break_earliest_min)}–{hhmm(vehicle.break_latest_min)}"
+            if break_min
+            and vehicle.break_earliest_min is not None
+            and vehicle.break_latest_min is not None
+            else ""
+        )
+    else:
+        first = next((s.departure for s in stops if s.departure), None)
+        last = next((s.arrival for s in reversed(stops) if s.arrival), None)
+        shift = f"{clock(first)}–{clock(last)}" if first and last else ""
+        break_min, break_window = 0.0, ""
+    return RouteSheet(
+        index=index,
+        plan_id=plan_id,
+        date=date,
+        vehicle_id=vehicle_id,
+        plate=(vehicle.plate or "") if vehicle else "",
+        depot_id=depot_id,
+        depot_name=depot.name if depot else depot_id,
+        shift=shift,
+        break_min=break_min,
+        break_window=break_window,
+        streams=[stream(k, msg) for k in dict.fromkeys(keys)],
+        distance_km=float(raw.get("distance_km") or 0.0),
+        duration_min=float(raw.get("duration_min") or 0.0),
+        stops=stops,
+        stem=f"route-{date.isoformat()}-{index:02d}-{safe_name(vehicle_id)}",
+    )
+
+
+def build_sheets(
+    session: Session, doc: dict[str, Any], lang: str = "zh", vehicle: str | None = None
+) -> PlanSheets:
+    """The view of a plan document that every sheet format renders.
+
+    `vehicle` keeps only the route of that vehicle (id or plate); NotFound if none.
+    """
+    msg = Messages(lang)
+    date = parse_date(doc["date"])
+    plan_id = str(doc.get("plan_id", ""))
+    names = _load_names(session, doc)
+    routes = [
+        _route(i, r, plan_id, date, names, msg) for i, r in enumerate(doc.get("routes", []), 1)
+    ]
+    if vehicle is not None:
+        routes = [r for r in routes if vehicle in (r.vehicle_id, r.plate)]
+        if not routes:
+            raise NotFound(
+                f"no route for vehicle {vehicle!r} on {date.isoformat()} / 该车当日没有路线"
+            )
+    unassigned = []
+    for u in doc.get("unassigned", []):
+        point = names.points.get(u.get("point_id", ""))
+        community = names.communities.get(point.community_id or "") if point else None
+        unassigned.append(
+            Unassigned(
+                point_id=str(u.get("point_id", "")),
+                name=point.name if point else str(u.get("point_id", "")),
+                community=community.name if community else "",
+                category=stream(str(u.get("category", "")), msg),
+                kg=float(u.get("kg") or 0.0),
+                reason=str(u.get("reason", "")),
+            )
+        )
+    return PlanSheets(
+        plan_id=plan_id,
+        date=date,
+        lang=lang,
+        summary=dict(doc.get("summary") or {}),
+        routes=routes,
+        unassigned=unassigned,
+        timezone=str(doc.get("timezone", "Asia/Shanghai")),
+    )
+
+
+# ---------------------------------------------------------------- templates
+
+
+def template_env(msg: Messages) -> Environment:
+    env = Environment(
+        loader=PackageLoader("logistics.sheets", "templates"),
+        autoescape=select_autoescape(["html", "j2"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals["_"] = msg
+    env.globals["num"] = msg.num
+    env.filters["clock"] = clock
+    return env
+
+
+def static_text(name: str) -> str:
+    return (STATIC_DIR / name).read_text(encoding="utf-8")
+
+
+def phone_url(route: RouteSheet, base_url: str | None) -> str:
+    """Where the QR code of a printed sheet points: base URL + the phone page's name."""
+    name = f"{route.stem}.html"
+    if not base_url:
+        return name
+    return base_url.rstrip("/") + "/" + name
+
+
+# ---------------------------------------------------------------- entry point
+
+
+def write_sheets(
+    session: Session,
+    date: dt.date | str,
+    fmt: str,
+    out_dir: Path | str,
+    lang: str = "zh",
+    vehicle: str | None = None,
+    base_url: str | None = None,
+    document: dict[str, Any] | None = None,
+) -> list[Path]:
+    """Write the route sheets of the current plan of `date` in one format under `out_dir`.
+
+    pdf: one A4 PDF per route plus `routes-DATE.pdf` (summary page + every route);
+    html: one self-contained phone page per route plus `routes-DATE.html` (index);
+    gpx / geojson: one file per route; xlsx: one workbook `routes-DATE.xlsx`.
+    `document` renders that plan document instead of the stored one.
+    Raises NotFound when the date has no plan, BadInput for an unknown format or language.
+    Returns the paths written, routes first.
+    """
+    if fmt not in FORMATS:
+        raise BadInput(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    Messages(lang)  # validates the language before any work
+    day = parse_date(date)
+    doc = document if document is not None else current_plan_document(session, day)
+    sheets = build_sheets(session, doc, lang=lang, vehicle=vehicle)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if fmt == "pdf":
+        from logistics.sheets.pdf import write_pdf
+
+        return write_pdf(sheets, out, base_url=base_url)
+    if fmt == "html":
+        from logistics.sheets.html import write_html
+
+        return write_html(sheets, out)
+    if fmt == "gpx":
+        from logistics.sheets.gpx import write_gpx
+
+        return write_gpx(sheets, out)
+    if fmt == "geojson":
+        from logistics.sheets.geojson import write_geojson
+
+        return write_geojson(sheets, out)
+    from logistics.sheets.xlsx import write_xlsx
+
+    return write_xlsx(sheets, out)
