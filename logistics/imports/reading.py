@@ -218,10 +218,11 @@ def _read_ragged(text: str, width: int, file: str, errors: ErrorLog) -> pd.DataF
             if len(rec) > width:
                 extra = [c for c in rec[width:] if c.strip()]
                 if extra:
+                    first = width + next(j for j, c in enumerate(rec[width:]) if c.strip())
                     errors.add(
                         file,
                         i + 1,
-                        FILE_COLUMN,
+                        f"{column_letter(first)} (extra)",
                         f"extra cells: {len(rec)} cells but the header has {width} "
                         f"/ 单元格多于表头",
                         ",".join(extra),
@@ -239,6 +240,16 @@ def _read_ragged(text: str, width: int, file: str, errors: ErrorLog) -> pd.DataF
     if bad:
         return None
     return pd.DataFrame(out, columns=list(range(width)), dtype=object).fillna("")
+
+
+def column_letter(index: int) -> str:
+    """0 -> A, 25 -> Z, 26 -> AA: the spreadsheet's name of a column."""
+    name = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        name = chr(65 + rem) + name
+    return name
 
 
 def _xlsx_text(value: Any) -> str:
@@ -292,10 +303,11 @@ def read_xlsx(path: Path, kind: str, file: str, errors: ErrorLog) -> RawTable | 
             rec = [_xlsx_text(v) for v in values]
             extra = [c for c in rec[width:] if c.strip()]
             if extra:
+                first = width + next(j for j, c in enumerate(rec[width:]) if c.strip())
                 errors.add(
                     file,
                     i,
-                    FILE_COLUMN,
+                    f"{column_letter(first)} (extra)",
                     f"extra cells: beyond the {width} header columns / 单元格多于表头",
                     ",".join(extra),
                 )
