@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import subprocess
 import sys
 from pathlib import Path
 
@@ -19,6 +20,20 @@ from optimizer.bench import ENGINES, format_table, run_bench
 from optimizer.instances import FAMILIES
 
 DEFAULT_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "benchmarks"
+
+
+def _commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).parent,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return out.stdout.strip()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
         engines=[e.strip() for e in args.engines.split(",") if e.strip()],
         progress=None if args.quiet else progress,
     )
+    doc["commit"] = _commit()
+    doc["command"] = "python benchmarks/routing.py " + " ".join(argv or sys.argv[1:])
     if args.json:
         args.json.write_text(json.dumps(doc, indent=1), encoding="utf-8")
     print(format_table(doc))

@@ -240,6 +240,151 @@ def solution_routes(sol: Solution, problem: Problem) -> list[list[int]]:
     return out
 
 
+# --------------------------------------------------------------------------- problems
+
+
+def check_problem_solution(problem: Problem, sol: Solution) -> CheckResult:
+    """Check ``sol`` against ``problem`` using only the ORDER of its visits.
+
+    Times, loads and distances are recomputed here from the Problem (earliest
+    schedule from the shift start, the break in the first gap where the route fits),
+    so this is independent of what the engine reports. Cost is the distance in km.
+    Rules: each client's demand served exactly (possibly split) or reported
+    unassigned, compartments and capacities, unloads only of accepted categories
+    within facility hours (the unload ends by closing time), empty at the end when
+    ``end_empty``, time windows, shift, break window, daily cap, stop limit, one
+    route per vehicle, facility daily capacity.
+    """
+    errors: list[str] = []
+    served: dict[int, dict[str, int]] = {}
+    fac_in: dict[int, int] = {}
+    seen: set[int] = set()
+    total_m = 0
+    used = 0
+    for r in sol.routes:
+        where = f"vehicle {r.vehicle}"
+        if not 0 <= r.vehicle < len(problem.vehicles):
+            errors.append(f"{where}: no such vehicle")
+            continue
+        if r.vehicle in seen:
+            errors.append(f"{where}: two routes")
+        seen.add(r.vehicle)
+        veh = problem.vehicles[r.vehicle]
+        stops = [v for v in r.visits if v.kind in ("client", "facility")]
+        if not any(v.kind == "client" for v in stops):
+            continue
+        used += 1
+        locs = [veh.start_location]
+        for v in stops:
+            if v.index is None:
+                errors.append(f"{where}: {v.kind} visit without index")
+                continue
+            if v.kind == "client":
+                locs.append(problem.clients[v.index].location)
+            else:
+                locs.append(problem.facilities[v.index].location)
+        locs.append(veh.end_location)
+        total_m += int(
+            sum(int(problem.distance_m[a, b]) for a, b in zip(locs, locs[1:], strict=False))
+        )
+        # loads
+        load = dict.fromkeys(veh.capacities, 0)
+        collected = 0
+        n_stops = 0
+        for v in stops:
+            if v.index is None:
+                continue
+            if v.kind == "client":
+                n_stops += 1
+                got = served.setdefault(v.index, {})
+                for k, q in v.amount.items():
+                    if q <= 0:
+                        continue
+                    if k not in veh.capacities:
+                        errors.append(f"{where}: client {v.index}: no compartment {k!r}")
+                        continue
+                    load[k] += q
+                    collected += q
+                    got[k] = got.get(k, 0) + q
+                    if load[k] > veh.capacities[k]:
+                        errors.append(f"{where}: {k!r} load {load[k]} > {veh.capacities[k]}")
+            else:
+                f = problem.facilities[v.index]
+                for k in load:
+                    if k in f.accepts:
+                        fac_in[v.index] = fac_in.get(v.index, 0) + load[k]
+                        load[k] = 0
+        if problem.end_empty and any(q > 0 for q in load.values()):
+            errors.append(f"{where}: comes back loaded {dict(load)}")
+        if veh.max_collected is not None and collected > veh.max_collected:
+            errors.append(f"{where}: collected {collected} > daily cap {veh.max_collected}")
+        if veh.max_stops is not None and n_stops > veh.max_stops:
+            errors.append(f"{where}: {n_stops} stops > {veh.max_stops}")
+        # time
+        gaps: list[int | None] = list(range(len(locs) - 1)) if veh.has_break else [None]
+        best: list[str] | None = None
+        for gap in gaps:
+            errs = _problem_schedule(problem, veh, locs, stops, gap)
+            if best is None or len(errs) < len(best):
+                best = errs
+            if not best:
+                break
+        errors.extend(f"{where}: {e}" for e in (best or []))
+    for ci, c in enumerate(problem.clients):
+        got = served.get(ci, {})
+        want = {k: q for k, q in c.demand.items() if q > 0}
+        if not got:
+            continue
+        if {k: q for k, q in got.items() if q > 0} != want:
+            errors.append(f"client {ci}: served {got}, demand {want}")
+    unassigned = {u.client for u in sol.unassigned}
+    for ci in range(len(problem.clients)):
+        if ci in served and ci in unassigned:
+            errors.append(f"client {ci}: both served and unassigned")
+        if ci not in served and ci not in unassigned:
+            errors.append(f"client {ci}: neither served nor unassigned")
+    for fi, q in fac_in.items():
+        cap = problem.facilities[fi].daily_capacity
+        if cap is not None and q > cap:
+            errors.append(f"facility {fi}: receives {q} > daily capacity {cap}")
+    return CheckResult(not errors, total_m / 1000.0, used, errors)
+
+
+def _problem_schedule(
+    problem: Problem, veh: Any, locs: list[int], stops: list[Any], break_gap: int | None
+) -> list[str]:
+    errs: list[str] = []
+    t = int(veh.shift_start_s)
+    dur = problem.duration_s
+    for g in range(len(locs) - 1):
+        travel = int(dur[locs[g], locs[g + 1]])
+        if g == break_gap:
+            bs = max(t, int(veh.break_earliest_s))
+            if bs > veh.break_latest_s:
+                errs.append(f"break would start at {bs}")
+            t = max(t + travel, bs) + int(veh.break_s)
+        else:
+            t += travel
+        if g + 1 == len(locs) - 1:
+            if t > veh.shift_end_s:
+                errs.append(f"back at {t} > shift end {veh.shift_end_s}")
+            break
+        v = stops[g]
+        if v.kind == "client":
+            c = problem.clients[v.index]
+            t = max(t, int(c.tw_start_s))
+            if t > c.tw_end_s:
+                errs.append(f"client {v.index} starts at {t} > {c.tw_end_s}")
+            t += int(c.service_s)
+        else:
+            f = problem.facilities[v.index]
+            t = max(t, int(f.open_s))
+            if t + f.unload_s > f.close_s:
+                errs.append(f"facility {v.index}: unload {t}+{f.unload_s} after close {f.close_s}")
+            t += int(f.unload_s)
+    return errs
+
+
 # --------------------------------------------------------------------------- bench
 
 ProgressFn = Callable[[str], None]

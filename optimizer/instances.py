@@ -409,6 +409,7 @@ def _kim_problem(inst: Instance, num_vehicles: int | None, fixed_cost: int) -> P
         name=inst.name,
         extra={
             "family": "kim",
+            "fleet_unbounded": True,
             "volume_scale": sc,
             "coords": (inst.coords * METRES_PER_FOOT).tolist(),
         },

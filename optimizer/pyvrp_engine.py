@@ -43,8 +43,10 @@ from optimizer.solution import Reason, Route, Solution, Unassigned, Visit
 
 log = logging.getLogger(__name__)
 
-#: PyVRP costs are integers: distance cost per unit = round(cost_per_km * COST_SCALE)
-COST_SCALE = 100
+#: PyVRP costs are integers: distance cost per unit = round(cost_per_km * COST_SCALE).
+#: Kept at 1 (cost_per_km = 1 -> 1 per metre): PyVRP's penalty weights are capped, so
+#: inflating the objective would make infeasible solutions look cheap.
+COST_SCALE = 1
 _BIG = 2**62
 
 
@@ -133,10 +135,13 @@ def build_data(problem: Problem, num_end_facilities: int | None = None) -> tuple
     """Translate ``problem`` into a ``pyvrp.ProblemData`` and the index mapping back.
 
     ``num_end_facilities`` limits, for vehicles that must come home empty, the
-    facilities they may end at to the nearest ones (None = all; each one is a
-    separate vehicle type, so with several of them the fleet of a group is not
-    bounded exactly).
+    facilities they may end at to the nearest ones to home. Each one is a separate
+    vehicle type with the group's full count, so more than one keeps the fleet
+    exact only when it is not binding: the default is 1, or every facility when
+    ``problem.extra["fleet_unbounded"]`` is true (benchmarks with free fleet size).
     """
+    if num_end_facilities is None and not problem.extra.get("fleet_unbounded"):
+        num_end_facilities = 1
     import pyvrp
 
     dist = problem.distance_m
@@ -156,6 +161,14 @@ def build_data(problem: Problem, num_end_facilities: int | None = None) -> tuple
         groups.setdefault(_vehicle_key(v), _Group(v, [])).members.append(k)
     group_list = list(groups.values())
     notes = unsupported_rules(problem)
+
+    # PyVRP's penalty weights are bounded (max_penalty): a prize far above any route's
+    # cost makes an infeasible solution look cheaper than leaving a client out. A
+    # client worth more than a whole extra vehicle over the longest round trip (x4)
+    # is worth "anything feasible", so the prize is capped there.
+    max_unit = max(max(1, round(v.cost_per_km * COST_SCALE)) for v in problem.vehicles)
+    max_fixed = max(int(v.fixed_cost) for v in problem.vehicles) * COST_SCALE
+    prize_cap = 4 * (max_fixed + max_unit * 3 * int(dist.max(initial=0)) + 1)
 
     # clients: drop the ones no vehicle can carry
     unassigned: list[Unassigned] = []
@@ -184,7 +197,7 @@ def build_data(problem: Problem, num_end_facilities: int | None = None) -> tuple
                 service_duration=int(c.service_s),
                 tw_early=int(c.tw_start_s),
                 tw_late=int(c.tw_end_s),
-                prize=int(c.penalty or 0) * COST_SCALE if optional else 0,
+                prize=min(int(c.penalty or 0) * COST_SCALE, prize_cap) if optional else 0,
                 required=not optional,
             )
         )
@@ -368,16 +381,19 @@ def _make_route(
             problem.clients[i].location if kind == "client" else problem.facilities[i].location
         )
     locs.append(v.end_location)
-    start = max(int(start_s), int(v.shift_start_s))
     gaps: list[int | None] = [None]
     if v.has_break:
         gaps = list(range(len(locs) - 1))
     best: tuple[int, list[Visit]] | None = None
-    for gap in gaps:
-        violations, visits = _schedule(problem, v, locs, stops, start, gap)
-        if best is None or violations < best[0]:
-            best = (violations, visits)
-        if violations == 0:
+    # PyVRP's own (late) start first; from the shift start if the break does not fit
+    for start in dict.fromkeys((max(int(start_s), int(v.shift_start_s)), int(v.shift_start_s))):
+        for gap in gaps:
+            violations, visits = _schedule(problem, v, locs, stops, start, gap)
+            if best is None or violations < best[0]:
+                best = (violations, visits)
+            if violations == 0:
+                break
+        if best is not None and best[0] == 0:
             break
     assert best is not None
     visits = best[1]
