@@ -50,7 +50,9 @@ def test_bad_file_is_rejected_and_nothing_changes(
     result = cli_import(loaded, path)
     assert result.exit_code == 2, result.output
     lines = _error_lines(result.stderr, path)
-    pattern = re.compile(rf"^{re.escape(str(path))}:{row}: {re.escape(column)}: .*{re.escape(words)}")
+    pattern = re.compile(
+        rf"^{re.escape(str(path))}:{row}: {re.escape(column)}: .*{re.escape(words)}"
+    )
     assert any(pattern.search(ln) for ln in lines), result.stderr
     assert "Traceback" not in result.output
     assert snapshot(loaded) == before

@@ -212,7 +212,6 @@ def _read_ragged(text: str, width: int, file: str, errors: ErrorLog) -> pd.DataF
     """Rows longer than the header: empty trailing cells are dropped (a spreadsheet
     shows nothing there); a non-empty one is an error."""
     out: list[list[str]] = []
-    bad = False
     try:
         for i, rec in enumerate(csv.reader(io.StringIO(text))):
             if len(rec) > width:
@@ -227,7 +226,6 @@ def _read_ragged(text: str, width: int, file: str, errors: ErrorLog) -> pd.DataF
                         f"/ 单元格多于表头",
                         ",".join(extra),
                     )
-                    bad = True
                 rec = rec[:width]
             elif len(rec) < width:
                 rec = rec + [""] * (width - len(rec))
@@ -237,8 +235,7 @@ def _read_ragged(text: str, width: int, file: str, errors: ErrorLog) -> pd.DataF
             file, len(out) + 1, FILE_COLUMN, "not a readable CSV file / 无法解析的 CSV", str(exc)
         )
         return None
-    if bad:
-        return None
+    # rows with extra cells are reported; the rest of each row is still checked
     return pd.DataFrame(out, columns=list(range(width)), dtype=object).fillna("")
 
 
@@ -298,7 +295,6 @@ def read_xlsx(path: Path, kind: str, file: str, errors: ErrorLog) -> RawTable | 
             return None
         width = len(header)
         out: list[list[str]] = []
-        bad = False
         for i, values in enumerate(it, start=2):
             rec = [_xlsx_text(v) for v in values]
             extra = [c for c in rec[width:] if c.strip()]
@@ -311,13 +307,10 @@ def read_xlsx(path: Path, kind: str, file: str, errors: ErrorLog) -> RawTable | 
                     f"extra cells: beyond the {width} header columns / 单元格多于表头",
                     ",".join(extra),
                 )
-                bad = True
             rec = rec[:width] + [""] * max(0, width - len(rec))
             out.append(rec)
     finally:
         wb.close()
-    if bad:
-        return None
     cells = pd.DataFrame(out, columns=list(range(width)), dtype=object)
     rows = np.arange(2, len(out) + 2)
     return _finish(cells, rows, header, kind, file, errors)
