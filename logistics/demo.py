@@ -75,7 +75,7 @@ _KM_PER_DEG_LON = 111.0 * float(np.cos(np.radians(dd.SEAT_LAT)))
 # --------------------------------------------------------------------------- result types
 
 
-@dataclass
+@dataclass(repr=False)
 class DemoCounty:
     """The generated county. Coordinates are WGS-84 here; ``points.crs`` says in which
     system the export writes each point. Internal helper columns start with ``_``."""
@@ -89,6 +89,9 @@ class DemoCounty:
     points: pd.DataFrame
     records: pd.DataFrame
     tickets: pd.DataFrame
+
+    def __repr__(self) -> str:
+        return f"DemoCounty(seed={self.seed}, scale={self.scale}, counts={self.counts()})"
 
     def tonnage_t(self) -> float:
         return float(self.records["kg"].sum()) / 1000.0
@@ -446,8 +449,8 @@ def _daily_factors(dates: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
     """Day-of-year multipliers for household and market waste: weekends slightly
     higher, a mild summer high, the Spring Festival peak before and after the holiday
     and its drop, the COVID-19 lockdown (markets restricted), the watermelon summer."""
-    doy = dates.dayofyear.to_numpy()
-    wd = dates.dayofweek.to_numpy()
+    doy = dates.day_of_year.to_numpy()
+    wd = dates.day_of_week.to_numpy()
     weekday = np.where(wd >= 5, 1.06, 0.976)
     house = weekday * (1.0 + 0.06 * np.sin(2 * np.pi * (doy - 110) / 366))
     market = weekday * (1.0 + 0.55 * np.exp(-(((doy - 200) / 40.0) ** 2)))
@@ -499,7 +502,7 @@ def _records(rng: np.random.Generator, points: pd.DataFrame, scale: float) -> pd
     )
     # collections per weekday and the days of waste each one picks up
     gaps = np.stack([_visit_gap(d) for d in points["days"]])
-    iso = dates.dayofweek.to_numpy()
+    iso = dates.day_of_week.to_numpy()
     acc = gaps[:, iso]
     hh_base = points["_hh"].to_numpy(dtype=float)
     sigma = np.where(points["category"].to_numpy() == "hazardous", 0.4, 0.15)[:, None]
@@ -1044,6 +1047,8 @@ def _display_url(url: str) -> str:
 def print_summary(summary: DemoSummary, console: Console) -> None:
     from rich.table import Table
 
+    for line in summary.import_lines:
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
     t = Table(title=f"示范县 / demo county (seed {summary.seed}, scale {summary.scale:g})")
     t.add_column("table / 表")
     t.add_column("file rows / 文件行数", justify="right")
@@ -1071,13 +1076,13 @@ def print_summary(summary: DemoSummary, console: Console) -> None:
         + (f" (无害化处理率 {rate:.1%})" if rate is not None else ""),
         highlight=False,
     )
-    console.print(f"files / 数据文件: {summary.data_dir.resolve()}", highlight=False)
-    console.print(f"database / 数据库: {_display_url(summary.db_url)}", highlight=False)
-    console.print(
+    # paths and URLs on one line each (no wrapping), so they can be copied
+    for line in (
+        f"files / 数据文件: {summary.data_dir.resolve()}",
+        f"database / 数据库: {_display_url(summary.db_url)}",
         f"next / 下一步: wasteroute plan --db '{_display_url(summary.db_url)}' --date 2021-01-01",
-        highlight=False,
-        markup=False,
-    )
+    ):
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
     console.print(
         "time / 用时: " + ", ".join(f"{k} {v:.1f} s" for k, v in summary.timings_s.items()),
         highlight=False,
