@@ -202,7 +202,7 @@ def _vehicle_kinds(cats: list[str]) -> list[_VehicleKind]:
     c = cats
     kinds = [_VehicleKind({c[0]: 5000}, (c[0],))]
     if len(c) == 2:
-        kinds.append(_VehicleKind({c[1]: 2500}, (c[1],)))
+        kinds.append(_VehicleKind({c[0]: 1500, c[1]: 2000}, (c[1],)))
     elif len(c) == 3:
         kinds.append(_VehicleKind({c[1]: 2000, c[2]: 800}, (c[1], c[2])))
     else:

@@ -136,3 +136,105 @@ def test_kim_travel_uses_manhattan_miles() -> None:
     # 0-3 2 mi, 3-2 1, 2-1 2 (east + south), 1-4 1, 4-1 1, 1-0 1
     assert check_routes(inst, [[3, 2, 1, 4, 1]]).cost == pytest.approx(8.0)
     assert check_routes(inst, [[2, 3, 1, 4, 1]]).cost == pytest.approx(1 + 1 + 3 + 1 + 1 + 1)
+
+
+# --------------------------------------------------------------------------- Problem level
+
+from optimizer.bench import check_problem_solution  # noqa: E402
+from optimizer.problem import Client, Facility, Problem, Vehicle  # noqa: E402
+from optimizer.solution import Reason, Route, Solution, Unassigned, Visit  # noqa: E402
+
+
+def _tiny() -> Problem:
+    xs = np.array([0, 1000, 2000, 3000])
+    dist = np.abs(xs[:, None] - xs[None, :])
+    return Problem(
+        distance_m=dist,
+        duration_s=dist // 10,  # 100 s per km
+        clients=(Client(2, {"a": 5}, service_s=10), Client(3, {"b": 2}, tw_end_s=1000)),
+        vehicles=(
+            Vehicle(
+                0,
+                0,
+                {"a": 6, "b": 3},
+                shift_end_s=5000,
+                break_s=100,
+                break_earliest_s=200,
+                break_latest_s=400,
+            ),
+        ),
+        facilities=(Facility(1, frozenset({"a", "b"}), unload_s=50, close_s=4000),),
+    )
+
+
+def _route(order: list[tuple[str, int]], p: Problem) -> Solution:
+    visits = [Visit("start", None, 0, 0, 0, 0)]
+    for kind, i in order:
+        loc = p.clients[i].location if kind == "client" else p.facilities[i].location
+        amount = dict(p.clients[i].demand) if kind == "client" else {}
+        visits.append(Visit(kind, i, loc, 0, 0, 0, amount))  # type: ignore[arg-type]
+    visits.append(Visit("end", None, 0, 0, 0, 0))
+    return Solution((Route(0, tuple(visits), 0, 0),), ())
+
+
+def test_problem_checker_recomputes_from_the_order_only() -> None:
+    p = _tiny()
+    ok = check_problem_solution(p, _route([("client", 0), ("client", 1), ("facility", 0)], p))
+    assert ok.feasible, ok.errors
+    assert ok.cost == pytest.approx(6.0)  # 0-2-3-1-0 km: 2 + 1 + 2 + 1
+    loaded = check_problem_solution(p, _route([("client", 0), ("client", 1)], p))
+    assert any("loaded" in e for e in loaded.errors)
+    late = check_problem_solution(p, _route([("client", 1), ("client", 0), ("facility", 0)], p))
+    assert late.feasible  # client 1 at 300 s, well before 1000
+    missing = check_problem_solution(p, _route([("client", 0), ("facility", 0)], p))
+    assert any("neither served nor unassigned" in e for e in missing.errors)
+    sol = _route([("client", 0), ("facility", 0)], p)
+    reported = Solution(sol.routes, (Unassigned(1, {"b": 2}, Reason.CAPACITY),))
+    assert check_problem_solution(p, reported).feasible
+
+
+def test_problem_checker_break_window() -> None:
+    p = _tiny()
+    v = p.vehicles[0]
+    tight = Problem(
+        p.distance_m,
+        p.duration_s,
+        p.clients,
+        (
+            Vehicle(
+                0,
+                0,
+                v.capacities,
+                shift_end_s=5000,
+                break_s=100,
+                break_earliest_s=0,
+                break_latest_s=0,
+            ),
+        ),
+        p.facilities,
+    )
+    # the break must start at 0, i.e. before leaving: still fine
+    assert check_problem_solution(
+        tight, _route([("client", 0), ("client", 1), ("facility", 0)], tight)
+    ).feasible
+    short = Problem(
+        p.distance_m,
+        p.duration_s,
+        p.clients,
+        (
+            Vehicle(
+                0,
+                0,
+                v.capacities,
+                shift_end_s=700,
+                break_s=100,
+                break_earliest_s=600,
+                break_latest_s=650,
+            ),
+        ),
+        p.facilities,
+    )
+    res = check_problem_solution(
+        short, _route([("client", 0), ("client", 1), ("facility", 0)], short)
+    )
+    assert not res.feasible, res

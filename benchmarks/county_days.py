@@ -1,0 +1,160 @@
+"""Synthetic county days: our solve() against PyVRP on the same matrices.
+
+    python benchmarks/county_days.py --sizes 400,800,1500 --time-limit 60 --json out.json
+
+Each day comes from ``optimizer.generate.generate_county_day`` (clustered clients,
+2-4 compartment categories, multi-compartment vehicles, facilities with hours that
+accept subsets, time windows, breaks). PyVRP gets the rules its model can express
+(``optimizer.pyvrp_engine``; breaks are inserted afterwards). Every result is
+checked twice: by ``Solution.check`` (the engine package's checker) and by
+``optimizer.bench.check_problem_solution`` (recomputes the schedule from the visit
+order alone).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import platform
+import resource
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from optimizer.bench import check_problem_solution
+from optimizer.generate import generate_county_day
+from optimizer.params import SolveParams
+from optimizer.pyvrp_engine import solve_pyvrp, unsupported_rules
+from optimizer.solve import solve
+
+ENGINES = {
+    "ours": lambda p, t: solve(p, SolveParams(time_limit_s=t, num_workers=1)),
+    "pyvrp": lambda p, t: solve_pyvrp(p, SolveParams(time_limit_s=t, engine="pyvrp")),
+}
+
+
+def run(sizes: list[int], seed: int, time_limit_s: float, engines: list[str]) -> dict[str, Any]:
+    rows: list[dict[str, Any]] = []
+    for n in sizes:
+        problem = generate_county_day(n, seed)
+        for name in engines:
+            t0 = time.perf_counter()
+            try:
+                sol = ENGINES[name](problem, time_limit_s)
+            except Exception as exc:  # report, keep going
+                logging.exception("%s failed on %d clients", name, n)
+                rows.append({"clients": n, "engine": name, "error": repr(exc)})
+                continue
+            wall = time.perf_counter() - t0
+            own = sol.check(problem)
+            mine = check_problem_solution(problem, sol)
+            served = len(problem.clients) - len(sol.unassigned)
+            rows.append(
+                {
+                    "clients": n,
+                    "engine": name,
+                    "categories": len(problem.categories),
+                    "vehicles_available": len(problem.vehicles),
+                    "facilities": len(problem.facilities),
+                    "km": round(sol.distance_m / 1000, 1),
+                    "vehicles": sol.vehicles_used,
+                    "served": served,
+                    "served_share": round(served / len(problem.clients), 4),
+                    "unassigned_reasons": _count(str(u.reason) for u in sol.unassigned),
+                    "solution_check_errors": len(own),
+                    "independent_check_feasible": mine.feasible,
+                    "independent_check_errors": mine.errors[:5],
+                    "independent_km": round(mine.cost, 1),
+                    "wall_s": round(wall, 1),
+                    "dropped_rules": unsupported_rules(problem) if name == "pyvrp" else [],
+                }
+            )
+            print(_line(rows[-1]), file=sys.stderr, flush=True)
+    return {
+        "format": "wasteroute.countydays/1",
+        "seed": seed,
+        "time_limit_s": time_limit_s,
+        "rows": rows,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"platform": platform.platform(), "python": platform.python_version()},
+        "commit": _commit(),
+    }
+
+
+def _count(items: Any) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for i in items:
+        out[i] = out.get(i, 0) + 1
+    return out
+
+
+def _line(r: dict[str, Any]) -> str:
+    if "error" in r:
+        return f"{r['clients']:>5} {r['engine']:<6} ERROR {r['error']}"
+    return (
+        f"{r['clients']:>5} {r['engine']:<6} km={r['km']:<8} veh={r['vehicles']}/"
+        f"{r['vehicles_available']} served={r['served_share']:.1%} "
+        f"check_errors={r['solution_check_errors']} "
+        f"independent={'ok' if r['independent_check_feasible'] else 'FAIL'} t={r['wall_s']}s"
+    )
+
+
+def table(doc: dict[str, Any]) -> str:
+    head = "| clients | engine | km | vehicles used/avail | served | Solution.check | independent check | wall s |"
+    lines = [head, "|" + "---|" * 8]
+    for r in doc["rows"]:
+        if "error" in r:
+            lines.append(f"| {r['clients']} | {r['engine']} | error: {r['error']} | | | | | |")
+            continue
+        lines.append(
+            f"| {r['clients']} | {r['engine']} | {r['km']} | {r['vehicles']}/"
+            f"{r['vehicles_available']} | {r['served_share']:.1%} | "
+            f"{'ok' if r['solution_check_errors'] == 0 else str(r['solution_check_errors']) + ' errors'} | "
+            f"{'ok' if r['independent_check_feasible'] else 'FAIL'} | {r['wall_s']} |"
+        )
+    return "\n".join(lines)
+
+
+def _commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).parent,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return out.stdout.strip()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="400,800,1500")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--time-limit", type=float, default=60.0, help="seconds per engine and day")
+    ap.add_argument("--engines", default="ours,pyvrp")
+    ap.add_argument("--json", type=Path, default=None)
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    doc = run(
+        [int(s) for s in args.sizes.split(",") if s.strip()],
+        args.seed,
+        args.time_limit,
+        [e.strip() for e in args.engines.split(",") if e.strip()],
+    )
+    doc["command"] = "python benchmarks/county_days.py " + " ".join(argv or sys.argv[1:])
+    if args.json:
+        args.json.write_text(json.dumps(doc, indent=1), encoding="utf-8")
+    print(table(doc))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
