@@ -153,7 +153,9 @@ class _Checker:
         midnight = dt.datetime.combine(self.date, dt.time(0), tzinfo=dt.timezone(self.offset))
         return (t - midnight).total_seconds()
 
-    def model_leg(self, a: tuple[float, float], b: tuple[float, float]) -> tuple[float, float] | None:
+    def model_leg(
+        self, a: tuple[float, float], b: tuple[float, float]
+    ) -> tuple[float, float] | None:
         """(metres, seconds) of a leg by the document's distance model, when recomputable."""
         dm = self.doc.get("distance_model") or {}
         if dm.get("kind") != "haversine":

@@ -87,7 +87,8 @@ def test_stored_rows_mirror_the_document(county: Session) -> None:
     first = plan.routes[0].stops[1]
     assert (first.kind, first.ref_id, first.kg) == (
         "collect", doc["routes"][0]["stops"][1]["id"], doc["routes"][0]["stops"][1]["kg"])
-    assert [(u.point_id, u.reason, u.kg) for u in plan.unassigned] == [("P902", "no_vehicle_for_category", 400.0)]
+    assert [(u.point_id, u.reason, u.kg) for u in plan.unassigned] == [
+        ("P902", "no_vehicle_for_category", 400.0)]
 
 
 def test_replanning_makes_a_new_version_and_supersedes_the_old(county: Session) -> None:
