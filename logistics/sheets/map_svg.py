@@ -79,7 +79,7 @@ def route_map_svg(
                 f'<rect x="{x - 9:.1f}" y="{y - 9:.1f}" width="18" height="18" '
                 f'fill="{_DEPOT_COLOUR}" stroke="#ffffff" stroke-width="2"/>'
                 f'<text x="{x:.1f}" y="{y + 4.5:.1f}" font-size="13" text-anchor="middle" '
-                f'fill="#ffffff" font-weight="bold">D</text>'
+                f'fill="#ffffff" font-weight="bold" font-family="Noto Sans CJK SC, sans-serif">D</text>'
             )
         elif stop.kind == "unload":
             parts.append(
@@ -94,11 +94,12 @@ def route_map_svg(
                 f'stroke="#ffffff" stroke-width="1.5"/>'
             )
         if show_labels and stop.seq is not None:
-            parts.append(
-                f'<text x="{x + 9:.1f}" y="{y - 8:.1f}" font-size="14" fill="#111111" '
-                f'font-family="sans-serif" stroke="#ffffff" stroke-width="3" '
-                f'paint-order="stroke">{stop.seq}</text>'
-            )
+            # a white halo drawn first, then the number (paint-order is not everywhere)
+            for extra in ('fill="#ffffff" stroke="#ffffff" stroke-width="3"', 'fill="#111111"'):
+                parts.append(
+                    f'<text x="{x + 9:.1f}" y="{y - 8:.1f}" font-size="15" '
+                    f'font-family="Noto Sans CJK SC, sans-serif" font-weight="bold" {extra}>{stop.seq}</text>'
+                )
     # scale bar, bottom left
     bar_m = _nice_length_m((width * 0.25) / scale)
     if bar_m > 0:
@@ -109,14 +110,14 @@ def route_map_svg(
             f'<path d="M14,{y0 - 6} L14,{y0} L{14 + bar_px:.1f},{y0} L{14 + bar_px:.1f},{y0 - 6}" '
             f'fill="none" stroke="#111111" stroke-width="2"/>'
             f'<text x="{14 + bar_px + 6:.1f}" y="{y0:.1f}" font-size="14" '
-            f'font-family="sans-serif" fill="#111111">{label}</text>'
+            f'font-family="Noto Sans CJK SC, sans-serif" fill="#111111">{label}</text>'
         )
     # north arrow, top right
     nx = width - 24
     parts.append(
         f'<path d="M{nx},12 L{nx + 8},34 L{nx},28 L{nx - 8},34 Z" fill="#111111"/>'
         f'<text x="{nx}" y="50" font-size="14" text-anchor="middle" '
-        f'font-family="sans-serif" fill="#111111">N</text>'
+        f'font-family="Noto Sans CJK SC, sans-serif" fill="#111111">N</text>'
     )
     parts.append("</svg>")
     return "".join(parts)
