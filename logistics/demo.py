@@ -356,15 +356,17 @@ def _points(rng: np.random.Generator, comm: pd.DataFrame, scale: float) -> pd.Da
     days[rec_alt] = alt[rec_alt]
     days[kind == "hazardous"] = alt[kind == "hazardous"]
     df["days"] = days
-    # time windows
+    # time windows: most points any time in the shift (日产日清); main streets before
+    # the morning traffic, restaurants' kitchen waste in the morning, markets at dawn
+    u = rng.random(n)
     tw_s = np.full(n, "06:00", dtype=object)
-    tw_e = np.full(n, "16:00", dtype=object)
-    res_urban = (kind == "residual") & in_town
-    tw_s[res_urban], tw_e[res_urban] = "05:00", "11:00"
-    kit = kind == "kitchen"
-    late = kit & (rng.random(n) < 0.4)
-    tw_s[kit], tw_e[kit] = "06:00", "10:00"
-    tw_s[late], tw_e[late] = "14:00", "17:00"
+    tw_e = np.full(n, "17:00", dtype=object)
+    res_town = (kind == "residual") & in_town
+    tw_s[res_town] = "05:00"
+    main_street = res_town & (u < 0.3)
+    tw_e[main_street] = "10:00"
+    morning_kitchen = (kind == "kitchen") & (u < 0.3)
+    tw_e[morning_kitchen] = "10:00"
     tw_s[kind == "recyclable"], tw_e[kind == "recyclable"] = "08:00", "16:30"
     tw_s[kind == "hazardous"], tw_e[kind == "hazardous"] = "09:00", "16:00"
     fv = kind == "fruit_veg"
