@@ -226,3 +226,236 @@ def cluster_jobs(problem: Problem, jobs: Sequence[Job], size: int, seed: int = 0
     labels = _kmeans(pts, k, seed)
     groups = [list(np.flatnonzero(labels == g)) for g in range(k)]
     return [[int(i) for i in g] for g in groups if g]
+
+
+# --------------------------------------------------------------------------- large days
+
+
+def components(problem: Problem, jobs: Sequence[Job]) -> list[tuple[list[int], list[int]]]:
+    """Independent (jobs, vehicles) groups: categories linked through shared vehicles."""
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for v in problem.vehicles:
+        ks = [k for k, c in v.capacities.items() if c > 0]
+        for k in ks:
+            find(k)
+        for a, b in zip(ks, ks[1:], strict=False):
+            parent[find(a)] = find(b)
+    for j in jobs:
+        ks = list(j.amount)
+        for k in ks:
+            find(k)
+        for a, b in zip(ks, ks[1:], strict=False):
+            parent[find(a)] = find(b)
+    groups: dict[str, tuple[list[int], list[int]]] = {}
+    for ji, j in enumerate(jobs):
+        root = find(next(iter(j.amount))) if j.amount else "__none__"
+        groups.setdefault(root, ([], []))[0].append(ji)
+    for vi, v in enumerate(problem.vehicles):
+        ks = [k for k, c in v.capacities.items() if c > 0]
+        if ks:
+            root = find(ks[0])
+            groups.setdefault(root, ([], []))[1].append(vi)
+    return [g for g in groups.values() if g[0]]
+
+
+def _vehicle_need(problem: Problem, jobs: Sequence[Job], idx: Sequence[int],
+                  vehicles: Sequence[int]) -> float:
+    """Rough number of vehicles a group of jobs needs (by load, stops and time)."""
+    if not vehicles or not idx:
+        return 0.0
+    vs = [problem.vehicles[v] for v in vehicles]
+    per_day = []
+    for v in vs:
+        cap = sum(v.capacities.values())
+        if v.max_collected is not None:
+            per_day.append(min(v.max_collected, cap * 4))
+        else:
+            per_day.append(cap * (4 if problem.facilities else 1))
+    load = sum(jobs[i].total for i in idx) / max(1.0, float(np.mean(per_day)))
+    shift = float(np.mean([v.shift_end_s - v.shift_start_s - v.break_s for v in vs]))
+    work = sum(jobs[i].service_s for i in idx) * 1.6 / max(1.0, shift)
+    stops = max((len(idx) / v.max_stops) if v.max_stops else 0.0 for v in vs)
+    return max(load, work, stops, 1.0)
+
+
+def plan_parts(problem: Problem, jobs: Sequence[Job], chunk: int,
+               seed: int = 0) -> list[tuple[list[int], list[int]]]:
+    """(job indices, vehicle indices) per sub-problem, vehicles shared out by need."""
+    parts: list[tuple[list[int], list[int]]] = []
+    for comp_jobs, comp_veh in components(problem, jobs):
+        if not comp_veh:
+            parts.append((comp_jobs, []))
+            continue
+        sub = [jobs[i] for i in comp_jobs]
+        groups = [[comp_jobs[i] for i in g] for g in cluster_jobs(problem, sub, chunk, seed)]
+        needs = [_vehicle_need(problem, jobs, g, comp_veh) for g in groups]
+        total = sum(needs)
+        nv = len(comp_veh)
+        # largest-remainder share, at least one vehicle per group when possible
+        raw = [nv * n / total for n in needs]
+        share = [max(1 if nv >= len(groups) else 0, int(x)) for x in raw]
+        while sum(share) > nv:
+            i = max(range(len(share)), key=lambda i: share[i] - raw[i])
+            share[i] -= 1
+        order = sorted(range(len(groups)), key=lambda i: raw[i] - share[i], reverse=True)
+        k = 0
+        while sum(share) < nv:
+            share[order[k % len(order)]] += 1
+            k += 1
+        # give each group the vehicles whose depot is nearest to it
+        pool = list(comp_veh)
+        dist = problem.distance_m
+        for g, s in sorted(zip(groups, share, strict=True), key=lambda t: -t[1]):
+            if not pool:
+                parts.append((g, []))
+                continue
+            locs = np.asarray([jobs[i].location for i in g[:200]])
+            scores = [float(np.mean(dist[problem.vehicles[v].start_location, locs]))
+                      for v in pool]
+            pick = [pool[i] for i in np.argsort(scores)[:s]]
+            pool = [v for v in pool if v not in set(pick)]
+            parts.append((g, pick))
+    return parts
+
+
+def solve_large(problem: Problem, params: object, prep: Prepared, t0: float,
+                progress: object = None) -> object:
+    """Decomposed solve: components x clusters, budget split by size, then a repair pass."""
+    import time as _time
+
+    from optimizer.model import RawRoute, RoutingModel
+    from optimizer.params import SolveParams
+    from optimizer.solve import assemble
+
+    assert isinstance(params, SolveParams)
+    jobs = prep.jobs
+    chunk = int(getattr(params, "chunk_size", 0) or 350)
+    parts = plan_parts(problem, jobs, chunk, params.seed)
+    total_jobs = max(1, sum(len(p[0]) for p in parts))
+    budget = params.time_limit_s - (_time.monotonic() - t0)
+    repair_share = 0.12
+    routes: list[RawRoute] = []
+    dropped: list[int] = []
+    cap_left: list[int | None] = [f.daily_capacity for f in problem.facilities]
+    stats: dict[str, object] = {"parts": len(parts), "strategy": "decomposed"}
+    objective = 0
+    done_jobs = 0
+    for pj, pv in parts:
+        if not pv:
+            dropped.extend(pj)
+            continue
+        spent = _time.monotonic() - t0
+        left = params.time_limit_s - spent - repair_share * budget
+        remaining = total_jobs - done_jobs
+        tl = max(0.5, left * len(pj) / max(1, remaining))
+        sub_jobs = [jobs[i] for i in pj]
+        model = RoutingModel(problem, sub_jobs, pv, params, facility_capacity_left=cap_left)
+        raw = model.solve(tl, "auto" if params.strategy in ("auto", "plain") else params.strategy)
+        done_jobs += len(pj)
+        objective += raw.objective
+        for rr in raw.routes:
+            for rv in rr.visits:
+                if rv.kind == "client":
+                    rv.ref = pj[rv.ref]
+            routes.append(rr)
+        dropped.extend(pj[i] for i in raw.dropped)
+        _consume_capacity(problem, jobs, raw.routes, cap_left)
+        if callable(progress):
+            progress(min(0.99, (_time.monotonic() - t0) / params.time_limit_s), objective)
+    stats["dropped_before_repair"] = len(dropped)
+    # repair: dropped jobs with unused vehicles and the emptiest used routes
+    left = params.time_limit_s - (_time.monotonic() - t0) - 0.5
+    if dropped and left > 1.0:
+        routes, dropped = _repair(problem, jobs, routes, dropped, params, left, cap_left)
+    stats["dropped_after_repair"] = len(dropped)
+    return assemble(problem, jobs, routes, dropped, prep.unassigned, engine="ortools",
+                    wall_s=_time.monotonic() - t0, objective=objective, stats=stats)
+
+
+def _consume_capacity(problem: Problem, jobs: Sequence[Job], raw_routes: Sequence[object],
+                      cap_left: list[int | None]) -> None:
+    from optimizer.model import RawRoute
+
+    for rr in raw_routes:
+        assert isinstance(rr, RawRoute)
+        load: dict[str, int] = {}
+        for rv in rr.visits:
+            if rv.kind == "client":
+                for k, q in jobs[rv.ref].amount.items():
+                    load[k] = load.get(k, 0) + q
+            else:
+                f = problem.facilities[rv.ref]
+                got = sum(q for k, q in load.items() if k in f.accepts)
+                c = cap_left[rv.ref]
+                if c is not None:
+                    cap_left[rv.ref] = c - got
+                load = {k: q for k, q in load.items() if k not in f.accepts}
+
+
+def _repair(problem: Problem, jobs: Sequence[Job], routes: list, dropped: list[int],
+            params: object, time_s: float, cap_left: list[int | None]) -> tuple[list, list[int]]:
+    from optimizer.model import RoutingModel
+
+    used = {rr.vehicle for rr in routes if rr.visits}
+    unused = [v for v in range(len(problem.vehicles)) if v not in used]
+    drop_locs = np.asarray([jobs[i].location for i in dropped])
+    # used routes nearest to the dropped jobs, as many as keeps the model small
+    scored = []
+    for ri, rr in enumerate(routes):
+        if not rr.visits:
+            continue
+        locs = [jobs[v.ref].location for v in rr.visits if v.kind == "client"]
+        if not locs:
+            continue
+        d = problem.distance_m[np.ix_(np.asarray(locs[:50]), drop_locs[:200])]
+        scored.append((float(d.min()), ri))
+    scored.sort()
+    budget_jobs = 450
+    take: list[int] = []
+    n = len(dropped)
+    for _, ri in scored:
+        k = sum(1 for v in routes[ri].visits if v.kind == "client")
+        if n + k > budget_jobs:
+            break
+        take.append(ri)
+        n += k
+    sub = list(dropped)
+    veh = list(unused)
+    for ri in take:
+        sub.extend(v.ref for v in routes[ri].visits if v.kind == "client")
+        veh.append(routes[ri].vehicle)
+    if not veh:
+        return routes, dropped
+    local = {g: i for i, g in enumerate(sub)}
+    # capacity used by the routes being re-planned goes back to the pool
+    back: list[int | None] = list(cap_left)
+    freed = [0] * len(problem.facilities)
+    _consume_capacity(problem, jobs, [routes[ri] for ri in take], freed)  # type: ignore[arg-type]
+    back = [None if c is None else c - f for c, f in zip(back, freed, strict=True)]
+    model = RoutingModel(problem, [jobs[i] for i in sub], veh, params,  # type: ignore[arg-type]
+                         facility_capacity_left=back)
+    init: list[list[tuple[str, int]]] = []
+    for v in veh:
+        seq: list[tuple[str, int]] = []
+        for ri in take:
+            if routes[ri].vehicle == v:
+                seq = [(rv.kind, local[rv.ref] if rv.kind == "client" else rv.ref)
+                       for rv in routes[ri].visits]
+        init.append(seq)
+    raw = model.solve(time_s, "auto", initial=model.routes_as_indices(init))
+    if not raw.found:
+        return routes, dropped
+    keep = [rr for ri, rr in enumerate(routes) if ri not in set(take)]
+    for rr in raw.routes:
+        for rv in rr.visits:
+            if rv.kind == "client":
+                rv.ref = sub[rv.ref]
+        keep.append(rr)
+    return keep, [sub[i] for i in raw.dropped]

@@ -217,8 +217,13 @@ class RoutingModel:
                 iv = solver.FixedDurationIntervalVar(
                     v.break_earliest_s, v.break_latest_s, v.break_s, False, f"break{li}")
                 td.SetBreakIntervalsOfVehicle([iv], li, visit)
-                solver.Add(iv.StartExpr() >= td.CumulVar(r.Start(li)))
-                solver.Add(iv.EndExpr() <= td.CumulVar(r.End(li)))
+                # keep the break inside the route with plain cumul bounds (the local
+                # search filters understand those; CP constraints on the interval they
+                # do not): start no later than the window opens, end after it closes
+                st = td.CumulVar(r.Start(li))
+                st.SetMax(max(v.shift_start_s, min(st.Max(), v.break_earliest_s)))
+                en = td.CumulVar(r.End(li))
+                en.SetMin(min(v.shift_end_s, max(en.Min(), v.break_latest_s + v.break_s)))
                 r.AddIntervalToAssignment(iv)
                 self.breaks[li] = iv
 

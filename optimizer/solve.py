@@ -35,9 +35,11 @@ def solve(problem: Problem, params: SolveParams | None = None,
             return sol
     prep = prepare(problem)
     if len(prep.jobs) > LARGE_JOBS and params.strategy != "plain":
-        from optimizer.large import solve_large
+        from optimizer.decompose import solve_large
 
-        sol = solve_large(problem, params, prep, t0, progress)
+        res = solve_large(problem, params, prep, t0, progress)
+        assert isinstance(res, Solution)
+        sol = res
     else:
         sol = solve_jobs(problem, params, prep, t0, progress)
     if progress is not None:
@@ -221,15 +223,23 @@ def fix_loaded_end(problem: Problem, jobs: Sequence[Job], raw: object) -> list[i
         raw.visits.append(RawVisit("facility", best[1], best[2]))
         raw.end_s = best[3]
         return []
-    # no unload fits: give up the last trip
-    dropped = [rv.ref for rv in raw.visits[last_unload + 1:] if rv.kind == "client"]
-    raw.visits = raw.visits[:last_unload + 1]
-    loc, dep = tail(last_unload)
+    # no unload fits: give up the last client still on board, then try again
+    gone: int | None = None
+    for pos in range(len(raw.visits) - 1, -1, -1):
+        rv = raw.visits[pos]
+        if rv.kind == "client" and set(jobs[rv.ref].amount) & loaded:
+            gone = rv.ref
+            del raw.visits[pos]
+            break
+    if gone is None:
+        return []
+    # the end time follows the (now shorter) route
+    loc, dep = tail(len(raw.visits) - 1)
     end = dep + int(dur[loc, veh.end_location])
     if veh.has_break and raw.break_start_s is not None and raw.break_start_s >= dep:
         end = max(end + veh.break_s, raw.break_start_s + veh.break_s)
-    raw.end_s = end
-    return dropped
+    raw.end_s = max(end, raw.end_s)
+    return [gone, *fix_loaded_end(problem, jobs, raw)]
 
 
 def drop_empty_unloads(problem: Problem, jobs: Sequence[Job], raw: object) -> None:
@@ -282,6 +292,7 @@ def assemble(problem: Problem, jobs: Sequence[Job], raw_routes: Sequence[object]
     for rr in raw_routes:
         dropped.extend(fix_loaded_end(problem, jobs, rr))
         drop_empty_unloads(problem, jobs, rr)
+        dropped.extend(fix_loaded_end(problem, jobs, rr))
     routes = [build_route(problem, jobs, rr) for rr in raw_routes]
     routes = [r for r in routes if r.client_visits]
     unassigned = list(pre)
