@@ -177,15 +177,13 @@ def fix_loaded_end(problem: Problem, jobs: Sequence[Job], raw: object) -> list[i
     veh = problem.vehicles[raw.vehicle]
     dur, dist = problem.duration_s, problem.distance_m
     load: dict[str, int] = {}
-    last_unload = -1
-    for pos, rv in enumerate(raw.visits):
+    for rv in raw.visits:
         if rv.kind == "client":
             for k, q in jobs[rv.ref].amount.items():
                 load[k] = load.get(k, 0) + q
         else:
             acc = problem.facilities[rv.ref].accepts
             load = {k: q for k, q in load.items() if k not in acc}
-            last_unload = pos
     loaded = {k for k, q in load.items() if q > 0}
     if not loaded:
         return []
