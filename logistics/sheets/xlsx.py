@@ -96,7 +96,9 @@ def _summary(ws: Worksheet, plan: PlanSheets, msg: Messages) -> None:
     ws.cell(row=info + 1, column=2).number_format = "yyyy-mm-dd"
 
 
-def _stop_row(stop: SheetStop, msg: Messages) -> list[Any]:
+def _stop_row(stop: SheetStop, msg: Messages, per_stream: list[str]) -> list[Any]:
+    """One row; `per_stream` adds the load of each compartment after the columns below."""
+    extra = [stop.load_kg.get(key) if stop.load_kg else None for key in per_stream]
     return [
         stop.seq,
         msg.stop_kind(stop.kind),
@@ -118,6 +120,7 @@ def _stop_row(stop: SheetStop, msg: Messages) -> list[Any]:
         None,  # ticket no. (unload)
         stop.lon,
         stop.lat,
+        *extra,
     ]
 
 
@@ -142,9 +145,12 @@ def _route_sheet(ws: Worksheet, route: RouteSheet, msg: Messages) -> None:
         (msg("lon"), 11),
         (msg("lat"), 11),
     ]
+    # a truck with several compartments: the load of each, as capacity is per compartment
+    per_stream = [st.key for st in route.streams] if len(route.streams) > 1 else []
+    cols += [(f"{msg('load_kg')} {st.name}", 12) for st in route.streams if st.key in per_stream]
     _header(ws, [c[0] for c in cols], [c[1] for c in cols])
     for stop in route.stops:
-        ws.append(_stop_row(stop, msg))
+        ws.append(_stop_row(stop, msg, per_stream))
         row = ws.max_row
         for col in range(1, len(cols) + 1):
             cell = ws.cell(row=row, column=col)
