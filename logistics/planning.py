@@ -449,7 +449,12 @@ def make_plan(
         date, len(solution.routes), len(solution.unassigned), solution.distance_m / 1000,
         solution.wall_s, solution.engine,
     )
+    problems = solution.check(day.problem)
+    for line in problems[:20]:
+        log.warning("%s: engine solution breaks a rule: %s", date, line)
     document = build_document(day, solution, params)
+    if problems:
+        document["solver"]["rule_problems"] = len(problems)
     return PlanDraft(day=day, solution=solution, document=document, params=params)
 
 
