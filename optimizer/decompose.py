@@ -336,7 +336,7 @@ def solve_large(problem: Problem, params: object, prep: Prepared, t0: float,
 
     assert isinstance(params, SolveParams)
     jobs = prep.jobs
-    chunk = int(getattr(params, "chunk_size", 0) or 350)
+    chunk = max(10, int(params.chunk_size))
     parts = plan_parts(problem, jobs, chunk, params.seed)
     total_jobs = max(1, sum(len(p[0]) for p in parts))
     budget = params.time_limit_s - (_time.monotonic() - t0)

@@ -365,6 +365,41 @@ class RoutingModel:
             return self._extract(sol, {"strategy": "plain"})
         return self._solve_auto(time_limit_s, strategy, initial)
 
+    def skeleton_solution(self, time_limit_s: float) -> Any:
+        """Routes holding only one unload each, then local search inserts the clients.
+
+        Insertion heuristics add one node at a time and so cannot open a route
+        that must both collect and unload; starting from unload-only routes they can.
+        """
+        p = self.problem
+        seqs: list[list[tuple[str, int]]] = []
+        for g in self.vehicles:
+            v = p.vehicles[g]
+            cats = {k for k, c in v.capacities.items() if c > 0}
+            seq: list[tuple[str, int]] = []
+            while cats:
+                best = None
+                for fi, f in enumerate(p.facilities):
+                    got = cats & f.accepts
+                    if not got or not self.fac_nodes[fi]:
+                        continue
+                    d = int(p.distance_m[f.location, v.end_location])
+                    key = (-len(got), -min(f.close_s, v.shift_end_s), d)
+                    if best is None or key < best[0]:
+                        best = (key, fi, got)
+                if best is None:
+                    break
+                seq.append(("facility", best[1]))
+                cats -= best[2]
+            seqs.append(seq)
+        r = self.routing
+        sp = self.search_parameters(time_limit_s, "PARALLEL_CHEAPEST_INSERTION")
+        r.CloseModelWithParameters(sp)
+        init = r.ReadAssignmentFromRoutes(self.routes_as_indices(seqs), True)
+        if init is None:
+            return None
+        return r.SolveFromAssignmentWithParameters(init, sp)
+
     def first_solution(self, strategy: str, time_limit_s: float) -> Any:
         sp = self.search_parameters(time_limit_s, strategy)
         sp.solution_limit = 1
@@ -386,13 +421,18 @@ class RoutingModel:
                      "PATH_CHEAPEST_ARC"]
         else:
             cands = [strategy]
+        if strategy == "SKELETON":
+            cands = ["SKELETON"]
         firsts: dict[str, int] = {}
         share = 0.25 * time_limit_s / max(1, len(cands))
         for name in cands:
             left = time_limit_s - (time.monotonic() - t0)
             if left <= 0.05:
                 break
-            sol = self.first_solution(name, min(share, left) if len(cands) > 1 else left)
+            if name == "SKELETON":
+                sol = self.skeleton_solution(min(2 * share, left))
+            else:
+                sol = self.first_solution(name, min(share, left) if len(cands) > 1 else left)
             if sol is None:
                 continue
             obj = int(sol.ObjectiveValue())
@@ -409,7 +449,7 @@ class RoutingModel:
             stats["strategy"] = "fallback"
             return self._extract(sol, stats)
         if left > 0.05:
-            sp = self.search_parameters(left, cands[0])
+            sp = self.search_parameters(left, "PARALLEL_CHEAPEST_INSERTION")
             sol = r.SolveFromAssignmentWithParameters(best, sp)
             if sol is not None and sol.ObjectiveValue() <= best.ObjectiveValue():
                 best = sol

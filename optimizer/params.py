@@ -20,6 +20,10 @@ class SolveParams:
     #: workload balance: GlobalSpan coefficient on route duration (0 = off)
     balance_weight: int = 0
     num_workers: int = 1
+    #: above this many visits the day is cut into sub-problems (clusters)
+    decompose_above: int = 700
+    #: target number of visits per sub-problem when decomposing
+    chunk_size: int = 350
 
     @classmethod
     def from_toml(cls, path: str | Path) -> SolveParams:

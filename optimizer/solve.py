@@ -16,8 +16,6 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[float, int | None], None]
 
-#: above this many jobs the day is decomposed into sub-problems
-LARGE_JOBS = 700
 
 
 def solve(problem: Problem, params: SolveParams | None = None,
@@ -34,7 +32,7 @@ def solve(problem: Problem, params: SolveParams | None = None,
         if sol is not None:
             return sol
     prep = prepare(problem)
-    if len(prep.jobs) > LARGE_JOBS and params.strategy != "plain":
+    if len(prep.jobs) > params.decompose_above and params.strategy != "plain":
         from optimizer.decompose import solve_large
 
         res = solve_large(problem, params, prep, t0, progress)

@@ -1,0 +1,57 @@
+"""Preprocessing and the decomposed (large-day) path on small instances."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from optimizer import Client, Facility, Problem, SolveParams, Vehicle
+from optimizer.decompose import components, plan_parts, prepare
+from optimizer.solve import solve
+
+
+def grid_problem(n_side: int, *, two_categories: bool = True) -> Problem:
+    """Clients on a grid (100 m apart), depot in a corner, facility in the middle."""
+    pts = [(0.0, 0.0), (n_side * 50.0, n_side * 50.0)]
+    pts += [(100.0 * (i % n_side), 100.0 * (i // n_side)) for i in range(n_side * n_side)]
+    xy = np.asarray(pts)
+    d = np.rint(np.abs(xy[:, None, :] - xy[None, :, :]).sum(2)).astype(np.int64)
+    cats = ["a", "b"] if two_categories else ["a"]
+    clients = [Client(2 + i, {cats[i % len(cats)]: 10}, service_s=30)
+               for i in range(n_side * n_side)]
+    vehicles = [Vehicle(0, 0, {c: 60}) for c in cats for _ in range(4)]
+    return Problem(d, d // 5, tuple(clients), tuple(vehicles),
+                   (Facility(1, frozenset(cats), unload_s=60),), end_empty=True,
+                   extra={"coords": xy.tolist()})
+
+
+def test_prepare_splits_and_keeps_client_index() -> None:
+    d = np.array([[0, 10], [10, 0]])
+    p = Problem(d, d, (Client(1, {"a": 25}),), (Vehicle(0, 0, {"a": 10}),),
+                (Facility(0, {"a"}),))
+    prep = prepare(p)
+    assert [j.amount["a"] for j in prep.jobs] == [9, 8, 8]
+    assert {j.client for j in prep.jobs} == {0}
+
+
+def test_components_follow_compartments() -> None:
+    p = grid_problem(4)
+    comps = components(p, prepare(p).jobs)
+    assert len(comps) == 2
+    for jobs, vehicles in comps:
+        assert len(vehicles) == 4 and len(jobs) == 8
+
+
+def test_plan_parts_share_out_every_vehicle() -> None:
+    p = grid_problem(8)
+    parts = plan_parts(p, prepare(p).jobs, chunk=12)
+    assert len(parts) >= 4
+    assert sorted(v for _, vs in parts for v in vs) == list(range(8))
+    assert sorted(j for js, _ in parts for j in js) == list(range(64))
+
+
+def test_decomposed_solve_is_feasible_and_serves_all() -> None:
+    p = grid_problem(8)
+    s = solve(p, SolveParams(time_limit_s=3.0, decompose_above=20, chunk_size=16))
+    assert s.stats["strategy"] == "decomposed"
+    assert s.check(p) == []
+    assert not s.unassigned
