@@ -164,3 +164,24 @@ def test_checker_sees_the_same_rules_on_a_plan_of_another_weekday(county: Sessio
     doc = plan_day(county, TUESDAY, time_limit_s=LIMIT_S).document
     assert check_plan(doc, county) == []
     assert doc["summary"]["points_due"] == len(due_points(county, TUESDAY))
+
+
+def test_a_solver_crash_leaves_the_current_plan_intact(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import optimizer.solve
+
+    with session_scope(db_url) as s:
+        import_paths(s, [COUNTY])
+        first = plan_day(s, FRIDAY, time_limit_s=1.0).document
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("engine crashed")
+
+    monkeypatch.setattr(optimizer.solve, "solve", crash)
+    with pytest.raises(RuntimeError, match="engine crashed"), session_scope(db_url) as s:
+        plan_day(s, FRIDAY, time_limit_s=1.0)
+    with session_scope(db_url) as s:
+        plans = plan_repo.list_plans(s, FRIDAY)
+        assert [(p.plan_id, p.status, p.document) for p in plans] == [
+            ("2026-11-27-1", "current", first)]
