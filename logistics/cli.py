@@ -116,7 +116,13 @@ def demo(
         float,
         typer.Option(help="size relative to the reference county (1.0 = Zhongmou 2020)", min=0.001, max=2.0),
     ] = 1.0,
-    db: DbOpt = None,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            help="SQLAlchemy URL (default: $WASTEROUTE_DB, else OUT/wasteroute.db, recreated on each run)",
+        ),
+    ] = None,
 ) -> None:
     """Build the demo county, import it, plan the next day / 生成示范县数据并规划."""
     from logistics.demo import run_demo
