@@ -2,7 +2,7 @@
 
 The checker recomputes cost and feasibility from the raw instance data
 (:class:`optimizer.instances.Instance`) and a list of routes in ``.sol`` numbering
-(0-based node index, depot left out; for ``kim`` the routes also list the landfill
+(0-based node index, depot left out; for ``kim`` the routes also list the facility
 visits). It uses neither the engine nor the Problem/Solution types, so it is a
 second opinion on both.
 """
@@ -144,25 +144,25 @@ def _check_cvrp(inst: Instance, routes: list[list[int]]) -> CheckResult:
 
 
 def _kim_schedule(
-    inst: Instance, seq: list[int], travel: np.ndarray, lunch_gap: int | None
+    inst: Instance, seq: list[int], travel: np.ndarray, break_gap: int | None
 ) -> tuple[float, list[str]]:
-    """Simulate one Kim route ``seq`` (depot ... depot) with lunch in gap ``lunch_gap``.
+    """Simulate one Kim route ``seq`` (depot ... depot) with the break in gap ``break_gap``.
 
-    The lunch is taken between leaving ``seq[g]`` and starting at ``seq[g + 1]``
+    The break is taken between leaving ``seq[g]`` and starting at ``seq[g + 1]``
     (waiting there, or pulled over on the way): it starts at ``s = max(departure,
-    lunch_earliest)``, which must not be later than ``lunch_latest``, and the next
-    arrival is ``max(departure + travel, s) + lunch``. Returns end time and violations.
+    break_earliest)``, which must not be later than ``break_latest``, and the next
+    arrival is ``max(departure + travel, s) + break``. Returns end time and violations.
     """
     errs: list[str] = []
     dep = seq[0]
     t = float(inst.tw_start[dep])
     for g in range(len(seq) - 1):
         a, b = seq[g], seq[g + 1]
-        if lunch_gap == g:
-            ls = max(t, float(inst.lunch_earliest_s))
-            if ls > inst.lunch_latest_s + EPS:
-                errs.append(f"lunch would start at {ls:.0f} s")
-            t = max(t + float(travel[a, b]), ls) + inst.lunch_s
+        if break_gap == g:
+            ls = max(t, float(inst.break_earliest_s))
+            if ls > inst.break_latest_s + EPS:
+                errs.append(f"break would start at {ls:.0f} s")
+            t = max(t + float(travel[a, b]), ls) + inst.break_s
         else:
             t += float(travel[a, b])
         if g + 1 == len(seq) - 1:
@@ -206,9 +206,9 @@ def _check_kim(inst: Instance, routes: list[list[int]]) -> CheckResult:
             errors.append(f"route {k}: collects {collected:g} > daily cap {inst.day_cap:g}")
         if inst.max_stops is not None and stops > inst.max_stops:
             errors.append(f"route {k}: {stops} stops > {inst.max_stops}")
-        # time: the lunch goes into the first gap where the whole route fits
+        # time: the break goes into the first gap where the whole route fits
         best: list[str] | None = None
-        if inst.lunch_s <= 0:
+        if inst.break_s <= 0:
             _, best = _kim_schedule(inst, seq, travel, None)
         else:
             for g in range(len(seq) - 1):

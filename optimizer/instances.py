@@ -11,8 +11,8 @@ Families and their conventions (see ``../shared/benchmarks/README.md``):
     time windows, fleet effectively unbounded.
 ``kim``
     Kim, Kim & Sahoo (2006) WCVRPTW ``*_stop.txt``: Manhattan distance on feet
-    coordinates, travel time = miles * 3600 / speed, facilities (landfills) that
-    accept everything, a 3600 s lunch starting 11:00-12:00, a daily volume cap and a
+    coordinates, travel time = miles * 3600 / speed, disposal facilities that
+    accept everything, a 3600 s break starting 11:00-12:00, a daily volume cap and a
     stop limit per vehicle, vehicles return empty. Volumes are scaled x100.
 
 Node numbering: the location index of the Problem equals the 0-based node index
@@ -84,9 +84,9 @@ class Instance:
     #: kim only
     day_cap: float | None = None
     max_stops: int | None = None
-    lunch_s: int = 0
-    lunch_earliest_s: int = 11 * 3600
-    lunch_latest_s: int = 12 * 3600
+    break_s: int = 0
+    break_earliest_s: int = 11 * 3600
+    break_latest_s: int = 12 * 3600
     speed_mph: float = 0.0
     extra: dict[str, object] = field(default_factory=dict)
 
@@ -303,7 +303,7 @@ def read_kim(path: str | Path) -> Instance:
         except (IndexError, ValueError) as exc:
             raise InstanceError(f"{p}:{i + 1}: bad header value") from exc
 
-    capacity, day_cap, max_stops, lunch_s, speed = (head(i) for i in range(5))
+    capacity, day_cap, max_stops, break_s, speed = (head(i) for i in range(5))
     rows: list[list[str]] = []
     for lineno, line in enumerate(lines[6:], start=7):
         parts = line.split()
@@ -335,7 +335,7 @@ def read_kim(path: str | Path) -> Instance:
         max_vehicles=None,
         day_cap=day_cap,
         max_stops=int(max_stops),
-        lunch_s=int(lunch_s),
+        break_s=int(break_s),
         speed_mph=speed,
         extra={"path": str(p), "stop_ids": [r[0] for r in rows], "rows": n},
     )
@@ -347,7 +347,7 @@ def kim_fleet(inst: Instance) -> int:
     assert inst.day_cap is not None
     lb_load = math.ceil(load / inst.day_cap)
     dep = inst.depot
-    day = float(inst.tw_end[dep] - inst.tw_start[dep]) - inst.lunch_s
+    day = float(inst.tw_end[dep] - inst.tw_start[dep]) - inst.break_s
     lb_time = math.ceil(float(inst.service[inst.node_type == NODE_CLIENT].sum()) / max(day, 1.0))
     lb_stops = math.ceil(len(inst.client_nodes) / max(inst.max_stops or 1, 1))
     lb = max(lb_load, lb_time, lb_stops, 1)
@@ -391,9 +391,9 @@ def _kim_problem(inst: Instance, num_vehicles: int | None, fixed_cost: int) -> P
         capacities={LOAD: int(round(inst.capacity * sc))},
         shift_start_s=int(inst.tw_start[dep]),
         shift_end_s=int(inst.tw_end[dep]),
-        break_s=inst.lunch_s,
-        break_earliest_s=inst.lunch_earliest_s,
-        break_latest_s=inst.lunch_latest_s,
+        break_s=inst.break_s,
+        break_earliest_s=inst.break_earliest_s,
+        break_latest_s=inst.break_latest_s,
         fixed_cost=fixed_cost,
         max_collected=int(round(inst.day_cap * sc)),
         max_stops=inst.max_stops,

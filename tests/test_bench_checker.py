@@ -117,7 +117,7 @@ def test_kim_lunch_must_fit() -> None:
     tw_start[4], tw_end[4] = 11.5 * 3600, 11.5 * 3600 + 300
     tw_end[0] = 12 * 3600 + 1200
     tight = dataclasses.replace(inst, tw_start=tw_start, tw_end=tw_end)
-    no_lunch = dataclasses.replace(tight, lunch_s=0)
+    no_lunch = dataclasses.replace(tight, break_s=0)
     assert check_routes(no_lunch, [[2, 3, 1, 4, 1]]).feasible
     res = check_routes(tight, [[2, 3, 1, 4, 1]])
     assert not res.feasible

@@ -47,7 +47,7 @@ def test_cvrp_reader_rounds_to_nearest_and_leaves_slack_vehicles() -> None:
 def test_kim_reader_units() -> None:
     inst = read_instance(DATA / "kim_wcvrptw" / "5_stop.txt")
     assert inst.family == "kim"
-    assert (inst.capacity, inst.day_cap, inst.max_stops, inst.lunch_s, inst.speed_mph) == (
+    assert (inst.capacity, inst.day_cap, inst.max_stops, inst.break_s, inst.speed_mph) == (
         10.0,
         15.0,
         3,
