@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from optimizer.bench import ENGINES, format_table, run_bench
+from optimizer.bench import ENGINES, format_markdown, format_table, run_bench
 from optimizer.instances import FAMILIES
 
 DEFAULT_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "benchmarks"
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         default=DEFAULT_DIR,
         help=f"benchmark root or family folder (default {DEFAULT_DIR})",
     )
-    ap.add_argument("--family", choices=FAMILIES, required=True)
+    ap.add_argument("--family", choices=FAMILIES, default="solomon")
     ap.add_argument("--only", default="", help="comma-separated instance names")
     ap.add_argument(
         "--time-limit", type=float, default=10.0, help="seconds per instance and engine"
@@ -56,7 +56,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--json", type=Path, default=None, help="write the bench document here")
     ap.add_argument("-q", "--quiet", action="store_true", help="no per-run progress lines")
+    ap.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    ap.add_argument(
+        "--from-json",
+        type=Path,
+        default=None,
+        help="do not run: print the table of a saved bench document",
+    )
     args = ap.parse_args(argv)
+    if args.from_json:
+        saved = json.loads(args.from_json.read_text(encoding="utf-8"))
+        print(format_markdown(saved) if args.markdown else format_table(saved))
+        return 0
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
     def progress(msg: str) -> None:
@@ -74,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     doc["command"] = "python benchmarks/routing.py " + " ".join(argv or sys.argv[1:])
     if args.json:
         args.json.write_text(json.dumps(doc, indent=1), encoding="utf-8")
-    print(format_table(doc))
+    print(format_markdown(doc) if args.markdown else format_table(doc))
     print(
         f"wall {doc['wall_s']} s, peak RSS {doc['peak_rss_mb']} MB, "
         f"peak Python allocations {doc['peak_python_alloc_mb']} MB"

@@ -630,3 +630,54 @@ def format_table(doc: dict[str, Any]) -> str:
     lines = [" | ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
     lines.insert(1, "-+-".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def format_markdown(doc: dict[str, Any]) -> str:
+    """A Markdown table of a bench document: cost, gap and vehicles per engine."""
+    engines: list[str] = doc["engines"]
+    kim = doc["family"] == "kim"
+    head = ["instance", "published" if kim else "BKS"]
+    for e in engines:
+        head += [
+            f"{e} {'miles' if kim else 'cost'}",
+            "veh" if kim else "gap %",
+            *(["veh"] if not kim else []),
+        ]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in doc["results"]:
+        runs = {engines[0]: r, **r.get("peers", {})}
+        if kim:
+            p = r.get("published") or {}
+            ref = f"{p['distance_miles']} mi / {p['vehicles']} veh" if p.get("vehicles") else "-"
+        else:
+            ref = "-" if r.get("bks") is None else f"{r['bks']:g}"
+        row = [r["instance"], ref]
+        for e in engines:
+            x = runs[e]
+            if x.get("cost") is None:
+                row += ["failed", ""] + ([""] if not kim else [])
+                continue
+            cost = f"{x['cost']:.1f}" if kim else f"{x['cost']:g}"
+            if not x["feasible"]:
+                cost += " (infeasible)"
+            if kim:
+                row += [cost, str(x["vehicles"])]
+            else:
+                gap = x.get("gap_pct")
+                row += [cost, "-" if gap is None else f"{gap:.2f}", str(x["vehicles"])]
+        lines.append("| " + " | ".join(row) + " |")
+    means = doc["means"]
+    if kim:
+        row = ["total", ""]
+        for e in engines:
+            m = means[e]
+            tot = "-" if m["total_cost"] is None else f"{m['total_cost']:.1f}"
+            row += [f"{tot} ({m['feasible']}/{m['instances']} feasible)", str(m["total_vehicles"])]
+    else:
+        row = ["mean", ""]
+        for e in engines:
+            m = means[e]
+            gap = "-" if m["mean_gap_pct"] is None else f"**{m['mean_gap_pct']:.2f}**"
+            row += [f"{m['feasible']}/{m['instances']} feasible", gap, str(m["total_vehicles"])]
+    lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
