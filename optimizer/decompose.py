@@ -357,7 +357,11 @@ def solve_large(problem: Problem, params: object, prep: Prepared, t0: float,
         tl = max(0.5, left * len(pj) / max(1, remaining))
         sub_jobs = [jobs[i] for i in pj]
         model = RoutingModel(problem, sub_jobs, pv, params, facility_capacity_left=cap_left)
-        raw = model.solve(tl, "auto" if params.strategy in ("auto", "plain") else params.strategy)
+        initial = None
+        if problem.end_empty and problem.facilities:
+            initial = model.routes_as_indices(greedy_routes(problem, sub_jobs, pv))
+        raw = model.solve(tl, "auto" if params.strategy in ("auto", "plain") else params.strategy,
+                          initial=initial)
         done_jobs += len(pj)
         objective += raw.objective
         for rr in raw.routes:
@@ -442,8 +446,13 @@ def _repair(problem: Problem, jobs: Sequence[Job], routes: list, dropped: list[i
     model = RoutingModel(problem, [jobs[i] for i in sub], veh, params,  # type: ignore[arg-type]
                          facility_capacity_left=back)
     init: list[list[tuple[str, int]]] = []
+    fresh: dict[int, list[tuple[str, int]]] = {}
+    if unused:
+        # dropped jobs come first in `sub`, so their positions are local indices
+        seqs = greedy_routes(problem, jobs, unused, job_ids=dropped)
+        fresh = dict(zip(unused, seqs, strict=True))
     for v in veh:
-        seq: list[tuple[str, int]] = []
+        seq: list[tuple[str, int]] = fresh.get(v, [])
         for ri in take:
             if routes[ri].vehicle == v:
                 seq = [(rv.kind, local[rv.ref] if rv.kind == "client" else rv.ref)
@@ -459,3 +468,166 @@ def _repair(problem: Problem, jobs: Sequence[Job], routes: list, dropped: list[i
                 rv.ref = sub[rv.ref]
         keep.append(rr)
     return keep, [sub[i] for i in raw.dropped]
+
+
+# --------------------------------------------------------------------------- construction
+
+
+def greedy_routes(problem: Problem, jobs: Sequence[Job], vehicles: Sequence[int],
+                  job_ids: Sequence[int] | None = None) -> list[list[tuple[str, int]]]:
+    """Time-oriented nearest neighbour, multi-trip: a first solution for the model.
+
+    Builds one vehicle's day after another: next the job that can start soonest
+    (and still lets the vehicle unload and get home), an unload when nothing
+    fits any more, and the break as soon as its window opens. Returns per
+    vehicle a sequence of ("client", position in ``job_ids``) and
+    ("facility", facility index). Feasibility is re-checked by the solver.
+    """
+    ids = list(job_ids) if job_ids is not None else list(range(len(jobs)))
+    if not ids:
+        return [[] for _ in vehicles]
+    dur = problem.duration_s
+    sub = [jobs[i] for i in ids]
+    locs = np.asarray([j.location for j in sub], dtype=np.int64)
+    tw0 = np.asarray([j.tw_start_s for j in sub], dtype=np.int64)
+    tw1 = np.asarray([j.tw_end_s for j in sub], dtype=np.int64)
+    svc = np.asarray([j.service_s for j in sub], dtype=np.int64)
+    tot = np.asarray([j.total for j in sub], dtype=np.int64)
+    cats = sorted({k for j in sub for k in j.amount})
+    amt = np.asarray([[j.amount.get(k, 0) for k in cats] for j in sub], dtype=np.int64)
+    free = np.ones(len(sub), dtype=bool)
+    facs = list(enumerate(problem.facilities))
+    # facility legs needed for the return check: per facility, time from every job
+    fac_locs = [f.location for _, f in facs]
+    to_fac = (np.asarray(dur[np.ix_(locs, np.asarray(fac_locs, dtype=np.int64))],
+                         dtype=np.int64)
+              if fac_locs else np.zeros((len(sub), 0), dtype=np.int64))
+    out: list[list[tuple[str, int]]] = []
+    for g in vehicles:
+        v = problem.vehicles[g]
+        allowed = np.asarray([g in j.vehicles for j in sub], dtype=bool)
+        cap = np.asarray([v.capacities.get(k, 0) for k in cats], dtype=np.int64)
+        fac_home = np.asarray([int(dur[f.location, v.end_location]) for _, f in facs],
+                              dtype=np.int64)
+        seq: list[tuple[str, int]] = []
+        t, loc = v.shift_start_s, v.start_location
+        load = np.zeros(len(cats), dtype=np.int64)
+        collected, stops = 0, 0
+        brk_left = v.has_break
+        max_coll = v.max_collected if v.max_collected is not None else 1 << 60
+        max_stops = v.max_stops if v.max_stops is not None else 1 << 30
+
+        def unload_options(where_t: np.ndarray, from_fac_rows: np.ndarray,
+                           need: np.ndarray, extra: int, v: Vehicle = v,
+                           fac_home: np.ndarray = fac_home) -> np.ndarray:
+            """Per candidate: can it reach an open facility accepting `need` and get home."""
+            ok = np.zeros(where_t.shape[0], dtype=bool)
+            for fi, (_, f) in enumerate(facs):
+                if not all(cats[c] in f.accepts for c in np.flatnonzero(need)):
+                    continue
+                st = np.maximum(where_t + from_fac_rows[:, fi] + extra, f.open_s)
+                good = (st <= f.close_s - f.unload_s) & (
+                    st + f.unload_s + fac_home[fi] <= v.shift_end_s)
+                ok |= good
+            return ok
+
+        while True:
+            cand = free & allowed & np.all(load[None, :] + amt <= cap[None, :], axis=1)
+            cand &= collected + tot <= max_coll
+            if stops >= max_stops:
+                cand[:] = False
+            idx = np.flatnonzero(cand)
+            chosen = -1
+            if idx.size:
+                arr = t + np.asarray(dur[loc, locs[idx]], dtype=np.int64)
+                extra = 0
+                take_break_now = False
+                if brk_left:
+                    assert v.break_earliest_s is not None and v.break_latest_s is not None
+                    if t >= v.break_earliest_s:
+                        take_break_now = True
+                        extra = v.break_s
+                st = np.maximum(arr + extra, tw0[idx])
+                done = st + svc[idx]
+                ok = st <= tw1[idx]
+                if brk_left and not take_break_now:
+                    assert v.break_latest_s is not None
+                    # must not run past the latest break start without breaking
+                    ok &= done <= v.break_latest_s
+                later = 0 if (not brk_left or take_break_now) else v.break_s
+                if problem.end_empty and fac_locs:
+                    need = (load[None, :] + amt[idx]) > 0
+                    ok2 = np.zeros(idx.size, dtype=bool)
+                    for pat in {tuple(r) for r in need.tolist()}:
+                        m = np.all(need == np.asarray(pat, dtype=bool)[None, :], axis=1)
+                        ok2[m] = unload_options(done[m], to_fac[idx[m]],
+                                                np.asarray(pat, dtype=bool), later)
+                    ok &= ok2
+                else:
+                    home = np.asarray(dur[locs[idx], v.end_location], dtype=np.int64)
+                    ok &= done + home + later <= v.shift_end_s
+                if ok.any():
+                    score = np.where(ok, st - t, np.iinfo(np.int64).max)
+                    chosen = int(idx[int(score.argmin())])
+                    if take_break_now:
+                        brk_left = False
+            if chosen >= 0:
+                j = chosen
+                arr_t = t + int(dur[loc, locs[j]])
+                if not brk_left and take_break_now:
+                    arr_t = max(arr_t + v.break_s, t + v.break_s)
+                    take_break_now = False
+                t = max(arr_t, int(tw0[j])) + int(svc[j])
+                loc = int(locs[j])
+                load += amt[j]
+                collected += int(tot[j])
+                stops += 1
+                free[j] = False
+                seq.append(("client", j))
+                continue
+            # nothing fits before the break window closes: take the break here
+            if brk_left and v.break_earliest_s is not None and v.break_latest_s is not None \
+                    and t <= v.break_latest_s:
+                t = max(t, v.break_earliest_s) + v.break_s
+                brk_left = False
+                continue
+            # nothing fits: unload if loaded, else the day is over
+            if load.any() and fac_locs:
+                best = None
+                for fi, (_, f) in enumerate(facs):
+                    if not any(cats[c] in f.accepts for c in np.flatnonzero(load)):
+                        continue
+                    st0 = t + int(dur[loc, f.location])
+                    brk_here = brk_left and v.break_earliest_s is not None and (
+                        st0 + f.unload_s > (v.break_latest_s or 0) or t >= v.break_earliest_s)
+                    if brk_here:
+                        st0 = max(st0 + v.break_s, max(t, v.break_earliest_s or 0) + v.break_s)
+                    fst = max(st0, f.open_s)
+                    if fst > f.close_s - f.unload_s:
+                        continue
+                    if fst + f.unload_s + int(fac_home[fi]) + (
+                            v.break_s if brk_left and not brk_here else 0) > v.shift_end_s:
+                        continue
+                    got = sum(1 for c in np.flatnonzero(load) if cats[c] in f.accepts)
+                    key = (-got, fst)
+                    if best is None or key < best[0]:
+                        best = (key, fi, fst, brk_here)
+                if best is not None:
+                    _, fi, fst, brk_here = best
+                    f = problem.facilities[fi]
+                    if brk_here:
+                        brk_left = False
+                    seq.append(("facility", fi))
+                    t = fst + f.unload_s
+                    loc = f.location
+                    for c in range(len(cats)):
+                        if cats[c] in f.accepts:
+                            load[c] = 0
+                    if load.any():
+                        continue
+                    if stops >= max_stops or collected >= max_coll:
+                        break
+                    continue
+            break
+        out.append(seq)
+    return out

@@ -412,19 +412,23 @@ class RoutingModel:
         stats: dict[str, object] = {}
         best: Any = None
         best_name = ""
+        firsts: dict[str, int] = {}
         if initial is not None:
             r.CloseModelWithParameters(self.search_parameters(time_limit_s, "PATH_CHEAPEST_ARC"))
             best = r.ReadAssignmentFromRoutes(initial, True)
-            best_name = "initial"
+            if best is not None:
+                best_name = "greedy"
+                firsts["greedy"] = int(best.ObjectiveValue())
         if strategy == "auto":
             cands = ["PARALLEL_CHEAPEST_INSERTION", "LOCAL_CHEAPEST_INSERTION", "SAVINGS",
                      "PATH_CHEAPEST_ARC"]
+            if best is not None:
+                cands = cands[:1]
         else:
             cands = [strategy]
         if strategy == "SKELETON":
             cands = ["SKELETON"]
-        firsts: dict[str, int] = {}
-        share = 0.25 * time_limit_s / max(1, len(cands))
+        share = (0.1 if best is not None else 0.25) * time_limit_s / max(1, len(cands))
         for name in cands:
             left = time_limit_s - (time.monotonic() - t0)
             if left <= 0.05:
@@ -441,6 +445,7 @@ class RoutingModel:
                 best, best_name = sol, name
         stats["first_solutions"] = firsts
         stats["first"] = best_name
+        stats["greedy_ok"] = initial is None or "greedy" in firsts
         left = time_limit_s - (time.monotonic() - t0)
         if best is None:
             # nothing found quickly: one long run of the default insertion

@@ -73,7 +73,13 @@ def solve_jobs(problem: Problem, params: SolveParams, prep: Prepared, t0: float,
     model = RoutingModel(problem, jobs, list(range(len(problem.vehicles))), params)
     left = max(0.2, params.time_limit_s - (time.monotonic() - t0) - 0.05)
     plain = params.strategy == "plain"
-    raw = model.solve(left, params.strategy, plain=plain, progress=progress)
+    initial = None
+    if not plain and params.strategy == "auto" and problem.end_empty and problem.facilities:
+        from optimizer.decompose import greedy_routes
+
+        initial = model.routes_as_indices(
+            greedy_routes(problem, jobs, list(range(len(problem.vehicles)))))
+    raw = model.solve(left, params.strategy, plain=plain, progress=progress, initial=initial)
     stats = dict(raw.stats)
     stats["jobs"] = len(jobs)
     stats["nodes"] = model.num_nodes
