@@ -162,13 +162,12 @@ def _category(d: Doc) -> None:
 
 
 def _capacity(d: Doc) -> None:
-    r = next(r for r in d["routes"] if r["vehicle_id"] == "V01")
-    r["stops"][1]["load_kg"]["kitchen"] = 5001
+    s = stops(d, "collect")[0][2]
+    s["load_kg"][s["category"]] = 10**6  # more than any compartment of the county
 
 
 def _capacity_foreign(d: Doc) -> None:
-    r = next(r for r in d["routes"] if r["vehicle_id"] == "V01")
-    r["stops"][1]["load_kg"]["residual"] = 0
+    stops(d, "collect")[0][2]["load_kg"]["bulky"] = 0  # no vehicle has a bulky compartment
 
 
 def _load(d: Doc) -> None:
@@ -177,8 +176,12 @@ def _load(d: Doc) -> None:
 
 
 def _unload_not_emptied(d: Doc) -> None:
-    r, i, s = stops(d, "unload")[0]
-    s["load_kg"] = dict(r["stops"][i - 1]["load_kg"])
+    for r, i, s in stops(d, "unload"):
+        before = next(x for x in reversed(r["stops"][:i]) if "load_kg" in x)["load_kg"]
+        if any(before.values()):
+            s["load_kg"] = dict(before)
+            return
+    raise AssertionError("no unload of a loaded vehicle")
 
 
 def _unload_wrong_facility(d: Doc) -> None:
