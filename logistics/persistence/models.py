@@ -240,3 +240,76 @@ class PlanUnassigned(Base):
     kg: Mapped[float] = mapped_column(Float)
     reason: Mapped[str] = mapped_column(String(64))
     plan: Mapped[Plan] = relationship(back_populates="unassigned")
+
+
+# ---------------------------------------------------------------- API: users, jobs, events
+
+
+class User(Base):
+    """An API user. ``role`` is admin | dispatcher | driver | viewer; a driver is linked
+    to one vehicle (``vehicle_id``). Passwords are stored as Argon2id hashes only."""
+
+    __tablename__ = "users"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    vehicle_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class ApiKey(Base):
+    """A machine key (header X-API-Key) acting as ``user_name``; only its SHA-256 is kept."""
+
+    __tablename__ = "api_keys"
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_name: Mapped[str] = mapped_column(
+        ForeignKey("users.name", ondelete="CASCADE"), index=True
+    )
+    label: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class AppSetting(Base):
+    """Small key/value settings kept in the database (e.g. the generated token secret)."""
+
+    __tablename__ = "app_settings"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(500))
+
+
+class Job(Base):
+    """A background job (a planning solve). status: queued | running | succeeded |
+    failed | cancelled. ``attempts`` counts starts (a re-delivered job after a worker
+    died starts again)."""
+
+    __tablename__ = "jobs"
+    job_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    objective: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    error: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    created_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class Complaint(Base):
+    """An overflow report from the city-management platform (POST /events/complaints),
+    kept for re-planning."""
+
+    __tablename__ = "complaints"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    point_id: Mapped[str] = mapped_column(ForeignKey("points.point_id"), index=True)
+    time: Mapped[dt.datetime] = mapped_column(DateTime)
+    note: Mapped[str] = mapped_column(String(1000), default="")
+    kg_estimate: Mapped[float | None] = mapped_column(Float, nullable=True)
+    source: Mapped[str] = mapped_column(String(64), default="")
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    handled: Mapped[bool] = mapped_column(Boolean, default=False)
