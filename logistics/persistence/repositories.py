@@ -136,6 +136,11 @@ def bulk_upsert(
     qcols = ", ".join(f'"{c}"' for c in cols)
     qkeys = ", ".join(f'"{c}"' for c in keys)
     qset = ", ".join(f'"{c}" = excluded."{c}"' for c in update)
+    # rows that did not change are not rewritten (a re-import of the same file is cheap)
+    differs = "IS DISTINCT FROM" if dialect(session) == "postgresql" else "IS NOT"
+    qset += " WHERE " + " OR ".join(
+        f'"{table.name}"."{c}" {differs} excluded."{c}"' for c in update
+    )
     conn = session.connection()
     if dialect(session) == "postgresql":
         tmp = f"_import_{uuid.uuid4().hex[:10]}"
