@@ -486,15 +486,15 @@ def plan_day(
     )
 
 
-def parse_date(text: str) -> dt.date:
-    """``YYYY-MM-DD`` -> date, or BadInput with the expected form."""
+def parse_date(text: str, option: str = "--date") -> dt.date:
+    """``YYYY-MM-DD`` -> date, or BadInput naming ``option`` and the expected form."""
     value = str(text).strip()
     try:
         if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
             raise ValueError(value)
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise BadInput(f"--date must be a date YYYY-MM-DD (got {text!r})") from None
+        raise BadInput(f"{option} must be a date YYYY-MM-DD (got {text!r})") from None
 
 
 __all__ = [
