@@ -1,0 +1,405 @@
+"""Plain data behind every figure (house rule 7: ``compute_x(...) -> plain data``).
+
+Each ``compute_*`` returns dicts/lists of numbers and strings only (JSON-ready), so
+tests check them with exact values; :mod:`dashboards.figures` draws them. Sums run in
+SQL (a year holds ~400,000 records); the tables read whole are the small ones
+(communities, points, facilities, one plan).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from logistics.domain import CATEGORY_BY_KEY
+from logistics.metrics import NO_TOWN, REGISTRY, compute_metrics, month_of
+from logistics.persistence import plan_repo
+from logistics.persistence.models import (
+    CollectionRecord,
+    Community,
+    Depot,
+    Facility,
+    Plan,
+    Point,
+    Ticket,
+    Town,
+    Vehicle,
+)
+
+log = logging.getLogger(__name__)
+
+#: KPI cards of the overview, in this order
+KPI_KEYS = (
+    "tonnage_collected_t",
+    "harmless_disposal_rate",
+    "separation_coverage_households",
+    "separation_coverage_communities",
+    "resource_utilisation_rate",
+    "collection_coverage",
+    "t_per_truck_day",
+)
+ALL = ""  # the "all towns" key of per-town data
+
+
+def _category_order(keys: list[str]) -> list[str]:
+    order = list(CATEGORY_BY_KEY)
+    return sorted(set(keys), key=lambda c: (order.index(c) if c in order else len(order), c))
+
+
+# --------------------------------------------------------------------------- years
+
+
+def data_years(session: Session) -> list[int]:
+    """Calendar years that have collection records, ascending."""
+    lo, hi = session.execute(
+        select(func.min(CollectionRecord.date), func.max(CollectionRecord.date))
+    ).one()
+    if lo is None:
+        return []
+    lo_d, hi_d = pd.Timestamp(lo).date(), pd.Timestamp(hi).date()
+    return list(range(lo_d.year, hi_d.year + 1))
+
+
+# --------------------------------------------------------------------------- overview
+
+
+def compute_kpis(session: Session, year: int) -> dict[str, Any]:
+    """The year's official figures with their inputs (county)."""
+    start, end = dt.date(year, 1, 1), dt.date(year, 12, 31)
+    doc = compute_metrics(session, start, end)
+    metrics = doc["groups"][0]["metrics"]
+    cards = []
+    for key in KPI_KEYS:
+        spec = REGISTRY[key]
+        m = metrics[key]
+        cards.append(
+            {
+                "key": key,
+                "unit": spec.unit,
+                "value": m["value"],
+                "inputs": m["inputs"],
+                "missing": m.get("missing"),
+            }
+        )
+    return {"year": year, "from": doc["from"], "to": doc["to"], "cards": cards}
+
+
+def compute_monthly_tonnage(session: Session, years: list[int]) -> dict[str, Any]:
+    """Tonnage per month and stream, for each year, county-wide and per town.
+
+    ``t[town][str(year)][category]`` is a list of 12 monthly tonnages (``town`` ``""`` =
+    all towns); months without records are 0.0.
+    """
+    if not years:
+        return {"years": [], "categories": [], "towns": [], "t": {ALL: {}}}
+    month = month_of(session, CollectionRecord.date).label("month")
+    town = func.coalesce(Community.town, NO_TOWN).label("town")
+    stmt = (
+        select(month, Point.category, town, func.sum(CollectionRecord.kg))
+        .join(Point, Point.point_id == CollectionRecord.point_id)
+        .outerjoin(Community, Community.community_id == Point.community_id)
+        .where(
+            CollectionRecord.date >= dt.date(min(years), 1, 1),
+            CollectionRecord.date <= dt.date(max(years), 12, 31),
+        )
+        .group_by(month, Point.category, town)
+    )
+    df = pd.DataFrame(
+        [tuple(r) for r in session.execute(stmt)], columns=["month", "category", "town", "kg"]
+    )
+    categories = _category_order(df["category"].tolist())
+    towns = sorted(set(df["town"]))
+    out: dict[str, dict[str, dict[str, list[float]]]] = {}
+    df["year"] = df["month"].str[:4].astype(int)
+    df["m"] = df["month"].str[5:7].astype(int)
+    df["kg"] = df["kg"].astype(float)
+    for t in [ALL, *towns]:
+        sub = df if t == ALL else df[df["town"] == t]
+        out[t] = {}
+        for y in years:
+            out[t][str(y)] = {}
+            for c in categories:
+                s = sub[(sub["year"] == y) & (sub["category"] == c)].groupby("m")["kg"].sum()
+                out[t][str(y)][c] = [round(float(s.get(m, 0.0)) / 1000.0, 3) for m in range(1, 13)]
+    return {"years": years, "categories": categories, "towns": towns, "t": out}
+
+
+def compute_coverage_trend(session: Session, year: int) -> dict[str, Any]:
+    """Source-separation coverage (households) at each month end, per town and county."""
+    rows = session.execute(
+        select(Community.town, Community.households, Community.sorting_since)
+    ).all()
+    df = pd.DataFrame([tuple(r) for r in rows], columns=["town", "households", "since"])
+    months = [f"{year}-{m:02d}" for m in range(1, 13)]
+    ends = [
+        (dt.date(year, m, 1) + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+        for m in range(1, 13)
+    ]
+    since = pd.to_datetime(df["since"])
+
+    def series(sub: pd.DataFrame, sub_since: pd.Series) -> list[float | None]:
+        total = float(sub["households"].sum())
+        if total <= 0:
+            return [None] * 12
+        out: list[float | None] = []
+        for e in ends:
+            covered = sub["households"][sub_since.notna() & (sub_since <= pd.Timestamp(e))]
+            out.append(round(float(covered.sum()) / total, 4))
+        return out
+
+    towns = sorted(set(df["town"]))
+    data = {ALL: series(df, since)}
+    for t in towns:
+        sel = df["town"] == t
+        data[t] = series(df[sel], since[sel])
+    return {"year": year, "months": months, "towns": towns, "coverage": data}
+
+
+def compute_disposal_flows(session: Session, start: dt.date, end: dt.date) -> dict[str, Any]:
+    """Delivered tonnage stream -> facility -> harmless / not harmless (tickets)."""
+    lo = dt.datetime.combine(start, dt.time())
+    hi = dt.datetime.combine(end + dt.timedelta(days=1), dt.time())
+    rows = session.execute(
+        select(Ticket.category, Facility.facility_id, Facility.name, Facility.harmless,
+               func.sum(Ticket.net_kg))
+        .join(Facility, Facility.facility_id == Ticket.facility_id)
+        .where(Ticket.time >= lo, Ticket.time < hi)
+        .group_by(Ticket.category, Facility.facility_id, Facility.name, Facility.harmless)
+    ).all()
+    cats = _category_order([str(r[0]) for r in rows])
+    facs = sorted({(str(r[1]), str(r[2]), bool(r[3])) for r in rows})
+    nodes: list[dict[str, Any]] = [{"id": f"cat:{c}", "kind": "category", "key": c} for c in cats]
+    nodes += [{"id": f"fac:{f}", "kind": "facility", "key": f, "name": n} for f, n, _h in facs]
+    nodes += [{"id": "harmless", "kind": "outcome", "key": "harmless"},
+              {"id": "not_harmless", "kind": "outcome", "key": "not_harmless"}]
+    links: list[dict[str, Any]] = []
+    by_fac: dict[str, float] = {}
+    for c, f, _n, _h, kg in sorted(rows, key=lambda r: (cats.index(str(r[0])), str(r[1]))):
+        links.append({"source": f"cat:{c}", "target": f"fac:{f}", "t": round(float(kg) / 1000, 3)})
+        by_fac[str(f)] = by_fac.get(str(f), 0.0) + float(kg)
+    for f, _n, h in facs:
+        links.append({"source": f"fac:{f}", "target": "harmless" if h else "not_harmless",
+                      "t": round(by_fac[f] / 1000, 3)})
+    return {"from": start.isoformat(), "to": end.isoformat(), "nodes": nodes, "links": links}
+
+
+# --------------------------------------------------------------------------- map
+
+
+def _hull(lon: np.ndarray, lat: np.ndarray) -> list[list[float]] | None:
+    """Closed convex hull ring [[lon, lat], ...] of a town's points (None if degenerate)."""
+    from scipy.spatial import ConvexHull, QhullError
+
+    pts = np.unique(np.column_stack([lon, lat]), axis=0)
+    if len(pts) < 3:
+        return None
+    try:
+        hull = ConvexHull(pts)
+    except QhullError:
+        return None
+    ring = [[round(float(pts[i, 0]), 6), round(float(pts[i, 1]), 6)] for i in hull.vertices]
+    return [*ring, ring[0]]
+
+
+def compute_county_map(session: Session) -> dict[str, Any]:
+    """Points (by category), facilities, depots, and each town's convex hull as GeoJSON."""
+    prow = session.execute(
+        select(Point.point_id, Point.name, Point.lon, Point.lat, Point.category,
+               func.coalesce(Community.town, NO_TOWN))
+        .outerjoin(Community, Community.community_id == Point.community_id)
+        .order_by(Point.point_id)
+    ).all()
+    points: list[dict[str, Any]] = [
+        {"id": str(p), "name": str(n), "lon": float(lo), "lat": float(la), "category": str(c),
+         "town": str(t)}
+        for p, n, lo, la, c, t in prow
+    ]
+    facilities: list[dict[str, Any]] = [
+        {"id": f.facility_id, "name": f.name, "kind": f.kind, "lon": f.lon, "lat": f.lat,
+         "harmless": bool(f.harmless), "accepts": list(f.accepts)}
+        for f in session.scalars(select(Facility).order_by(Facility.facility_id))
+    ]
+    depots = [
+        {"id": d.depot_id, "name": d.name, "lon": d.lon, "lat": d.lat}
+        for d in session.scalars(select(Depot).order_by(Depot.depot_id))
+    ]
+    features = []
+    df = pd.DataFrame(points, columns=["id", "name", "lon", "lat", "category", "town"])
+    for town, sub in df.groupby("town", sort=True):
+        if town == NO_TOWN:
+            continue
+        ring = _hull(sub["lon"].to_numpy(), sub["lat"].to_numpy())
+        if ring is not None:
+            features.append({"type": "Feature", "properties": {"town": str(town)},
+                             "geometry": {"type": "Polygon", "coordinates": [ring]}})
+    lons = [float(p["lon"]) for p in points] + [float(f["lon"]) for f in facilities]
+    lats = [float(p["lat"]) for p in points] + [float(f["lat"]) for f in facilities]
+    center = (
+        {"lon": round((min(lons) + max(lons)) / 2, 6), "lat": round((min(lats) + max(lats)) / 2, 6)}
+        if lons else {"lon": 113.98, "lat": 34.72}
+    )
+    span = max(max(lons) - min(lons), max(lats) - min(lats)) if lons else 0.3
+    return {
+        "points": points,
+        "facilities": facilities,
+        "depots": depots,
+        "hulls": {"type": "FeatureCollection", "features": features},
+        "categories": _category_order([str(p["category"]) for p in points]),
+        "towns": sorted({str(p["town"]) for p in points}),
+        "center": center,
+        "span_deg": round(float(span), 6),
+    }
+
+
+# --------------------------------------------------------------------------- the day's plan
+
+
+def _hours(iso: str, day: dt.date) -> float:
+    """Local hours after the plan day's midnight (ISO time with offset, local clock)."""
+    t = dt.datetime.fromisoformat(iso)
+    base = dt.datetime.combine(day, dt.time(), tzinfo=t.tzinfo)
+    return round((t - base).total_seconds() / 3600.0, 4)
+
+
+def plan_data(document: dict[str, Any]) -> dict[str, Any]:
+    """Routes (path, unloads, timeline segments, load profile, totals) of a plan document."""
+    day = dt.date.fromisoformat(document["date"])
+    routes = []
+    for r in document.get("routes", []):
+        stops = r.get("stops", [])
+        path = [[s["lon"], s["lat"]] for s in stops if s.get("lon") is not None]
+        unloads = [
+            {"id": s.get("id"), "lon": s["lon"], "lat": s["lat"],
+             "at": _hours(s.get("start") or s["arrival"], day)}
+            for s in stops if s["kind"] == "unload"
+        ]
+        segments: list[dict[str, Any]] = []
+        load_t: list[float] = []
+        load_kg: list[float] = []
+        prev_dep: float | None = None
+        for s in stops:
+            arr = _hours(s["arrival"], day)
+            dep = _hours(s["departure"], day)
+            start = _hours(s["start"], day) if s.get("start") else arr
+            if prev_dep is not None:
+                travel_h = s.get("travel_s")
+                drive_end = min(arr, prev_dep + travel_h / 3600.0) if travel_h is not None else arr
+                drive_end = round(drive_end, 4)
+                if drive_end > prev_dep:
+                    segments.append({"kind": "driving", "start": prev_dep, "end": drive_end})
+                if start > drive_end and s["kind"] != "break":
+                    segments.append({"kind": "waiting", "start": drive_end, "end": start})
+            kind = {"collect": "collecting", "unload": "unloading", "break": "break"}.get(s["kind"])
+            if kind == "break":
+                segments.append({"kind": "break", "start": arr, "end": dep})
+            elif kind is not None and dep > start:
+                segments.append({"kind": kind, "start": start, "end": dep})
+            if s.get("load_kg") is not None:
+                load_t.append(dep)
+                load_kg.append(float(sum(s["load_kg"].values())))
+            prev_dep = dep
+        kg = sum(float(s.get("kg", 0)) for s in stops if s["kind"] == "collect")
+        routes.append(
+            {
+                "vehicle_id": r["vehicle_id"],
+                "depot_id": r.get("depot_id"),
+                "distance_km": float(r["distance_km"]),
+                "duration_min": float(r["duration_min"]),
+                "kg": kg,
+                "collects": sum(1 for s in stops if s["kind"] == "collect"),
+                "trips": len(unloads),
+                "path": path,
+                "unloads": unloads,
+                "segments": segments,
+                "load": {"h": load_t, "kg": load_kg},
+            }
+        )
+    return {
+        "plan_id": document.get("plan_id"),
+        "date": document["date"],
+        "summary": document.get("summary", {}),
+        "routes": routes,
+        "unassigned": [
+            {"point_id": u["point_id"], "category": u["category"], "kg": u["kg"],
+             "reason": u["reason"]}
+            for u in document.get("unassigned", [])
+        ],
+    }
+
+
+def newest_plan_date(session: Session) -> dt.date | None:
+    d = session.scalar(select(func.max(Plan.date)).where(Plan.status == plan_repo.CURRENT))
+    return None if d is None else pd.Timestamp(d).date()
+
+
+def compute_plan_day(session: Session, date: dt.date | None) -> dict[str, Any] | None:
+    """The current plan of ``date`` (default: the newest planned day) as plain data."""
+    day = date or newest_plan_date(session)
+    if day is None:
+        return None
+    plan = plan_repo.current_plan(session, day)
+    return None if plan is None else plan_data(plan.document)
+
+
+# --------------------------------------------------------------------------- fleet
+
+
+def compute_fleet(
+    session: Session, plan: dict[str, Any] | None, year: int | None
+) -> dict[str, Any]:
+    """Per truck: the plan day's shift use, km, t, trips; the year's t and truck-days."""
+    vehicles = {
+        v.vehicle_id: v for v in session.scalars(select(Vehicle).order_by(Vehicle.vehicle_id))
+    }
+    rows: dict[str, dict[str, Any]] = {}
+    for vid, v in vehicles.items():
+        rows[vid] = {"vehicle_id": vid, "plate": v.plate or "",
+                     "shift_h": round((v.shift_end_min - v.shift_start_min) / 60.0, 4),
+                     "day_km": None, "day_t": None, "day_trips": None, "utilisation": None,
+                     "year_t": None, "year_truck_days": None}
+    if plan is not None:
+        for r in plan["routes"]:
+            row = rows.setdefault(r["vehicle_id"], {"vehicle_id": r["vehicle_id"], "plate": "",
+                                                     "shift_h": None, "year_t": None,
+                                                     "year_truck_days": None})
+            row["day_km"] = round(r["distance_km"], 3)
+            row["day_t"] = round(r["kg"] / 1000.0, 3)
+            row["day_trips"] = r["trips"]
+            shift = row.get("shift_h")
+            row["utilisation"] = (
+                round(r["duration_min"] / 60.0 / shift, 4) if shift else None
+            )
+    if year is not None:
+        inner = (
+            select(CollectionRecord.vehicle_id, CollectionRecord.date,
+                   func.sum(CollectionRecord.kg).label("kg"))
+            .where(CollectionRecord.date >= dt.date(year, 1, 1),
+                   CollectionRecord.date <= dt.date(year, 12, 31),
+                   CollectionRecord.vehicle_id != "")
+            .group_by(CollectionRecord.vehicle_id, CollectionRecord.date)
+            .subquery()
+        )
+        for vid, kg, n in session.execute(
+            select(inner.c.vehicle_id, func.sum(inner.c.kg), func.count())
+            .group_by(inner.c.vehicle_id)
+        ):
+            row = rows.setdefault(str(vid), {"vehicle_id": str(vid), "plate": "",
+                                             "shift_h": None, "day_km": None, "day_t": None,
+                                             "day_trips": None, "utilisation": None})
+            row["year_t"] = round(float(kg) / 1000.0, 3)
+            row["year_truck_days"] = int(n)
+    return {
+        "date": None if plan is None else plan["date"],
+        "year": year,
+        "trucks": [rows[k] for k in sorted(rows)],
+    }
+
+
+def town_names(session: Session) -> list[str]:
+    return [str(t) for t in session.scalars(select(Town.name).order_by(Town.name))]

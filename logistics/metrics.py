@@ -1,0 +1,726 @@
+"""The official metrics (docs/dashboards.md, formats.md "The metrics document").
+
+Every metric is a pure function of a :class:`Facts` object: the handful of SQL
+aggregates of one scope (period, optional town and category filters, county or
+per-town grouping). The SQL does the summing (a year holds ~400,000 records);
+Python only combines the aggregated rows. Each metric returns its ``value`` and
+the ``inputs`` it was computed from; when an input is missing the value is
+``None`` with a ``missing`` note, never 0 or 100%.
+
+Use :func:`compute_metrics` for the whole document (``wasteroute.metrics/1``)
+and :data:`REGISTRY` for the list of metrics with their labels.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Date, Integer, and_, case, cast, func, literal, or_, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from logistics.domain import (
+    CATEGORY_BY_KEY,
+    KITCHEN_TREATMENT_KINDS,
+    RECYCLING_KINDS,
+    BadInput,
+)
+from logistics.persistence.models import (
+    CollectionRecord,
+    Community,
+    Facility,
+    Plan,
+    PlanRoute,
+    PlanStop,
+    Point,
+    Ticket,
+    Town,
+)
+
+log = logging.getLogger(__name__)
+
+FORMAT = "wasteroute.metrics/1"
+COUNTY = "county"
+#: group of points that belong to no community (so to no town)
+NO_TOWN = "(no town / 未归属乡镇)"
+
+#: categories a community only has once it separates at source: such a point is due
+#: only on days when its community practises separation (see collection_coverage)
+SEPARATED_CATEGORIES = ("kitchen", "recyclable", "hazardous")
+
+#: CO2 per vehicle-km of a diesel heavy goods vehicle. UK DESNZ "Greenhouse gas
+#: reporting: conversion factors" 2022-2024 editions, Delivery vehicles, HGV (all
+#: diesel), All HGVs, average laden: 0.89061 kg CO2e per km. Refuse trucks in
+#: stop-start duty burn more per km, so this is a low estimate; override it with
+#: ``--co2-kg-per-km`` when the bureau has fuel-card data (2.68 kg CO2 per litre of diesel).
+CO2_KG_PER_KM = 0.89061
+CO2_FACTOR_SOURCE = (
+    "UK DESNZ GHG conversion factors 2023, HGV (all diesel), all HGVs, average laden"
+)
+
+
+# --------------------------------------------------------------------------- values
+
+
+@dataclass(frozen=True)
+class MetricValue:
+    value: float | None
+    inputs: dict[str, Any]
+    missing: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"value": self.value, "inputs": self.inputs}
+        if self.missing:
+            out["missing"] = self.missing
+        return out
+
+
+def _t(kg: float) -> float:
+    return round(float(kg) / 1000.0, 3)
+
+
+def _frac(num: float, den: float) -> float:
+    return round(float(num) / float(den), 4)
+
+
+def _missing(note: str, **inputs: Any) -> MetricValue:
+    return MetricValue(None, inputs, note)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What to measure: the period (both days included), filters and grouping."""
+
+    start: dt.date
+    end: dt.date
+    by: str = COUNTY  # "county" | "town"
+    category: str | None = None
+    town: str | None = None
+    co2_kg_per_km: float = CO2_KG_PER_KM
+
+    def __post_init__(self) -> None:
+        if self.end < self.start:
+            raise BadInput(f"--to {self.end} is before --from {self.start}")
+        if self.by not in (COUNTY, "town"):
+            raise BadInput(f"--by must be county or town (got {self.by})")
+        if self.category is not None and self.category not in CATEGORY_BY_KEY:
+            raise BadInput(f"unknown category {self.category}")
+
+    @property
+    def by_town(self) -> bool:
+        return self.by == "town" or self.town is not None
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+
+# --------------------------------------------------------------------------- SQL helpers
+
+
+def day_of(session: Session, col: Any) -> ColumnElement[Any]:
+    """The calendar day of a DATETIME column (ISO text on SQLite, a date on PostgreSQL)."""
+    if session.get_bind().dialect.name == "sqlite":
+        return func.date(col)
+    return cast(col, Date)
+
+
+def month_of(session: Session, col: Any) -> ColumnElement[Any]:
+    """'YYYY-MM' of a DATE/DATETIME column."""
+    if session.get_bind().dialect.name == "sqlite":
+        return func.strftime("%Y-%m", col)
+    return func.to_char(col, "YYYY-MM")
+
+
+def weekday_bit_of(session: Session, col: Any) -> ColumnElement[Any]:
+    """The ``days_mask`` bit (Monday = 1 .. Sunday = 64) of a DATE column."""
+    if session.get_bind().dialect.name == "sqlite":
+        dow: Any = cast(func.strftime("%w", col), Integer)
+    else:
+        dow = cast(func.extract("dow", col), Integer)
+    return case({0: 64, 1: 1, 2: 2, 3: 4, 4: 8, 5: 16, 6: 32}, value=dow, else_=0)
+
+
+def _frame(session: Session, stmt: Any, columns: list[str]) -> pd.DataFrame:
+    rows = session.execute(stmt).all()
+    return pd.DataFrame([tuple(r) for r in rows], columns=columns)
+
+
+def _day_range(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    return (
+        dt.datetime.combine(start, dt.time()),
+        dt.datetime.combine(end + dt.timedelta(days=1), dt.time()),
+    )
+
+
+# --------------------------------------------------------------------------- facts
+
+
+@dataclass
+class Facts:
+    """Aggregates of one scope, each computed on first use by a few SQL queries."""
+
+    session: Session
+    scope: Scope
+    notes: list[str] = field(default_factory=list)
+
+    # -- groups
+    @cached_property
+    def groups(self) -> list[str]:
+        if not self.scope.by_town:
+            return [COUNTY]
+        if self.scope.town is not None:
+            return [self.scope.town]
+        towns = [str(t) for t in self.session.scalars(select(Town.name).order_by(Town.name))]
+        extra = [NO_TOWN] if NO_TOWN in set(self.records["group"]) else []
+        return towns + extra
+
+    def _group_col(self) -> Any:
+        return func.coalesce(Community.town, literal(NO_TOWN))
+
+    def _filters(self, stmt: Any, *, town: bool = True, category: Any = Point.category) -> Any:
+        if self.scope.category is not None:
+            stmt = stmt.where(category == self.scope.category)
+        if town and self.scope.town is not None:
+            stmt = stmt.where(Community.town == self.scope.town)
+        return stmt
+
+    def _grouped(self, names: list[str], stmt_fn: Callable[..., Any]) -> pd.DataFrame:
+        """Run ``stmt_fn(group_cols)``; add a constant county group when not by town."""
+        if self.scope.by_town:
+            g = self._group_col().label("group")
+            df = _frame(self.session, stmt_fn([g]), ["group", *names])
+        else:
+            df = _frame(self.session, stmt_fn([]), names)
+            df.insert(0, "group", COUNTY)
+        return df
+
+    # -- records
+    @cached_property
+    def records(self) -> pd.DataFrame:
+        """kg and record count per group and category, from collection records."""
+        s = self.scope
+
+        def stmt(g: list[Any]) -> Any:
+            q = (
+                select(*g, Point.category, func.sum(CollectionRecord.kg), func.count())
+                .select_from(CollectionRecord)
+                .join(Point, Point.point_id == CollectionRecord.point_id)
+                .outerjoin(Community, Community.community_id == Point.community_id)
+                .where(CollectionRecord.date >= s.start, CollectionRecord.date <= s.end)
+                .group_by(*g, Point.category)
+            )
+            return self._filters(q)
+
+        df = self._grouped(["category", "kg", "records"], stmt)
+        df["kg"] = df["kg"].astype(float)
+        return df
+
+    def collected(self, group: str) -> tuple[float, int]:
+        r = self.records[self.records["group"] == group]
+        return float(r["kg"].sum()), int(r["records"].sum())
+
+    # -- deliveries (weighbridge tickets)
+    @cached_property
+    def deliveries(self) -> pd.DataFrame:
+        """Delivered kg per group, ticket category, facility kind and harmless flag.
+
+        County: the tickets as they are. Per town: each ticket is split over towns in
+        proportion to the same truck's records of the same day and category (tickets
+        carry no place); tickets with no such records are counted as unattributed.
+        """
+        s = self.scope
+        lo, hi = _day_range(s.start, s.end)
+        names = ["category", "kind", "harmless", "kg", "tickets"]
+        if not s.by_town:
+            q = (
+                select(
+                    Ticket.category, Facility.kind, Facility.harmless,
+                    func.sum(Ticket.net_kg), func.count(),
+                )
+                .join(Facility, Facility.facility_id == Ticket.facility_id)
+                .where(Ticket.time >= lo, Ticket.time < hi)
+                .group_by(Ticket.category, Facility.kind, Facility.harmless)
+            )
+            q = self._filters(q, town=False, category=Ticket.category)
+            df = _frame(self.session, q, names)
+            df.insert(0, "group", COUNTY)
+            df["kg"] = df["kg"].astype(float)
+            df["harmless"] = df["harmless"].astype(bool)
+            return df
+        day = day_of(self.session, Ticket.time).label("day")
+        tq = (
+            select(
+                Ticket.vehicle_id, day, Ticket.category, Facility.kind, Facility.harmless,
+                func.sum(Ticket.net_kg), func.count(),
+            )
+            .join(Facility, Facility.facility_id == Ticket.facility_id)
+            .where(Ticket.time >= lo, Ticket.time < hi)
+            .group_by(Ticket.vehicle_id, day, Ticket.category, Facility.kind, Facility.harmless)
+        )
+        tq = self._filters(tq, town=False, category=Ticket.category)
+        tickets = _frame(self.session, tq, ["vehicle_id", "day", *names])
+        g = self._group_col().label("group")
+        rq = (
+            select(
+                CollectionRecord.vehicle_id, CollectionRecord.date, Point.category, g,
+                func.sum(CollectionRecord.kg),
+            )
+            .join(Point, Point.point_id == CollectionRecord.point_id)
+            .outerjoin(Community, Community.community_id == Point.community_id)
+            .where(
+                CollectionRecord.date >= s.start, CollectionRecord.date <= s.end,
+                CollectionRecord.vehicle_id != "",
+            )
+            .group_by(CollectionRecord.vehicle_id, CollectionRecord.date, Point.category, g)
+        )
+        rq = self._filters(rq, town=False)
+        rec = _frame(self.session, rq, ["vehicle_id", "day", "category", "group", "rkg"])
+        out_cols = ["group", *names]
+        if tickets.empty:
+            return pd.DataFrame(columns=out_cols)
+        tickets["day"] = pd.to_datetime(tickets["day"]).dt.date
+        tickets["kg"] = tickets["kg"].astype(float)
+        rec["day"] = pd.to_datetime(rec["day"]).dt.date
+        rec["rkg"] = rec["rkg"].astype(float)
+        key = ["vehicle_id", "day", "category"]
+        rec["share"] = rec["rkg"] / rec.groupby(key)["rkg"].transform("sum")
+        merged = tickets.merge(rec[[*key, "group", "share"]], on=key, how="left")
+        unattributed = merged[merged["group"].isna()]
+        self.unattributed_kg = float(unattributed["kg"].sum())
+        if self.unattributed_kg:
+            self.notes.append(
+                f"{_t(self.unattributed_kg)} t on weighbridge tickets could not be attributed "
+                "to a town (no records of the same truck, day and category)"
+            )
+        m = merged.dropna(subset=["group"]).copy()
+        m["kg"] = m["kg"] * m["share"]
+        m["tickets"] = m["tickets"] * m["share"]
+        out = (
+            m.groupby(["group", "category", "kind", "harmless"], as_index=False)[["kg", "tickets"]]
+            .sum()
+        )
+        out["harmless"] = out["harmless"].astype(bool)
+        if s.town is not None:
+            out = out[out["group"] == s.town]
+        return out[out_cols]
+
+    unattributed_kg: float = 0.0
+
+    def delivered(self, group: str) -> pd.DataFrame:
+        return self.deliveries[self.deliveries["group"] == group]
+
+    # -- communities
+    @cached_property
+    def communities(self) -> pd.DataFrame:
+        s = self.scope
+        covered = and_(Community.sorting_since.is_not(None), Community.sorting_since <= s.end)
+
+        def stmt(g: list[Any]) -> Any:
+            q = select(
+                *g,
+                func.sum(Community.households),
+                func.sum(case((covered, Community.households), else_=0)),
+                func.count(),
+                func.sum(case((covered, 1), else_=0)),
+            ).group_by(*g)
+            if s.town is not None:
+                q = q.where(Community.town == s.town)
+            return q
+
+        if s.by_town:
+            g = Community.town.label("group")
+            df = _frame(
+                self.session, stmt([g]), ["group", "households", "covered_hh", "n", "covered_n"]
+            )
+        else:
+            df = _frame(self.session, stmt([]), ["households", "covered_hh", "n", "covered_n"])
+            df.insert(0, "group", COUNTY)
+        return df.fillna(0)
+
+    # -- due and served visits
+    @cached_property
+    def visits(self) -> pd.DataFrame:
+        """due and served visits per group."""
+        s = self.scope
+        g_cols = [self._group_col().label("group")] if s.by_town else []
+        pq = (
+            select(*g_cols, Point.point_id, Point.category, Point.days_mask,
+                   Point.community_id, Community.sorting_since)
+            .outerjoin(Community, Community.community_id == Point.community_id)
+        )
+        pq = self._filters(pq)
+        names = ["point_id", "category", "mask", "community_id", "since"]
+        pts = _frame(self.session, pq, ["group", *names] if s.by_town else names)
+        if not s.by_town:
+            pts.insert(0, "group", COUNTY)
+        pts["due"] = _due_days(pts, s.start, s.end) if not pts.empty else 0
+
+        # served: a record on a day its point is due (schedule and separation)
+        bit = weekday_bit_of(self.session, CollectionRecord.date)
+        gate = or_(
+            Point.category.not_in(SEPARATED_CATEGORIES),
+            Point.community_id.is_(None),
+            and_(
+                Community.sorting_since.is_not(None),
+                Community.sorting_since <= CollectionRecord.date,
+            ),
+        )
+        inner = (
+            select(*g_cols, CollectionRecord.point_id, CollectionRecord.date)
+            .join(Point, Point.point_id == CollectionRecord.point_id)
+            .outerjoin(Community, Community.community_id == Point.community_id)
+            .where(
+                CollectionRecord.date >= s.start, CollectionRecord.date <= s.end,
+                Point.days_mask.op("&")(bit) != 0, gate,
+            )
+            .group_by(*g_cols, CollectionRecord.point_id, CollectionRecord.date)
+        )
+        inner = self._filters(inner).subquery()
+        if s.by_town:
+            served = _frame(
+                self.session,
+                select(inner.c.group, func.count()).group_by(inner.c.group),
+                ["group", "served"],
+            )
+        else:
+            n = self.session.scalar(select(func.count()).select_from(inner)) or 0
+            served = pd.DataFrame({"group": [COUNTY], "served": [int(n)]})
+        due = pts.groupby("group", as_index=False)["due"].sum()
+        return due.merge(served, on="group", how="outer").fillna(0)
+
+    # -- trucks (records)
+    @cached_property
+    def truck_days(self) -> tuple[float, int]:
+        """kg collected by identified trucks, and distinct (truck, day) pairs."""
+        s = self.scope
+        inner = (
+            select(CollectionRecord.vehicle_id, CollectionRecord.date,
+                   func.sum(CollectionRecord.kg).label("kg"))
+            .join(Point, Point.point_id == CollectionRecord.point_id)
+            .outerjoin(Community, Community.community_id == Point.community_id)
+            .where(CollectionRecord.date >= s.start, CollectionRecord.date <= s.end,
+                   CollectionRecord.vehicle_id != "")
+            .group_by(CollectionRecord.vehicle_id, CollectionRecord.date)
+        )
+        inner = self._filters(inner).subquery()
+        kg, n = self.session.execute(
+            select(func.sum(inner.c.kg), func.count()).select_from(inner)
+        ).one()
+        return float(kg or 0.0), int(n or 0)
+
+    # -- plans
+    @cached_property
+    def plans(self) -> dict[str, float]:
+        """Planned km, kg, trips (unloads) and routes over the current plans of the period."""
+        s = self.scope
+        routes = (
+            select(PlanRoute.id, PlanRoute.distance_km)
+            .join(Plan, Plan.plan_id == PlanRoute.plan_id)
+            .where(Plan.status == "current", Plan.date >= s.start, Plan.date <= s.end)
+        )
+        if s.category is not None:
+            routes = routes.where(
+                PlanRoute.id.in_(
+                    select(PlanStop.route_id).where(
+                        PlanStop.kind == "collect", PlanStop.category == s.category
+                    )
+                )
+            )
+        r = routes.subquery()
+        km, n_routes = self.session.execute(
+            select(func.sum(r.c.distance_km), func.count()).select_from(r)
+        ).one()
+        kg_q = select(func.sum(PlanStop.kg)).where(
+            PlanStop.route_id.in_(select(r.c.id)), PlanStop.kind == "collect"
+        )
+        if s.category is not None:
+            kg_q = kg_q.where(PlanStop.category == s.category)
+        kg = self.session.scalar(kg_q)
+        trips = self.session.scalar(
+            select(func.count()).where(
+                PlanStop.route_id.in_(select(r.c.id)), PlanStop.kind == "unload"
+            )
+        )
+        n_plans = self.session.scalar(
+            select(func.count()).where(
+                Plan.status == "current", Plan.date >= s.start, Plan.date <= s.end
+            )
+        )
+        return {
+            "plans": int(n_plans or 0),
+            "routes": int(n_routes or 0),
+            "distance_km": float(km or 0.0),
+            "kg": float(kg or 0.0),
+            "trips": int(trips or 0),
+        }
+
+
+def _due_days(pts: pd.DataFrame, start: dt.date, end: dt.date) -> np.ndarray:
+    """Due visits per point over [start, end]: days whose weekday is in the point's mask;
+    a point of a separated stream with a community counts only from the day its
+    community separates (none if it has not by ``end``)."""
+    gated = pts["category"].isin(SEPARATED_CATEGORIES) & pts["community_id"].notna()
+    since = pd.to_datetime(pts["since"])
+    a = np.array(
+        [
+            (end.toordinal() + 1 if pd.isna(sv) else max(start, sv.date()).toordinal())
+            if g else start.toordinal()
+            for g, sv in zip(gated, since, strict=True)
+        ],
+        dtype=np.int64,
+    )
+    b = end.toordinal()
+    wd_a = (a - 1) % 7  # date.fromordinal(1) is a Monday: 0 = Monday
+    mask = pts["mask"].to_numpy(dtype=np.int64)
+    total = np.zeros(len(pts), dtype=np.int64)
+    span = b - a
+    for w in range(7):
+        offset = (w - wd_a) % 7
+        count = np.where(span >= offset, (span - offset) // 7 + 1, 0)
+        total += np.where(mask & (1 << w), count, 0)
+    return total
+
+
+# --------------------------------------------------------------------------- the metrics
+
+Metric = Callable[[Facts, str], MetricValue]
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    key: str
+    name_zh: str
+    name_en: str
+    #: "t", "fraction", "t/truck-day", ...
+    unit: str
+    fn: Metric
+
+
+def tonnage_collected_t(f: Facts, group: str) -> MetricValue:
+    kg, n = f.collected(group)
+    if n == 0:
+        return _missing("no collection records in the period", records=0)
+    return MetricValue(_t(kg), {"records": n})
+
+
+def harmless_disposal_rate(f: Facts, group: str) -> MetricValue:
+    kg, n = f.collected(group)
+    d = f.delivered(group)
+    harmless = float(d.loc[d["harmless"], "kg"].sum())
+    inputs = {"harmless_t": _t(harmless), "collected_t": _t(kg)}
+    if n == 0 or kg <= 0:
+        return _missing("no tonnage collected (records) in the period", **inputs)
+    if d.empty:
+        return _missing("no weighbridge tickets in the period", **inputs)
+    return MetricValue(_frac(harmless, kg), inputs)
+
+
+def resource_utilisation_rate(f: Facts, group: str) -> MetricValue:
+    kg, n = f.collected(group)
+    d = f.delivered(group)
+    recycled = float(
+        d.loc[(d["category"] == "recyclable") & d["kind"].isin(RECYCLING_KINDS), "kg"].sum()
+    )
+    kitchen = float(
+        d.loc[(d["category"] == "kitchen") & d["kind"].isin(KITCHEN_TREATMENT_KINDS), "kg"].sum()
+    )
+    inputs = {"recycled_t": _t(recycled), "kitchen_treated_t": _t(kitchen), "collected_t": _t(kg)}
+    if n == 0 or kg <= 0:
+        return _missing("no tonnage collected (records) in the period", **inputs)
+    if d.empty:
+        return _missing("no weighbridge tickets in the period", **inputs)
+    return MetricValue(_frac(recycled + kitchen, kg), inputs)
+
+
+def _community_row(f: Facts, group: str) -> pd.Series | None:
+    c = f.communities[f.communities["group"] == group]
+    return None if c.empty else c.iloc[0]
+
+
+def separation_coverage_households(f: Facts, group: str) -> MetricValue:
+    on = f.scope.end.isoformat()
+    c = _community_row(f, group)
+    if c is None or int(c["households"]) <= 0:
+        return _missing("no communities with households", on=on)
+    return MetricValue(
+        _frac(c["covered_hh"], c["households"]),
+        {"covered_households": int(c["covered_hh"]), "households": int(c["households"]), "on": on},
+    )
+
+
+def separation_coverage_communities(f: Facts, group: str) -> MetricValue:
+    on = f.scope.end.isoformat()
+    c = _community_row(f, group)
+    if c is None or int(c["n"]) <= 0:
+        return _missing("no communities", on=on)
+    return MetricValue(
+        _frac(c["covered_n"], c["n"]),
+        {"covered": int(c["covered_n"]), "communities": int(c["n"]), "on": on},
+    )
+
+
+def collection_coverage(f: Facts, group: str) -> MetricValue:
+    v = f.visits[f.visits["group"] == group]
+    due = int(v["due"].sum())
+    served = int(v["served"].sum())
+    inputs = {"served_visits": served, "due_visits": due}
+    if due == 0:
+        return _missing("no visits due in the period", **inputs)
+    _kg, n = f.collected(group)
+    if n == 0:
+        return _missing("no collection records in the period", **inputs)
+    return MetricValue(_frac(served, due), inputs)
+
+
+def _county_only(f: Facts) -> MetricValue | None:
+    if f.scope.by_town:
+        return _missing("county-wide figure: trucks cross town borders")
+    return None
+
+
+def t_per_truck_day(f: Facts, group: str) -> MetricValue:
+    if (m := _county_only(f)) is not None:
+        return m
+    kg, n = f.truck_days
+    inputs = {"collected_t": _t(kg), "truck_days": n}
+    if n == 0:
+        return _missing("no records with a vehicle in the period", **inputs)
+    return MetricValue(round(kg / 1000.0 / n, 3), inputs)
+
+
+def km_per_t(f: Facts, group: str) -> MetricValue:
+    if (m := _county_only(f)) is not None:
+        return m
+    p = f.plans
+    inputs = {"distance_km": round(p["distance_km"], 3), "planned_t": _t(p["kg"]),
+              "plans": p["plans"], "source": "plans"}
+    if p["plans"] == 0 or p["kg"] <= 0:
+        return _missing("no stored plans in the period", **inputs)
+    return MetricValue(round(p["distance_km"] / (p["kg"] / 1000.0), 3), inputs)
+
+
+def trips_per_truck_day(f: Facts, group: str) -> MetricValue:
+    if (m := _county_only(f)) is not None:
+        return m
+    p = f.plans
+    inputs = {"trips": p["trips"], "truck_days": p["routes"], "plans": p["plans"],
+              "source": "plans"}
+    if p["routes"] == 0:
+        return _missing("no stored plans in the period", **inputs)
+    return MetricValue(round(p["trips"] / p["routes"], 3), inputs)
+
+
+def co2_t(f: Facts, group: str) -> MetricValue:
+    if (m := _county_only(f)) is not None:
+        return m
+    p = f.plans
+    k = f.scope.co2_kg_per_km
+    inputs = {"distance_km": round(p["distance_km"], 3), "kg_co2_per_km": k,
+              "factor_source": CO2_FACTOR_SOURCE if k == CO2_KG_PER_KM else "user",
+              "plans": p["plans"], "source": "plans"}
+    if p["plans"] == 0:
+        return _missing("no stored plans in the period", **inputs)
+    return MetricValue(round(p["distance_km"] * k / 1000.0, 3), inputs)
+
+
+def _stream_metric(category: str) -> Metric:
+    def fn(f: Facts, group: str) -> MetricValue:
+        r = f.records[(f.records["group"] == group) & (f.records["category"] == category)]
+        n = int(r["records"].sum())
+        if n == 0:
+            return _missing(f"no {category} records in the period", records=0)
+        return MetricValue(_t(float(r["kg"].sum())), {"records": n})
+
+    fn.__name__ = f"tonnage_{category}_t"
+    return fn
+
+
+REGISTRY: dict[str, MetricSpec] = {
+    s.key: s
+    for s in (
+        MetricSpec("tonnage_collected_t", "清运量", "Tonnage collected", "t",
+                   tonnage_collected_t),
+        MetricSpec("harmless_disposal_rate", "生活垃圾无害化处理率", "Harmless disposal rate",
+                   "fraction", harmless_disposal_rate),
+        MetricSpec("separation_coverage_households", "垃圾分类覆盖率(户)",
+                   "Source-separation coverage (households)", "fraction",
+                   separation_coverage_households),
+        MetricSpec("separation_coverage_communities", "垃圾分类覆盖率(社区)",
+                   "Source-separation coverage (communities)", "fraction",
+                   separation_coverage_communities),
+        MetricSpec("resource_utilisation_rate", "资源化利用率", "Resource utilisation rate",
+                   "fraction", resource_utilisation_rate),
+        MetricSpec("collection_coverage", "收运覆盖率(日产日清)", "Collection coverage",
+                   "fraction", collection_coverage),
+        MetricSpec("t_per_truck_day", "车均日清运量", "t per truck-day", "t", t_per_truck_day),
+        MetricSpec("km_per_t", "吨公里", "km per t (plans)", "km/t", km_per_t),
+        MetricSpec("trips_per_truck_day", "车均日趟数", "Trips per truck-day (plans)", "trips",
+                   trips_per_truck_day),
+        MetricSpec("co2_t", "二氧化碳排放估算", "CO2 estimate (plans)", "t", co2_t),
+    )
+}
+
+
+def stream_specs(session: Session, scope: Scope) -> list[MetricSpec]:
+    """One tonnage metric per category that has points (or the filtered category)."""
+    if scope.category is not None:
+        cats = [scope.category]
+    else:
+        cats = [str(c) for c in session.scalars(select(Point.category).distinct())]
+        order = list(CATEGORY_BY_KEY)
+        cats.sort(key=lambda c: order.index(c) if c in order else len(order))
+    return [
+        MetricSpec(f"tonnage_{c}_t", f"{CATEGORY_BY_KEY[c].name_zh}清运量",
+                   f"Tonnage {CATEGORY_BY_KEY[c].name_en.lower()}", "t", _stream_metric(c))
+        for c in cats
+        if c in CATEGORY_BY_KEY
+    ]
+
+
+def compute_metrics(
+    session: Session,
+    start: dt.date,
+    end: dt.date,
+    *,
+    by: str = COUNTY,
+    category: str | None = None,
+    town: str | None = None,
+    co2_kg_per_km: float = CO2_KG_PER_KM,
+) -> dict[str, Any]:
+    """The metrics document (``wasteroute.metrics/1``) of a period."""
+    scope = Scope(start, end, by=by, category=category, town=town, co2_kg_per_km=co2_kg_per_km)
+    facts = Facts(session, scope)
+    specs = list(REGISTRY.values()) + stream_specs(session, scope)
+    groups = []
+    for g in facts.groups:
+        groups.append(
+            {"group": g, "metrics": {s.key: s.fn(facts, g).as_dict() for s in specs}}
+        )
+    doc: dict[str, Any] = {
+        "format": FORMAT,
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        "by": "town" if scope.by_town else COUNTY,
+    }
+    if category is not None:
+        doc["category"] = category
+    if town is not None:
+        doc["town"] = town
+    doc["groups"] = groups
+    if facts.notes:
+        doc["notes"] = facts.notes
+    log.info("metrics %s..%s by %s: %d group(s)", start, end, doc["by"], len(groups))
+    return doc
+
+
+def metric_labels(lang: str = "zh") -> dict[str, str]:
+    """Display names of the registered metrics."""
+    return {k: (s.name_zh if lang == "zh" else s.name_en) for k, s in REGISTRY.items()}
