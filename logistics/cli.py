@@ -276,15 +276,101 @@ def sheets(
 
 
 @app.command()
-def metrics() -> None:
+@user_errors
+def metrics(
+    date_from: Annotated[str, typer.Option("--from", help="first day YYYY-MM-DD")],
+    date_to: Annotated[str, typer.Option("--to", help="last day YYYY-MM-DD (included)")],
+    by: Annotated[str, typer.Option("--by", help="county|town")] = "county",
+    category: Annotated[
+        str | None, typer.Option("--category", help="only this category (key or Chinese name)")
+    ] = None,
+    town: Annotated[str | None, typer.Option("--town", help="only this town")] = None,
+    co2_kg_per_km: Annotated[
+        float | None,
+        typer.Option("--co2-kg-per-km", help="CO2 factor (default: docs/dashboards.md)"),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="the metrics document on stdout")] = False,
+    db: DbOpt = None,
+) -> None:
     """Official metrics with their inputs / 考核指标."""
-    _not_yet("metrics", 6)
+    from rich.table import Table
+
+    from logistics.domain import BadInput, parse_category
+    from logistics.metrics import CO2_KG_PER_KM, REGISTRY, compute_metrics
+    from logistics.persistence.db import session_scope, upgrade
+    from logistics.planning import parse_date
+
+    start, end = parse_date(date_from), parse_date(date_to)
+    cat = None
+    if category is not None:
+        cat = parse_category(category)
+        if cat is None:
+            raise BadInput(f"--category: unknown category ({category})")
+    url = _db(db)
+    upgrade(url)
+    with session_scope(url) as session:
+        doc = compute_metrics(
+            session, start, end, by=by, category=cat, town=town,
+            co2_kg_per_km=CO2_KG_PER_KM if co2_kg_per_km is None else co2_kg_per_km,
+        )
+    if as_json:
+        print_json(doc)
+        return
+    title = f"metrics / 考核指标 {doc['from']} .. {doc['to']}"
+    for g in doc["groups"]:
+        table = Table(title=f"{title} - {g['group']}")
+        table.add_column("metric / 指标")
+        table.add_column("value / 数值", justify="right")
+        table.add_column("inputs / 依据")
+        for key, m in g["metrics"].items():
+            spec = REGISTRY.get(key)
+            label = f"{spec.name_zh} {key}" if spec else key
+            v = m["value"]
+            if v is None:
+                shown = "missing / 缺失"
+            elif spec is not None and spec.unit == "fraction":
+                shown = f"{v:.1%}"
+            else:
+                shown = f"{v:,.3f}".rstrip("0").rstrip(".")
+            inputs = ", ".join(f"{k}={x}" for k, x in m["inputs"].items())
+            if m.get("missing"):
+                inputs = f"{m['missing']}; {inputs}" if inputs else m["missing"]
+            table.add_row(label, shown, inputs)
+        out.print(table)
+    for note in doc.get("notes", []):
+        out.print(f"note / 说明: {note}", markup=False, highlight=False)
 
 
 @app.command()
-def dashboards() -> None:
+@user_errors
+def dashboards(
+    out_dir: Annotated[Path, typer.Option("--out", help="output folder")] = Path("dashboards"),
+    date: Annotated[
+        str | None, typer.Option("--date", help="plan day to show (default: newest plan)")
+    ] = None,
+    lang: Annotated[str, typer.Option("--lang", help="zh|en")] = "zh",
+    db: DbOpt = None,
+) -> None:
     """Static dashboard pages / 静态看板."""
-    _not_yet("dashboards", 6)
+    from dashboards.pages import write_dashboards
+    from logistics.domain import BadInput
+    from logistics.persistence.db import session_scope, upgrade
+    from logistics.planning import parse_date
+
+    if lang not in ("zh", "en"):
+        raise BadInput(f"--lang must be zh or en (got {lang})")
+    day = parse_date(date) if date else None
+    url = _db(db)
+    upgrade(url)
+    with session_scope(url) as session:
+        paths = write_dashboards(session, out_dir, date=day, lang=lang)
+    for path in paths:
+        out.print(str(path), markup=False, highlight=False, soft_wrap=True)
+    out.print(
+        "maps need http:// / 地图需通过 http 打开: "
+        f"python -m http.server -d {out_dir} 8000  ->  http://127.0.0.1:8000/index.html",
+        markup=False, highlight=False, soft_wrap=True,
+    )
 
 
 @app.command()
