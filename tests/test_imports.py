@@ -274,3 +274,27 @@ def test_counts_after_cli_import(db_url: str) -> None:
     assert cli_import(db_url, ZH).exit_code == 0
     got = counts(db_url)
     assert (got["points"], got["collection_records"], got["tickets"], got["towns"]) == (2, 2, 1, 1)
+
+
+@pytest.mark.parametrize(
+    ("stem", "kind"),
+    [
+        ("points", "points"),
+        ("Points", "points"),
+        ("point", "points"),
+        ("点位", "points"),
+        ("收运记录", "records"),
+        ("records_2020-01", "records"),
+        ("磅单-3月", "tickets"),
+        ("车场", "depots"),
+        ("设施", "facilities"),
+        ("社区", "communities"),
+        ("车辆", "vehicles"),
+        ("pointsx", None),
+        ("notes", None),
+    ],
+)
+def test_kind_from_stem(stem: str, kind: str | None) -> None:
+    from logistics.imports import kind_from_stem
+
+    assert kind_from_stem(stem) == kind

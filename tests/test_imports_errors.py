@@ -19,6 +19,8 @@ CASES = [
     ("points_unknown_category.csv", 2, "category", "unknown category"),
     ("points_duplicate_id.csv", 3, "point_id", "duplicate"),
     ("vehicles_dangling_depot.csv", 2, "depot_id", "no such depot"),
+    ("points_dangling_community.csv", 2, "community_id", "no such community"),
+    ("tickets_dangling_facility.csv", 2, "facility_id", "no such facility"),
     ("vehicles_bad_compartments.csv", 2, "compartments", "category:capacity_kg"),
     ("points_header_only.csv", 2, "(file)", "no data rows"),
     ("points_zero_bytes.csv", 1, "(file)", "no header"),
