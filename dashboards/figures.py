@@ -156,7 +156,8 @@ def draw_disposal_sankey(data: dict[str, Any], lang: str = "zh") -> go.Figure:
 def _zoom(span_deg: float) -> float:
     import math
 
-    return round(max(3.0, min(14.0, math.log2(360.0 / max(span_deg, 1e-3)) - 1.2)), 2)
+    # the span fills ~420 px of a 512 px-per-world tile pyramid
+    return round(max(3.0, min(15.0, math.log2(420 * 360.0 / (512 * max(span_deg, 1e-3))))), 2)
 
 
 def _map_layout(fig: go.Figure, title: str, m: dict[str, Any], lang: str) -> go.Figure:

@@ -130,6 +130,7 @@ def page_content(session: Session, name: str, filters: Mapping[str, str] | None 
     day, year_in, lang = _filters(filters)
     figures: list[dict[str, Any]] = []
     blocks: list[str] = []
+    after: list[str] = []
     if name == "overview":
         year, years = _year(session, year_in)
         if year is None:
@@ -170,7 +171,7 @@ def page_content(session: Session, name: str, filters: Mapping[str, str] | None 
                             "figure": _fig_json(F.draw_plan_map(plan, m, lang))})
             figures.append({"id": "gantt", "figure": _fig_json(F.draw_gantt(plan, lang))})
             figures.append({"id": "load", "figure": _fig_json(F.draw_load_profile(plan, lang))})
-            blocks.append(_unassigned_html(plan, lang))
+            after.append(_unassigned_html(plan, lang))
     else:  # fleet
         plan = D.compute_plan_day(session, day)
         year, _ = _year(session, year_in)
@@ -183,7 +184,7 @@ def page_content(session: Session, name: str, filters: Mapping[str, str] | None 
             figures.append({"id": "fleet_year",
                             "figure": _fig_json(F.draw_fleet_year(fleet, lang))})
     return {"page": name, "lang": lang, "title": _tr(lang, name), "figures": figures,
-            "blocks": blocks}
+            "blocks": blocks, "after": after}
 
 
 def _unassigned_html(plan: dict[str, Any], lang: str) -> str:
@@ -195,8 +196,9 @@ def _unassigned_html(plan: dict[str, Any], lang: str) -> str:
     head = (f"<tr><th>{_tr(lang, 'point')}</th><th>{_tr(lang, 'category')}</th>"
             f"<th>{_tr(lang, 'kg')}</th><th>{_tr(lang, 'reason')}</th></tr>")
     body = rows or f'<tr><td colspan="4">{_tr(lang, "none")}</td></tr>'
-    return (f'<h2>{_tr(lang, "unassigned")} ({len(plan["unassigned"])})</h2>'
-            f'<table class="unassigned">{head}{body}</table>')
+    return (f'<details class="unassigned"><summary>{_tr(lang, "unassigned")} '
+            f'({len(plan["unassigned"])})</summary>'
+            f'<table class="unassigned">{head}{body}</table></details>')
 
 
 def page_figures(session: Session, name: str, filters: Mapping[str, str] | None = None
@@ -214,6 +216,7 @@ _PAGE = Environment(autoescape=False).from_string("""<!DOCTYPE html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{ title }} · wasteroute</title>
+<link rel="icon" href="data:,">
 <style>
 body { font-family: {{ font }}; margin: 0 auto; max-width: 1280px; padding: 0 16px 40px; color: #222; }
 nav { padding: 12px 0; border-bottom: 1px solid #ddd; margin-bottom: 12px; }
@@ -230,6 +233,7 @@ nav a.here { font-weight: bold; color: #222; }
 table.unassigned { border-collapse: collapse; font-size: 13px; }
 table.unassigned td, table.unassigned th { border: 1px solid #ddd; padding: 3px 8px; }
 .note { color: #777; font-size: 12px; }
+details.unassigned { margin-top: 18px; font-size: 15px; }
 </style>
 <script src="{{ plotly_src }}"></script>
 </head>
@@ -244,6 +248,8 @@ table.unassigned td, table.unassigned th { border: 1px solid #ddd; padding: 3px 
 {% for v, t in f.select.options %}<option value="{{ v }}">{{ t }}</option>{% endfor %}
 </select></label></div>{% endif %}
 <div class="fig" id="{{ f.id }}"></div>
+{% endfor %}
+{% for b in after %}{{ b }}
 {% endfor %}
 {% if has_map %}<p class="note">{{ http_note }}</p>{% endif %}
 <script id="page-data" type="application/json">{{ data }}</script>
@@ -279,7 +285,7 @@ def _html(content: dict[str, Any], plotly_src: str) -> str:
     return _PAGE.render(
         lang=lang, title=html.escape(content["title"]), font=F.FONT, plotly_src=plotly_src,
         page=content["page"], nav=[(p, _tr(lang, p)) for p in PAGES],
-        blocks=content["blocks"],
+        blocks=content["blocks"], after=content["after"],
         figures=[{"id": f["id"], "select": f.get("select")} for f in content["figures"]],
         has_map=any(f.get("map") for f in content["figures"]),
         http_note=_tr(lang, "http_note"),
@@ -305,7 +311,8 @@ def _index_html(lang: str, pages: list[str]) -> str:
     links = "".join(f'<li><a href="{p}.html">{html.escape(_tr(lang, p))}</a></li>' for p in pages)
     return (
         f'<!DOCTYPE html><html lang="{"zh-CN" if lang == "zh" else "en"}"><head><meta charset="utf-8">'
-        f"<title>{_tr(lang, 'index')}</title></head><body style=\"font-family:{F.FONT}\">"
+        f"<title>{_tr(lang, 'index')}</title><link rel='icon' href='data:,'></head>"
+        f"<body style='font-family:{F.FONT}'>"
         f"<h1>{_tr(lang, 'index')}</h1><ul>{links}</ul>"
         f"<p>{html.escape(_tr(lang, 'http_note'))}</p></body></html>\n"
     )
