@@ -1,0 +1,159 @@
+"""Tokens, users and API keys, file imports, events from other systems."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.security import OAuth2PasswordRequestForm
+from sqlalchemy import select
+
+from api import schemas as s
+from api.deps import ADMIN, EVERYONE, STAFF, PrincipalDep, SessionDep, require, secret
+from api.errors import ApiError
+from api.routers.data import PagingDep, page
+from logistics.domain import ImportRejected, NotFound, RowError
+from logistics.imports import KINDS, import_paths
+from logistics.persistence.models import Complaint, Point
+from logistics.users import TOKEN_TTL_S, authenticate, create_api_key, create_user, issue_token
+
+router = APIRouter()
+_ADMIN = Depends(require(*ADMIN))
+_STAFF = Depends(require(*STAFF))
+_ALL = Depends(require(*EVERYONE))
+
+
+@router.post("/token", response_model=s.TokenOut, operation_id="login", tags=["auth"],
+             summary="OAuth2 password flow: user name + password -> bearer token (JWT)")
+def login(
+    request: Request, session: SessionDep,
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+) -> s.TokenOut:
+    who = authenticate(session, form.username, form.password)
+    if who is None:
+        raise ApiError(401, "unauthenticated", "wrong user name or password / 用户名或密码错误")
+    return s.TokenOut(access_token=issue_token(who, secret(request)), expires_in=TOKEN_TTL_S)
+
+
+@router.get("/me", response_model=s.UserOut, operation_id="me", dependencies=[_ALL],
+            tags=["auth"], summary="Who am I")
+def me(who: PrincipalDep) -> s.UserOut:
+    return s.UserOut(name=who.name, role=who.role, vehicle_id=who.vehicle_id, active=True)
+
+
+@router.get("/users", response_model=s.Page[s.UserOut], operation_id="list_users",
+            dependencies=[_ADMIN], tags=["auth"], summary="Users")
+def users(session: SessionDep, p: PagingDep) -> dict[str, Any]:
+    from logistics.persistence.models import User
+
+    rows, count = page(session, select(User), [User.name], p)
+    return {"data": [s.UserOut.model_validate(u) for u in rows], "count": count}
+
+
+@router.post("/users", response_model=s.UserOut, status_code=201, operation_id="create_user",
+             dependencies=[_ADMIN], tags=["auth"], summary="Add a user")
+def add_user(session: SessionDep, body: s.UserIn) -> s.UserOut:
+    from logistics.persistence.models import User
+
+    if session.get(User, body.name.strip()) is not None:
+        raise ApiError(409, "conflict", f"user {body.name!r} already exists / 用户已存在")
+    user = create_user(session, body.name, body.role, body.password, body.vehicle_id)
+    return s.UserOut.model_validate(user)
+
+
+@router.post("/users/{name}/api-keys", response_model=s.ApiKeyOut, status_code=201,
+             operation_id="create_api_key", dependencies=[_ADMIN], tags=["auth"],
+             summary="A new API key for a user (for machines; header X-API-Key)")
+def add_api_key(session: SessionDep, name: str) -> s.ApiKeyOut:
+    return s.ApiKeyOut(key=create_api_key(session, name), user=name)
+
+
+# ---------------------------------------------------------------- imports
+
+
+def max_upload_bytes() -> int:
+    return int(float(os.environ.get("WASTEROUTE_MAX_UPLOAD_MB", "50")) * 1024 * 1024)
+
+
+_SAFE = re.compile(r"[^\w.\-\u4e00-\u9fff]+")
+
+
+@router.post("/imports", response_model=s.ImportOut, operation_id="import_files",
+             dependencies=[_STAFF], tags=["imports"],
+             summary="Import CSV/XLSX files like `wasteroute import`: all or nothing")
+def import_files(
+    request: Request,
+    session: SessionDep,
+    files: Annotated[list[UploadFile], File(description="CSV/XLSX/GeoJSON files")],
+    kind: Annotated[str | None, Form(description="kind of every file (else from names)")] = None,
+) -> s.ImportOut:
+    limit = max_upload_bytes()
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, "too_large", f"upload larger than {limit // 2**20} MB / 文件过大")
+    with tempfile.TemporaryDirectory(prefix="wasteroute-import-") as tmp:
+        names: dict[str, str] = {}
+        paths: list[Path] = []
+        total = 0
+        for i, up in enumerate(files):
+            original = Path(up.filename or f"file{i}").name or f"file{i}"
+            folder = Path(tmp) / str(i)
+            folder.mkdir()
+            target = folder / (_SAFE.sub("_", original) or f"file{i}")
+            with target.open("wb") as out:
+                while chunk := up.file.read(1 << 20):
+                    total += len(chunk)
+                    if total > limit:
+                        raise ApiError(413, "too_large",
+                                       f"upload larger than {limit // 2**20} MB / 文件过大")
+                    out.write(chunk)
+            names[str(target)] = original
+            paths.append(target)
+        try:
+            report = import_paths(session, paths, kind=kind)
+        except ImportRejected as exc:
+            raise ImportRejected([RowError(names.get(e.file, e.file), e.row, e.column, e.message,
+                                           e.value) for e in exc.errors]) from None
+    counts = [s.ImportCount(kind=k, inserted=c.inserted, updated=c.updated,
+                            files=[names.get(f, f) for f in c.files])
+              for k in KINDS if (c := report.counts.get(k)) is not None]
+    return s.ImportOut(counts=counts, files=[names.get(f, f) for f in report.files],
+                       seconds=round(report.seconds, 3))
+
+
+# ---------------------------------------------------------------- events
+
+
+@router.post("/events/complaints", response_model=s.ComplaintOut, status_code=201,
+             operation_id="report_complaint", dependencies=[_STAFF], tags=["events"],
+             summary="An overflow report from the city-management platform")
+def complaint(session: SessionDep, who: PrincipalDep, body: s.ComplaintIn) -> s.ComplaintOut:
+    import datetime as dt
+
+    if session.get(Point, body.point_id) is None:
+        raise NotFound(f"no such point {body.point_id!r} / 点位不存在")
+    time = body.time
+    if time.tzinfo is not None:  # stored as local time without offset, like tickets
+        from zoneinfo import ZoneInfo
+
+        from logistics.settings import TIMEZONE
+
+        time = time.astimezone(ZoneInfo(TIMEZONE)).replace(tzinfo=None)
+    row = Complaint(point_id=body.point_id, time=time, note=body.note,
+                    kg_estimate=body.kg_estimate, source=body.source or who.name,
+                    received_at=dt.datetime.now(dt.UTC).replace(tzinfo=None), handled=False)
+    session.add(row)
+    session.flush()
+    return s.ComplaintOut.model_validate(row)
+
+
+@router.get("/events/complaints", response_model=s.Page[s.ComplaintOut],
+            operation_id="list_complaints", dependencies=[_STAFF], tags=["events"],
+            summary="Overflow reports, newest first")
+def complaints(session: SessionDep, p: PagingDep) -> dict[str, Any]:
+    rows, count = page(session, select(Complaint), [Complaint.id.desc()], p)
+    return {"data": [s.ComplaintOut.model_validate(x) for x in rows], "count": count}

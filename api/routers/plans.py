@@ -1,0 +1,162 @@
+"""Plans (versions per day, routes, stops), planning jobs, route sheets."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from api import schemas as s
+from api.deps import EVERYONE, STAFF, PrincipalDep, SessionDep, require
+from api.errors import ApiError
+from api.routers.data import PagingDep, page
+from logistics import jobs
+from logistics.domain import NotFound
+from logistics.persistence import plan_repo
+from logistics.persistence.models import Job, Plan, PlanRoute
+
+router = APIRouter()
+_ALL = Depends(require(*EVERYONE))
+_STAFF = Depends(require(*STAFF))
+
+
+@router.get("/plans", response_model=s.Page[s.PlanOut], operation_id="list_plans",
+            summary="Plan versions, newest day first", dependencies=[_ALL], tags=["plans"])
+def list_plans(
+    session: SessionDep,
+    p: PagingDep,
+    date: Annotated[dt.date | None, Query(description="only this day")] = None,
+    status: Annotated[str | None, Query(pattern="^(current|superseded)$")] = None,
+) -> dict[str, Any]:
+    stmt = select(Plan)
+    if date is not None:
+        stmt = stmt.where(Plan.date == date)
+    if status is not None:
+        stmt = stmt.where(Plan.status == status)
+    rows, count = page(session, stmt, [Plan.date.desc(), Plan.version.desc()], p)
+    return {"data": [s.PlanOut.model_validate(x) for x in rows], "count": count}
+
+
+def _plan(session: Any, plan_id: str) -> Plan:
+    plan = plan_repo.get_plan(session, plan_id)
+    if plan is None:
+        raise NotFound(f"no such plan {plan_id!r} / 计划不存在")
+    return plan
+
+
+@router.get("/plans/{plan_id}", response_model=s.PlanOut, operation_id="get_plan",
+            summary="One plan version", dependencies=[_ALL], tags=["plans"])
+def get_plan(session: SessionDep, plan_id: str) -> s.PlanOut:
+    return s.PlanOut.model_validate(_plan(session, plan_id))
+
+
+@router.get("/plans/{plan_id}/routes", response_model=s.Page[s.RouteOut],
+            operation_id="list_plan_routes", dependencies=[_ALL], tags=["plans"],
+            summary="Routes with their stops (a driver sees only his own vehicle's)")
+def plan_routes(
+    session: SessionDep, who: PrincipalDep, plan_id: str,
+    vehicle_id: Annotated[str | None, Query(max_length=64)] = None,
+) -> dict[str, Any]:
+    _plan(session, plan_id)
+    stmt = (select(PlanRoute).where(PlanRoute.plan_id == plan_id)
+            .options(selectinload(PlanRoute.stops)).order_by(PlanRoute.seq))
+    if who.role == "driver":
+        stmt = stmt.where(PlanRoute.vehicle_id == who.vehicle_id)
+    if vehicle_id is not None:
+        stmt = stmt.where(PlanRoute.vehicle_id == vehicle_id)
+    rows = list(session.scalars(stmt))
+    return {"data": [s.RouteOut.model_validate(x) for x in rows], "count": len(rows)}
+
+
+@router.post("/plans", status_code=202, response_model=s.JobOut, operation_id="plan_day",
+             summary="Plan a day in the background; answers a job to poll",
+             dependencies=[_STAFF], tags=["plans"])
+def create_plan(
+    request: Request, response: Response, background: BackgroundTasks,
+    session: SessionDep, who: PrincipalDep, body: s.PlanRequest,
+) -> s.JobOut:
+    job = jobs.create_plan_job(session, body.date, body.time_limit_s, created_by=who.name)
+    # enqueued after the response, i.e. after this request's transaction committed
+    background.add_task(jobs.get_queue().enqueue, job.job_id, request.app.state.db_url)
+    response.headers["Location"] = f"/jobs/{job.job_id}"
+    return s.JobOut.model_validate(job)
+
+
+# ---------------------------------------------------------------- jobs
+
+
+@router.get("/jobs", response_model=s.Page[s.JobOut], operation_id="list_jobs",
+            summary="Background jobs, newest first", dependencies=[_STAFF], tags=["jobs"])
+def list_jobs(
+    session: SessionDep, p: PagingDep,
+    status: Annotated[str | None, Query(
+        pattern="^(queued|running|succeeded|failed|cancelled)$")] = None,
+) -> dict[str, Any]:
+    rows, count = jobs.list_jobs(session, status, p.limit, p.offset)
+    return {"data": [s.JobOut.model_validate(x) for x in rows], "count": count}
+
+
+@router.get("/jobs/{job_id}", response_model=s.JobOut, operation_id="get_job",
+            summary="A job: status, progress, attempts", dependencies=[_STAFF], tags=["jobs"])
+def get_job(session: SessionDep, job_id: str) -> s.JobOut:
+    return s.JobOut.model_validate(jobs.get_job(session, job_id))
+
+
+@router.post("/jobs/{job_id}/cancel", response_model=s.JobOut, operation_id="cancel_job",
+             summary="Cancel a job (a running solve is not stored)", dependencies=[_STAFF],
+             tags=["jobs"])
+def cancel_job(session: SessionDep, job_id: str) -> s.JobOut:
+    return s.JobOut.model_validate(jobs.request_cancel(session, job_id))
+
+
+@router.get("/jobs/{job_id}/result", response_model=s.PlanOut, operation_id="get_job_result",
+            summary="The plan a succeeded job stored", dependencies=[_STAFF], tags=["jobs"])
+def job_result(session: SessionDep, job_id: str) -> s.PlanOut:
+    job: Job = jobs.get_job(session, job_id)
+    if job.status != jobs.SUCCEEDED or not job.result:
+        raise ApiError(409, "not_ready",
+                       f"job is {job.status}; no result / 任务状态 {job.status}，没有结果")
+    return s.PlanOut.model_validate(_plan(session, str(job.result["plan_id"])))
+
+
+# ---------------------------------------------------------------- sheets
+
+
+MEDIA = {"pdf": "application/pdf", "html": "text/html; charset=utf-8",
+         "gpx": "application/gpx+xml", "geojson": "application/geo+json",
+         "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+@router.get("/sheets/{date}", operation_id="get_sheets", dependencies=[_ALL], tags=["sheets"],
+            summary="Route sheets of a day's current plan (one file, or a zip of several)",
+            response_class=Response,
+            responses={200: {"content": {"application/zip": {}, "application/pdf": {}},
+                             "description": "the sheet file(s)"}})
+def sheets(
+    session: SessionDep, who: PrincipalDep, date: dt.date,
+    fmt: Annotated[str, Query(alias="format", pattern="^(pdf|html|gpx|geojson|xlsx)$")] = "pdf",
+    lang: Annotated[str, Query(pattern="^(zh|en)$")] = "zh",
+    vehicle: Annotated[str | None, Query(max_length=64)] = None,
+) -> Response:
+    from logistics.sheets import write_sheets
+
+    if who.role == "driver":
+        vehicle = who.vehicle_id
+    with tempfile.TemporaryDirectory(prefix="wasteroute-sheets-") as tmp:
+        paths = write_sheets(session, date, fmt, Path(tmp), lang=lang, vehicle=vehicle)
+        if len(paths) == 1:
+            return Response(paths[0].read_bytes(), media_type=MEDIA[fmt], headers={
+                "Content-Disposition": f'attachment; filename="{paths[0].name}"'})
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+            for p in paths:
+                zf.write(p, p.name)
+    return Response(buf.getvalue(), media_type="application/zip", headers={
+        "Content-Disposition": f'attachment; filename="sheets-{date}-{fmt}.zip"'})

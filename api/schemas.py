@@ -1,0 +1,376 @@
+"""Request and response bodies of the HTTP API (pydantic v2).
+
+Write bodies use the import-file columns of formats.md (the same cells a CSV row
+has: times as HH:MM, `days` as `daily` or `1;3;5`, `compartments` as
+`kitchen:8000;...`), and are validated by the importer's own rules. Read bodies are
+the stored rows (times as minutes after midnight, ``*_min``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+T = TypeVar("T")
+
+Cell = str | float | int | bool | None
+
+
+class Page(BaseModel, Generic[T]):
+    """A page of a list: the rows and how many rows match in all."""
+
+    data: list[T]
+    count: int = Field(description="rows matching the filters, over all pages")
+
+
+class RowErrorOut(BaseModel):
+    file: str
+    row: int
+    column: str
+    message: str
+    value: Any = None
+
+
+class ErrorOut(BaseModel):
+    """Every error answer: a message and a machine-readable reason."""
+
+    detail: str | list[Any]
+    reason: str
+    errors: list[RowErrorOut] | None = None
+
+    model_config = ConfigDict(json_schema_extra={
+        "examples": [{"detail": "no such point 'P9' / 点位不存在", "reason": "not_found"}]
+    })
+
+
+class _Orm(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+# ---------------------------------------------------------------- read bodies
+
+
+class DepotOut(_Orm):
+    depot_id: str
+    name: str
+    lon: float
+    lat: float
+
+
+class FacilityOut(_Orm):
+    facility_id: str
+    name: str
+    kind: str
+    accepts: list[str]
+    lon: float
+    lat: float
+    open_min: int
+    close_min: int
+    unload_min: float
+    daily_capacity_kg: float | None
+    harmless: bool
+
+
+class CompartmentOut(_Orm):
+    category: str
+    capacity_kg: float
+
+
+class VehicleOut(_Orm):
+    vehicle_id: str
+    plate: str | None
+    depot_id: str
+    shift_start_min: int
+    shift_end_min: int
+    break_min: float
+    break_earliest_min: int | None
+    break_latest_min: int | None
+    cost_per_km: float | None
+    fixed_cost: float | None
+    compartments: list[CompartmentOut]
+
+
+class CommunityOut(_Orm):
+    community_id: str
+    name: str
+    town: str
+    households: int
+    sorting_since: dt.date | None
+
+
+class PointOut(_Orm):
+    point_id: str
+    name: str
+    community_id: str | None
+    lon: float
+    lat: float
+    category: str
+    kg_per_visit: float
+    days_mask: int
+    tw_start_min: int
+    tw_end_min: int
+    service_min: float
+    bins: int | None
+
+
+class RecordOut(_Orm):
+    id: int
+    date: dt.date
+    point_id: str
+    vehicle_id: str
+    kg: float
+
+
+class TicketOut(_Orm):
+    id: int
+    facility_id: str
+    ticket_no: str
+    time: dt.datetime
+    category: str
+    net_kg: float
+    gross_kg: float | None
+    tare_kg: float | None
+    vehicle_id: str
+
+
+# ---------------------------------------------------------------- write bodies (import rows)
+
+
+class DepotIn(BaseModel):
+    depot_id: Cell = None
+    name: Cell = None
+    lon: Cell = None
+    lat: Cell = None
+    crs: Cell = None
+    model_config = ConfigDict(json_schema_extra={
+        "examples": [{"depot_id": "D1", "name": "城关车场", "lon": 113.97, "lat": 34.72}]
+    })
+
+
+class FacilityIn(BaseModel):
+    facility_id: Cell = None
+    name: Cell = None
+    kind: Cell = None
+    accepts: Cell | list[str] = None
+    lon: Cell = None
+    lat: Cell = None
+    crs: Cell = None
+    open: Cell = None
+    close: Cell = None
+    unload_min: Cell = None
+    daily_capacity_kg: Cell = None
+    harmless: Cell = None
+    model_config = ConfigDict(json_schema_extra={
+        "examples": [{"facility_id": "F1", "name": "县转运站", "kind": "transfer_station",
+                      "accepts": "residual;kitchen", "lon": 113.99, "lat": 34.70,
+                      "open": "05:00", "close": "20:00", "harmless": True}]
+    })
+
+
+class VehicleIn(BaseModel):
+    vehicle_id: Cell = None
+    plate: Cell = None
+    depot_id: Cell = None
+    compartments: Cell | dict[str, float] = None
+    shift_start: Cell = None
+    shift_end: Cell = None
+    break_min: Cell = None
+    break_earliest: Cell = None
+    break_latest: Cell = None
+    cost_per_km: Cell = None
+    fixed_cost: Cell = None
+    model_config = ConfigDict(json_schema_extra={
+        "examples": [{"vehicle_id": "V1", "plate": "豫A12345", "depot_id": "D1",
+                      "compartments": "residual:8000", "shift_start": "05:00",
+                      "shift_end": "13:00"}]
+    })
+
+
+class CommunityIn(BaseModel):
+    community_id: Cell = None
+    name: Cell = None
+    town: Cell = None
+    households: Cell = None
+    sorting_since: Cell = None
+    model_config = ConfigDict(json_schema_extra={
+        "examples": [{"community_id": "C1", "name": "城关一社区", "town": "城关镇",
+                      "households": 1200, "sorting_since": "2020-05-01"}]
+    })
+
+
+class PointIn(BaseModel):
+    point_id: Cell = None
+    name: Cell = None
+    community_id: Cell = None
+    lon: Cell = None
+    lat: Cell = None
+    crs: Cell = None
+    category: Cell = None
+    kg_per_visit: Cell = None
+    days: Cell = None
+    tw_start: Cell = None
+    tw_end: Cell = None
+    service_min: Cell = None
+    bins: Cell = None
+    model_config = ConfigDict(json_schema_extra={
+        "examples": [{"point_id": "P1", "name": "一社区东门", "community_id": "C1",
+                      "lon": 113.98, "lat": 34.71, "category": "kitchen",
+                      "kg_per_visit": 120, "days": "daily"}]
+    })
+
+
+class RecordIn(BaseModel):
+    date: Cell = None
+    point_id: Cell = None
+    kg: Cell = None
+    vehicle_id: Cell = None
+    model_config = ConfigDict(json_schema_extra={
+        "examples": [{"date": "2026-11-27", "point_id": "P1", "kg": 132.5, "vehicle_id": "V1"}]
+    })
+
+
+class TicketIn(BaseModel):
+    ticket_no: Cell = None
+    facility_id: Cell = None
+    time: Cell = None
+    category: Cell = None
+    net_kg: Cell = None
+    gross_kg: Cell = None
+    tare_kg: Cell = None
+    vehicle_id: Cell = None
+    model_config = ConfigDict(json_schema_extra={
+        "examples": [{"ticket_no": "T0001", "facility_id": "F1", "time": "2026-11-27T09:30:00",
+                      "category": "residual", "gross_kg": 15200, "tare_kg": 9800,
+                      "vehicle_id": "V1"}]
+    })
+
+
+# ---------------------------------------------------------------- plans, jobs
+
+
+class PlanOut(_Orm):
+    plan_id: str
+    date: dt.date
+    version: int
+    status: str
+    created_at: dt.datetime
+    summary: dict[str, Any]
+
+
+class StopOut(_Orm):
+    seq: int
+    kind: str
+    ref_id: str | None
+    lon: float | None
+    lat: float | None
+    category: str | None
+    kg: float | None
+    arrival: dt.datetime
+    start: dt.datetime | None
+    departure: dt.datetime
+    load_kg: dict[str, Any] | None
+
+
+class RouteOut(_Orm):
+    seq: int
+    vehicle_id: str
+    depot_id: str
+    distance_km: float
+    duration_min: float
+    stops: list[StopOut]
+
+
+class PlanRequest(BaseModel):
+    date: dt.date = Field(description="the day to plan")
+    time_limit_s: float = Field(30.0, gt=0, le=3600, description="solver time limit, seconds")
+    model_config = ConfigDict(json_schema_extra={
+        "examples": [{"date": "2026-11-27", "time_limit_s": 30}]
+    })
+
+
+class JobOut(_Orm):
+    job_id: str
+    kind: str
+    status: str = Field(description="queued | running | succeeded | failed | cancelled")
+    params: dict[str, Any]
+    progress: float = Field(description="fraction of the time limit used, 0..1")
+    objective: int | None
+    attempts: int
+    cancel_requested: bool
+    result: dict[str, Any] | None
+    error: str | None
+    created_by: str | None
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+
+
+# ---------------------------------------------------------------- auth, users, events
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+
+
+class UserIn(BaseModel):
+    name: str = Field(min_length=1, max_length=64)
+    role: str = Field(description="admin | dispatcher | driver | viewer")
+    password: str | None = Field(None, min_length=8, max_length=200)
+    vehicle_id: str | None = Field(None, max_length=64, description="drivers only")
+    model_config = ConfigDict(json_schema_extra={
+        "examples": [{"name": "wang", "role": "driver", "password": "s3cret-pass",
+                      "vehicle_id": "V1"}]
+    })
+
+
+class UserOut(_Orm):
+    name: str
+    role: str
+    vehicle_id: str | None
+    active: bool
+
+
+class ApiKeyOut(BaseModel):
+    key: str = Field(description="send as header X-API-Key; shown only once")
+    user: str
+
+
+class ComplaintIn(BaseModel):
+    point_id: str = Field(min_length=1, max_length=64)
+    time: dt.datetime = Field(description="when the overflow was seen (local time)")
+    note: str = Field("", max_length=1000)
+    kg_estimate: float | None = Field(None, ge=0, le=1e7)
+    source: str = Field("", max_length=64)
+    model_config = ConfigDict(json_schema_extra={
+        "examples": [{"point_id": "P1", "time": "2026-11-27T07:40:00",
+                      "note": "桶满溢出 / bins overflowing", "kg_estimate": 200,
+                      "source": "city-platform"}]
+    })
+
+
+class ComplaintOut(_Orm):
+    id: int
+    point_id: str
+    time: dt.datetime
+    note: str
+    kg_estimate: float | None
+    source: str
+    received_at: dt.datetime
+    handled: bool
+
+
+class ImportCount(BaseModel):
+    kind: str
+    inserted: int
+    updated: int
+    files: list[str]
+
+
+class ImportOut(BaseModel):
+    counts: list[ImportCount]
+    files: list[str]
+    seconds: float
