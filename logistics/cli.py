@@ -123,11 +123,31 @@ def demo(
             help="SQLAlchemy URL (default: $WASTEROUTE_DB, else OUT/wasteroute.db, recreated on each run)",
         ),
     ] = None,
+    time_limit: Annotated[
+        float, typer.Option("--time-limit", help="solver seconds for the next-day plan (0 = skip planning)")
+    ] = 90.0,
+    sheets: Annotated[bool, typer.Option("--sheets/--no-sheets", help="write route sheets")] = True,
 ) -> None:
-    """Build the demo county, import it, plan the next day / 生成示范县数据并规划."""
+    """Build the demo county, import it, plan the next day, write sheets and dashboards /
+    生成示范县数据, 导入, 规划次日路线, 生成路线单和看板."""
     from logistics.demo import run_demo
+    from logistics.demo_day import (
+        DEMO_PLAN_DATE,
+        plan_next_day,
+        print_day,
+        write_day_dashboards,
+        write_day_sheets,
+    )
 
-    run_demo(out_dir=out_dir, seed=seed, db_url=_db(db), console=out, scale=scale)
+    summary = run_demo(out_dir=out_dir, seed=seed, db_url=_db(db), console=out, scale=scale)
+    if time_limit <= 0:
+        return
+    day = plan_next_day(summary.db_url, out_dir, DEMO_PLAN_DATE, time_limit_s=time_limit,
+                        console=out)
+    if sheets:
+        write_day_sheets(summary.db_url, out_dir, DEMO_PLAN_DATE, day)
+    write_day_dashboards(summary.db_url, out_dir, DEMO_PLAN_DATE, day)
+    print_day(day, out)
 
 
 @app.command()
@@ -374,9 +394,108 @@ def dashboards(
 
 
 @app.command()
-def serve() -> None:
-    """HTTP API and live dashboards / 接口与实时看板."""
-    _not_yet("serve", 8)
+@user_errors
+def serve(
+    host: Annotated[str, typer.Option("--host", help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="port", min=1, max=65535)] = 8000,
+    workers: Annotated[int, typer.Option("--workers", help="uvicorn worker processes", min=1)] = 1,
+    db: DbOpt = None,
+) -> None:
+    """HTTP API and live dashboards / 接口与实时看板.
+
+    Planning jobs run on `wasteroute worker` processes when WASTEROUTE_REDIS is set,
+    else in a process pool inside the server. See docs/api.md for a production run.
+    """
+    import os
+
+    import uvicorn
+
+    from logistics.persistence.db import upgrade
+
+    url = _db(db)
+    if url:
+        os.environ["WASTEROUTE_DB"] = url
+    upgrade(url)
+    err.print(f"wasteroute API on http://{host}:{port}/docs", markup=False, highlight=False)
+    uvicorn.run("api.main:app", host=host, port=port, workers=workers, log_level="warning",
+                access_log=False)
+
+
+users_app = typer.Typer(help="API users / 接口用户", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+
+
+@users_app.command("add")
+@user_errors
+def users_add(
+    name: Annotated[str, typer.Argument(help="user name")],
+    role: Annotated[str, typer.Option("--role", help="admin|dispatcher|driver|viewer")],
+    password: Annotated[
+        str | None,
+        typer.Option("--password", help="password (asked for when not given; none with --api-key)"),
+    ] = None,
+    vehicle: Annotated[
+        str | None, typer.Option("--vehicle", help="the driver's vehicle_id (drivers only)")
+    ] = None,
+    api_key: Annotated[
+        bool, typer.Option("--api-key", help="also make an API key (printed once)")
+    ] = False,
+    db: DbOpt = None,
+) -> None:
+    """Add an API user / 添加接口用户."""
+    from logistics.persistence.db import session_scope, upgrade
+    from logistics.users import create_api_key, create_user
+
+    if password is None and not api_key:
+        password = typer.prompt("password / 密码", hide_input=True, confirmation_prompt=True)
+    url = _db(db)
+    upgrade(url)
+    with session_scope(url) as session:
+        user = create_user(session, name, role, password, vehicle)
+        key = create_api_key(session, user.name) if api_key else None
+    out.print(f"user / 用户 {name} ({role}) added / 已添加", markup=False, highlight=False)
+    if key:
+        out.print(f"X-API-Key: {key}", markup=False, highlight=False, soft_wrap=True)
+
+
+@users_app.command("list")
+@user_errors
+def users_list(db: DbOpt = None) -> None:
+    """List API users / 用户列表."""
+    from logistics.persistence.db import session_scope, upgrade
+    from logistics.users import list_users
+
+    url = _db(db)
+    upgrade(url)
+    with session_scope(url) as session:
+        for u in list_users(session):
+            extra = f" vehicle={u.vehicle_id}" if u.vehicle_id else ""
+            out.print(f"{u.name}\t{u.role}{extra}", markup=False, highlight=False)
+
+
+@app.command()
+@user_errors
+def worker(
+    threads: Annotated[int, typer.Option("--threads", help="jobs run at once", min=1)] = 1,
+    db: DbOpt = None,
+) -> None:
+    """Run planning jobs from the Redis queue (WASTEROUTE_REDIS) / 运行规划任务队列."""
+    import os
+    import signal
+    import threading
+
+    from logistics.jobs import run_worker
+    from logistics.persistence.db import upgrade
+
+    url = _db(db)
+    if url:
+        os.environ["WASTEROUTE_DB"] = url
+    upgrade(url)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    err.print("worker: waiting for jobs / 等待任务 (Ctrl-C stops)", markup=False)
+    run_worker(stop, threads=threads)
 
 
 @app.command()
