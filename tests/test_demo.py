@@ -40,7 +40,9 @@ CSV_HEADERS = {
 
 def _run_demo(out: Path, *extra: str) -> str:
     result = CliRunner().invoke(
-        app, ["demo", "--out", str(out), "--scale", str(SCALE), *extra], catch_exceptions=False
+        app,
+        ["demo", "--out", str(out), "--scale", str(SCALE), "--time-limit", "0", *extra],
+        catch_exceptions=False,
     )
     assert result.exit_code == 0, result.output
     return result.output

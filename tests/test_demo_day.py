@@ -1,0 +1,38 @@
+"""`wasteroute demo` end to end at a small scale: it plans the next day, the plan
+document passes the independent checker, and the route sheets are written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from logistics.cli import app
+from logistics.demo_day import DEMO_PLAN_DATE
+from tests.plan_checker import assert_plan_ok
+
+
+def test_demo_plans_next_day_and_writes_sheets(tmp_path: Path, db_url: str) -> None:
+    out = tmp_path / "demo"
+    result = CliRunner().invoke(
+        app,
+        ["demo", "--out", str(out), "--scale", "0.02", "--time-limit", "3", "--db", db_url],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    plan_path = out / f"plan-{DEMO_PLAN_DATE.isoformat()}.json"
+    assert plan_path.is_file()
+    doc = json.loads(plan_path.read_text(encoding="utf-8"))
+    assert doc["format"] == "wasteroute.plan/1"
+    assert doc["date"] == DEMO_PLAN_DATE.isoformat()
+    assert doc["summary"]["points_due"] > 0
+    assert doc["summary"]["points_served"] > 0
+    assert_plan_ok(doc, db_url)
+    routes = [r for r in doc["routes"] if any(s["kind"] == "collect" for s in r["stops"])]
+    pdfs = sorted((out / "sheets" / "pdf").glob("*.pdf"))
+    gpx = sorted((out / "sheets" / "gpx").glob("*.gpx"))
+    # one PDF per route plus the combined one; one GPX per route
+    assert len(pdfs) == len(routes) + 1
+    assert len(gpx) == len(routes)
+    assert str(plan_path.resolve()) in result.output.replace("\n", "")
