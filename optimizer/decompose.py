@@ -340,7 +340,7 @@ def solve_large(problem: Problem, params: object, prep: Prepared, t0: float,
     parts = plan_parts(problem, jobs, chunk, params.seed)
     total_jobs = max(1, sum(len(p[0]) for p in parts))
     budget = params.time_limit_s - (_time.monotonic() - t0)
-    repair_share = 0.12
+    reserve = max(0.12 * budget, min(2.0, 0.3 * budget))
     routes: list[RawRoute] = []
     dropped: list[int] = []
     cap_left: list[int | None] = [f.daily_capacity for f in problem.facilities]
@@ -352,14 +352,18 @@ def solve_large(problem: Problem, params: object, prep: Prepared, t0: float,
             dropped.extend(pj)
             continue
         spent = _time.monotonic() - t0
-        left = params.time_limit_s - spent - repair_share * budget
+        left = params.time_limit_s - spent - reserve
         remaining = total_jobs - done_jobs
-        tl = max(0.5, left * len(pj) / max(1, remaining))
+        tl = left * len(pj) / max(1, remaining)
+        t_build = _time.monotonic()
         sub_jobs = [jobs[i] for i in pj]
-        model = RoutingModel(problem, sub_jobs, pv, params, facility_capacity_left=cap_left)
-        initial = None
+        seqs = None
         if problem.end_empty and problem.facilities:
-            initial = model.routes_as_indices(greedy_routes(problem, sub_jobs, pv))
+            seqs = greedy_routes(problem, sub_jobs, pv)
+        model = RoutingModel(problem, sub_jobs, pv, params, facility_capacity_left=cap_left,
+                             initial=seqs)
+        initial = model.routes_as_indices(seqs) if seqs is not None else None
+        tl = max(0.3, tl - (_time.monotonic() - t_build))
         raw = model.solve(tl, "auto" if params.strategy in ("auto", "plain") else params.strategy,
                           initial=initial)
         done_jobs += len(pj)
@@ -376,7 +380,7 @@ def solve_large(problem: Problem, params: object, prep: Prepared, t0: float,
     stats["dropped_before_repair"] = len(dropped)
     # repair: dropped jobs with unused vehicles and the emptiest used routes
     left = params.time_limit_s - (_time.monotonic() - t0) - 0.5
-    if dropped and left > 1.0:
+    if dropped and left > 0.5:
         routes, dropped = _repair(problem, jobs, routes, dropped, params, left, cap_left)
     stats["dropped_after_repair"] = len(dropped)
     return assemble(problem, jobs, routes, dropped, prep.unassigned, engine="ortools",
@@ -443,8 +447,6 @@ def _repair(problem: Problem, jobs: Sequence[Job], routes: list, dropped: list[i
     freed = [0] * len(problem.facilities)
     _consume_capacity(problem, jobs, [routes[ri] for ri in take], freed)  # type: ignore[arg-type]
     back = [None if c is None else c - f for c, f in zip(back, freed, strict=True)]
-    model = RoutingModel(problem, [jobs[i] for i in sub], veh, params,  # type: ignore[arg-type]
-                         facility_capacity_left=back)
     init: list[list[tuple[str, int]]] = []
     fresh: dict[int, list[tuple[str, int]]] = {}
     if unused:
@@ -458,6 +460,8 @@ def _repair(problem: Problem, jobs: Sequence[Job], routes: list, dropped: list[i
                 seq = [(rv.kind, local[rv.ref] if rv.kind == "client" else rv.ref)
                        for rv in routes[ri].visits]
         init.append(seq)
+    model = RoutingModel(problem, [jobs[i] for i in sub], veh, params,  # type: ignore[arg-type]
+                         facility_capacity_left=back, initial=init)
     raw = model.solve(time_s, "auto", initial=model.routes_as_indices(init))
     if not raw.found:
         return routes, dropped

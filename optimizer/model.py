@@ -114,6 +114,7 @@ class RoutingModel:
         params: SolveParams,
         *,
         facility_capacity_left: Sequence[int | None] | None = None,
+        initial: Sequence[Sequence[tuple[str, int]]] | None = None,
     ) -> None:
         self.problem = problem
         self.jobs = list(jobs)
@@ -136,6 +137,14 @@ class RoutingModel:
             self.node_kind.append("client")
             self.node_ref.append(ji)
         copies = _facility_copies(p, self.jobs, self.vehicles)
+        if initial is not None:
+            # room for every unload of the given first solution, plus a few
+            used = [0] * len(p.facilities)
+            for seq in initial:
+                for kind, ref in seq:
+                    if kind == "facility":
+                        used[ref] += 1
+            copies = [max(c, u + 2) if u else c for c, u in zip(copies, used, strict=True)]
         self.fac_nodes: list[list[int]] = []
         for fi, f in enumerate(p.facilities):
             nodes = []

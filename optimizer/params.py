@@ -21,9 +21,9 @@ class SolveParams:
     balance_weight: int = 0
     num_workers: int = 1
     #: above this many visits the day is cut into sub-problems (clusters)
-    decompose_above: int = 700
+    decompose_above: int = 1200
     #: target number of visits per sub-problem when decomposing
-    chunk_size: int = 350
+    chunk_size: int = 500
 
     @classmethod
     def from_toml(cls, path: str | Path) -> SolveParams:

@@ -70,15 +70,16 @@ def solve_jobs(problem: Problem, params: SolveParams, prep: Prepared, t0: float,
     if not jobs:
         return assemble(problem, jobs, [], [], prep.unassigned, engine="ortools",
                         wall_s=time.monotonic() - t0, objective=0, stats={})
-    model = RoutingModel(problem, jobs, list(range(len(problem.vehicles))), params)
-    left = max(0.2, params.time_limit_s - (time.monotonic() - t0) - 0.05)
     plain = params.strategy == "plain"
-    initial = None
+    vehicles = list(range(len(problem.vehicles)))
+    seqs = None
     if not plain and params.strategy == "auto" and problem.end_empty and problem.facilities:
         from optimizer.decompose import greedy_routes
 
-        initial = model.routes_as_indices(
-            greedy_routes(problem, jobs, list(range(len(problem.vehicles)))))
+        seqs = greedy_routes(problem, jobs, vehicles)
+    model = RoutingModel(problem, jobs, vehicles, params, initial=seqs)
+    initial = model.routes_as_indices(seqs) if seqs is not None else None
+    left = max(0.2, params.time_limit_s - (time.monotonic() - t0) - 0.05)
     raw = model.solve(left, params.strategy, plain=plain, progress=progress, initial=initial)
     stats = dict(raw.stats)
     stats["jobs"] = len(jobs)
