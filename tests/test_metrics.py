@@ -1,0 +1,283 @@
+"""Metrics on a tiny county built in the test (exact values worked out by hand below).
+
+Week 2020-01-06 (Mon) .. 2020-01-12 (Sun). Towns A镇 (C1 100 households separating since
+2020-01-01; C2 300 not separating) and B镇 (C3 600, separating from 2020-01-20).
+
+points: P1 C1 residual daily | P2 C1 kitchen Mon/Wed/Fri | P3 C3 residual daily |
+        P4 C3 kitchen daily (C3 not separating yet: never due in the week) |
+        P5 no community, recyclable Tue | P6 C2 residual, never due (mask 0)
+due:    P1 7 + P2 3 + P3 7 + P4 0 + P5 1 = 18
+records (kg): P1 1000 x 6 (missed Sun 12) V1; P2 Mon 200, Tue 100 (not due), Wed 300 V2;
+        P3 500 x 7 V1; P4 Sat 50 V2; P5 Tue 400 V3; outside: P1 Mon 13th 1000.
+served: 6 + 2 + 7 + 0 + 1 = 16
+tickets: V1 F1 (incinerator, harmless) 1500 on 6th, 8th-11th, 500 on 12th; V1 F2 (transfer,
+        not harmless) 1500 on 7th; V2 F3 (kitchen plant) 200, 100, 300, 50 on 6, 7, 8, 11;
+        V3 F4 (recycling centre) 400 on 7th; outside: F1 1000 on the 14th.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import pytest
+from sqlalchemy.orm import Session
+from typer.testing import CliRunner
+
+from logistics.cli import app
+from logistics.domain import BadInput
+from logistics.metrics import CO2_KG_PER_KM, NO_TOWN, REGISTRY, compute_metrics
+from logistics.persistence import models as m
+from logistics.persistence.plan_repo import store_plan
+
+D = dt.date
+START, END = D(2020, 1, 6), D(2020, 1, 12)
+MWF = 1 | 4 | 16
+
+
+def _iso(h: int, mi: int) -> str:
+    return f"2020-01-08T{h:02d}:{mi:02d}:00+08:00"
+
+
+def plan_document() -> dict[str, Any]:
+    """A hand-made plan of 2020-01-08: V1 20 km, V2 10 km, one unload each."""
+
+    def stop(kind: str, sid: str | None, a: tuple[int, int], d: tuple[int, int], *,
+             start: tuple[int, int] | None = None, travel_s: int = 0,
+             load: dict[str, int] | None = None, kg: int | None = None,
+             category: str | None = None, lon: float | None = 114.0) -> dict[str, Any]:
+        s: dict[str, Any] = {"kind": kind, "arrival": _iso(*a), "departure": _iso(*d),
+                             "travel_s": travel_s}
+        if sid is not None:
+            s["id"] = sid
+        if lon is not None:
+            s["lon"], s["lat"] = lon, 34.7
+        if start is not None:
+            s["start"] = _iso(*start)
+        if load is not None:
+            s["load_kg"] = load
+        if kg is not None:
+            s["kg"], s["category"] = kg, category
+        return s
+
+    v1 = [
+        stop("depot", "D1", (6, 0), (6, 0), load={"residual": 0}),
+        stop("collect", "P1", (6, 10), (6, 15), start=(6, 10), travel_s=600,
+             load={"residual": 1000}, kg=1000, category="residual"),
+        stop("collect", "P3", (6, 30), (6, 45), start=(6, 40), travel_s=900,
+             load={"residual": 1500}, kg=500, category="residual", lon=114.02),
+        stop("unload", "F1", (7, 0), (7, 15), start=(7, 0), travel_s=900,
+             load={"residual": 0}, lon=114.05),
+        stop("break", None, (7, 15), (7, 45), lon=None),
+        stop("depot", "D1", (8, 0), (8, 0), travel_s=900, load={"residual": 0}),
+    ]
+    v2 = [
+        stop("depot", "D1", (6, 0), (6, 0), load={"kitchen": 0}),
+        stop("collect", "P2", (6, 10), (6, 20), start=(6, 10), travel_s=600,
+             load={"kitchen": 300}, kg=300, category="kitchen", lon=114.01),
+        stop("unload", "F3", (6, 40), (6, 50), start=(6, 40), travel_s=1200,
+             load={"kitchen": 0}, lon=114.03),
+        stop("depot", "D1", (7, 0), (7, 0), travel_s=600, load={"kitchen": 0}),
+    ]
+    return {
+        "format": "wasteroute.plan/1", "plan_id": "", "date": "2020-01-08",
+        "timezone": "Asia/Shanghai", "summary": {"points_due": 3, "points_served": 3},
+        "routes": [
+            {"vehicle_id": "V1", "depot_id": "D1", "distance_km": 20.0, "duration_min": 120,
+             "stops": v1},
+            {"vehicle_id": "V2", "depot_id": "D1", "distance_km": 10.0, "duration_min": 60,
+             "stops": v2},
+        ],
+        "unassigned": [{"point_id": "P4", "category": "kitchen", "kg": 50,
+                        "reason": "no_vehicle_for_category"}],
+    }
+
+
+def build_tiny_county(session: Session, *, plan: bool = True) -> None:
+    session.add_all([m.Town(name="A镇"), m.Town(name="B镇")])
+    session.add(m.Depot(depot_id="D1", name="车场", lon=114.0, lat=34.7))
+    session.flush()
+    session.add_all([
+        m.Community(community_id="C1", name="一", town="A镇", households=100,
+                    sorting_since=D(2020, 1, 1)),
+        m.Community(community_id="C2", name="二", town="A镇", households=300,
+                    sorting_since=None),
+        m.Community(community_id="C3", name="三", town="B镇", households=600,
+                    sorting_since=D(2020, 1, 20)),
+    ])
+    fac = [("F1", "incinerator", "residual", True), ("F2", "transfer_station", "residual", False),
+           ("F3", "kitchen_plant", "kitchen", True), ("F4", "recycling_center", "recyclable", True)]
+    for i, (fid, kind, acc, harmless) in enumerate(fac):
+        session.add(m.Facility(facility_id=fid, name=f"设施{fid}", kind=kind, accepts=[acc],
+                               lon=114.05 + i / 100, lat=34.68, harmless=harmless))
+    for vid, cat in (("V1", "residual"), ("V2", "kitchen"), ("V3", "recyclable")):
+        v = m.Vehicle(vehicle_id=vid, plate=f"豫A{vid}", depot_id="D1", shift_start_min=300,
+                      shift_end_min=1020)
+        v.compartments.append(m.Compartment(category=cat, capacity_kg=5000))
+        session.add(v)
+    session.flush()
+    pts = [("P1", "C1", "residual", 127, 114.0, 34.7), ("P2", "C1", "kitchen", MWF, 114.01, 34.7),
+           ("P3", "C3", "residual", 127, 114.02, 34.72), ("P4", "C3", "kitchen", 127, 114.03, 34.72),
+           ("P5", None, "recyclable", 2, 114.04, 34.69), ("P6", "C2", "residual", 0, 114.0, 34.71)]
+    for pid, cid, cat, mask, lon, lat in pts:
+        session.add(m.Point(point_id=pid, name=f"点{pid}", community_id=cid, lon=lon, lat=lat,
+                            category=cat, kg_per_visit=100, days_mask=mask))
+    session.flush()
+    recs: list[tuple[dt.date, str, str, float]] = []
+    for day in range(6, 12):
+        recs.append((D(2020, 1, day), "P1", "V1", 1000))
+    for day in range(6, 13):
+        recs.append((D(2020, 1, day), "P3", "V1", 500))
+    recs += [(D(2020, 1, 6), "P2", "V2", 200), (D(2020, 1, 7), "P2", "V2", 100),
+             (D(2020, 1, 8), "P2", "V2", 300), (D(2020, 1, 11), "P4", "V2", 50),
+             (D(2020, 1, 7), "P5", "V3", 400), (D(2020, 1, 13), "P1", "V1", 1000)]
+    for day, pid, vid, kg in recs:
+        session.add(m.CollectionRecord(date=day, point_id=pid, vehicle_id=vid, kg=kg))
+    tix: list[tuple[str, dt.datetime, str, float, str]] = []
+    for day in (6, 8, 9, 10, 11):
+        tix.append(("F1", dt.datetime(2020, 1, day, 12), "residual", 1500, "V1"))
+    tix += [("F1", dt.datetime(2020, 1, 12, 23, 30), "residual", 500, "V1"),
+            ("F2", dt.datetime(2020, 1, 7, 12), "residual", 1500, "V1"),
+            ("F3", dt.datetime(2020, 1, 6, 9), "kitchen", 200, "V2"),
+            ("F3", dt.datetime(2020, 1, 7, 9), "kitchen", 100, "V2"),
+            ("F3", dt.datetime(2020, 1, 8, 9), "kitchen", 300, "V2"),
+            ("F3", dt.datetime(2020, 1, 11, 9), "kitchen", 50, "V2"),
+            ("F4", dt.datetime(2020, 1, 7, 15), "recyclable", 400, "V3"),
+            ("F1", dt.datetime(2020, 1, 14, 0, 0), "residual", 1000, "V1")]
+    for i, (fid, when, cat, kg, vid) in enumerate(tix):
+        session.add(m.Ticket(facility_id=fid, ticket_no=f"T{i:03d}", time=when, category=cat,
+                             net_kg=kg, vehicle_id=vid))
+    session.flush()
+    if plan:
+        store_plan(session, D(2020, 1, 8), plan_document(),
+                   created_at=dt.datetime(2020, 1, 7, 18))
+    session.commit()
+
+
+@pytest.fixture
+def county(session: Session) -> Session:
+    build_tiny_county(session)
+    return session
+
+
+def _values(doc: dict[str, Any], group: str = "county") -> dict[str, Any]:
+    g = next(g for g in doc["groups"] if g["group"] == group)
+    return {k: v["value"] for k, v in g["metrics"].items()}
+
+
+def test_county_metrics_exact(county: Session) -> None:
+    doc = compute_metrics(county, START, END)
+    assert doc["format"] == "wasteroute.metrics/1"
+    assert (doc["from"], doc["to"], doc["by"]) == ("2020-01-06", "2020-01-12", "county")
+    [g] = doc["groups"]
+    mt = g["metrics"]
+    assert mt["tonnage_collected_t"] == {"value": 10.55, "inputs": {"records": 18}}
+    assert mt["harmless_disposal_rate"] == {
+        "value": 0.8578, "inputs": {"harmless_t": 9.05, "collected_t": 10.55}}
+    assert mt["separation_coverage_households"] == {
+        "value": 0.1, "inputs": {"covered_households": 100, "households": 1000,
+                                 "on": "2020-01-12"}}
+    assert mt["separation_coverage_communities"] == {
+        "value": 0.3333, "inputs": {"covered": 1, "communities": 3, "on": "2020-01-12"}}
+    assert mt["resource_utilisation_rate"] == {
+        "value": 0.0995,
+        "inputs": {"recycled_t": 0.4, "kitchen_treated_t": 0.65, "collected_t": 10.55}}
+    assert mt["collection_coverage"] == {
+        "value": 0.8889, "inputs": {"served_visits": 16, "due_visits": 18}}
+    assert mt["t_per_truck_day"] == {
+        "value": 0.879, "inputs": {"collected_t": 10.55, "truck_days": 12}}
+    assert mt["km_per_t"]["value"] == 16.667
+    assert mt["km_per_t"]["inputs"] == {"distance_km": 30.0, "planned_t": 1.8, "plans": 1,
+                                        "source": "plans"}
+    assert mt["trips_per_truck_day"]["value"] == 1.0
+    assert mt["co2_t"]["value"] == round(30 * CO2_KG_PER_KM / 1000, 3)
+    assert mt["co2_t"]["inputs"]["kg_co2_per_km"] == CO2_KG_PER_KM
+    assert "DESNZ" in mt["co2_t"]["inputs"]["factor_source"]
+    assert mt["tonnage_residual_t"] == {"value": 9.5, "inputs": {"records": 13}}
+    assert mt["tonnage_kitchen_t"] == {"value": 0.65, "inputs": {"records": 4}}
+    assert mt["tonnage_recyclable_t"] == {"value": 0.4, "inputs": {"records": 1}}
+    assert set(REGISTRY) <= set(mt)
+
+
+def test_by_town_splits_tickets_by_the_trucks_records(county: Session) -> None:
+    doc = compute_metrics(county, START, END, by="town")
+    assert [g["group"] for g in doc["groups"]] == ["A镇", "B镇", NO_TOWN]
+    a, b, none = (_values(doc, g) for g in ("A镇", "B镇", NO_TOWN))
+    assert (a["tonnage_collected_t"], b["tonnage_collected_t"], none["tonnage_collected_t"]) == (
+        6.6, 3.55, 0.4)
+    # A: 2/3 of V1's harmless 7500 kg + its kitchen 600 kg; B: 1/3 + the 12th + 50 kg kitchen
+    assert (a["harmless_disposal_rate"], b["harmless_disposal_rate"]) == (0.8485, 0.8592)
+    assert none["harmless_disposal_rate"] == 1.0
+    assert (a["resource_utilisation_rate"], b["resource_utilisation_rate"]) == (0.0909, 0.0141)
+    assert (a["collection_coverage"], b["collection_coverage"]) == (0.8, 1.0)
+    assert (a["separation_coverage_households"], b["separation_coverage_households"]) == (
+        0.25, 0.0)
+    assert (a["separation_coverage_communities"], b["separation_coverage_communities"]) == (
+        0.5, 0.0)
+    # fleet figures are county-wide
+    fleet = next(g for g in doc["groups"] if g["group"] == "A镇")["metrics"]["t_per_truck_day"]
+    assert fleet["value"] is None and "county-wide" in fleet["missing"]
+    assert "notes" not in doc  # every ticket matched records of its truck
+
+
+def test_town_and_category_filters(county: Session) -> None:
+    doc = compute_metrics(county, START, END, town="B镇")
+    assert [g["group"] for g in doc["groups"]] == ["B镇"] and doc["town"] == "B镇"
+    assert _values(doc, "B镇")["harmless_disposal_rate"] == 0.8592
+    doc = compute_metrics(county, START, END, category="kitchen")
+    v = _values(doc)
+    assert v["tonnage_collected_t"] == 0.65
+    assert v["harmless_disposal_rate"] == 1.0  # 650 kg kitchen to the kitchen plant
+    assert v["collection_coverage"] == round(2 / 3, 4)  # P2: Mon, Wed served of Mon/Wed/Fri
+    assert list(k for k in doc["groups"][0]["metrics"] if k.startswith("tonnage_")) == [
+        "tonnage_collected_t", "tonnage_kitchen_t"]
+
+
+def test_missing_inputs_are_null_never_zero(county: Session) -> None:
+    doc = compute_metrics(county, D(2021, 1, 1), D(2021, 1, 31))
+    g = doc["groups"][0]["metrics"]
+    for key in ("tonnage_collected_t", "harmless_disposal_rate", "resource_utilisation_rate",
+                "collection_coverage", "t_per_truck_day", "km_per_t", "co2_t"):
+        assert g[key]["value"] is None, key
+        assert g[key]["missing"], key
+    # coverage is a fact of the communities table: known
+    assert g["separation_coverage_households"]["value"] == 0.7
+    # records but no weighbridge ticket on the 13th
+    g = compute_metrics(county, D(2020, 1, 13), D(2020, 1, 13))["groups"][0]["metrics"]
+    assert g["tonnage_collected_t"]["value"] == 1.0
+    assert g["harmless_disposal_rate"]["value"] is None
+    assert g["harmless_disposal_rate"]["missing"] == "no weighbridge tickets in the period"
+
+
+def test_unattributed_tickets_are_noted(county: Session) -> None:
+    county.add(m.Ticket(facility_id="F1", ticket_no="X1", time=dt.datetime(2020, 1, 9, 13),
+                        category="residual", net_kg=800, vehicle_id=""))
+    county.flush()
+    doc = compute_metrics(county, START, END, by="town")
+    assert any("0.8 t" in n for n in doc["notes"])
+    county_doc = compute_metrics(county, START, END)
+    assert _values(county_doc)["harmless_disposal_rate"] == round(9850 / 10550, 4)
+
+
+def test_bad_scope(county: Session) -> None:
+    with pytest.raises(BadInput):
+        compute_metrics(county, END, START)
+    with pytest.raises(BadInput):
+        compute_metrics(county, START, END, by="province")
+
+
+def test_cli_metrics_json_and_table(county: Session, db_url: str) -> None:
+    runner = CliRunner()
+    res = runner.invoke(app, ["metrics", "--db", db_url, "--from", "2020-01-06", "--to",
+                              "2020-01-12", "--json"], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc == compute_metrics(county, START, END)
+    res = runner.invoke(app, ["metrics", "--db", db_url, "--from", "2020-01-06", "--to",
+                              "2020-01-12", "--by", "town", "--category", "厨余垃圾"])
+    assert res.exit_code == 0, res.output
+    assert "A镇" in res.stdout and "B镇" in res.stdout
+    res = runner.invoke(app, ["metrics", "--db", db_url, "--from", "2020-01-12", "--to",
+                              "2020-01-06", "--json"])
+    assert res.exit_code == 2
