@@ -568,9 +568,97 @@ def bench(
 
 
 @app.command()
-def replan() -> None:
-    """Re-plan the rest of a day after an event / 日内重新规划."""
-    _not_yet("replan", 7)
+@user_errors
+def replan(
+    date: Annotated[str, typer.Option("--date", help="plan date YYYY-MM-DD")],
+    at: Annotated[str, typer.Option("--at", help="time of the event HH:MM (local)")],
+    vehicle_down: Annotated[
+        list[str] | None, typer.Option("--vehicle-down", help="vehicle that broke down")
+    ] = None,
+    add_point: Annotated[
+        list[str] | None, typer.Option("--add-point", help="point to serve as well")
+    ] = None,
+    kg: Annotated[
+        list[float] | None, typer.Option("--kg", help="kg of the --add-point (in order)")
+    ] = None,
+    facility_closed: Annotated[
+        list[str] | None, typer.Option("--facility-closed", help="facility closed from --at")
+    ] = None,
+    out_path: Annotated[
+        Path | None,
+        typer.Option("--out", help="plan document to write (default: ./plan-DATE-vN.json)"),
+    ] = None,
+    time_limit: Annotated[
+        float, typer.Option("--time-limit", help="solver time limit in seconds")
+    ] = 10.0,
+    distance: Annotated[
+        str | None, typer.Option("--distance", help="distance model (default: the plan's)")
+    ] = None,
+    db: DbOpt = None,
+) -> None:
+    """Re-plan the rest of a day after an event; served stops stay / 日内重新规划.
+
+    Stores a new version of the day's plan with the changes (moved, dropped,
+    added points) under the document's `replan` key and prints them.
+    """
+    from rich.table import Table
+
+    from logistics.domain import BadInput
+    from logistics.persistence.db import session_scope, upgrade
+    from logistics.planning import parse_date
+    from logistics.replan import parse_at, replan_day
+
+    day = parse_date(date)
+    at_s = parse_at(at)
+    adds = list(add_point or [])
+    kgs = list(kg or [])
+    if len(kgs) > len(adds):
+        raise BadInput("--kg needs an --add-point before it")
+    pairs: list[tuple[str, float | None]] = [
+        (p, kgs[i] if i < len(kgs) else None) for i, p in enumerate(adds)]
+    if out_path is not None and out_path.is_dir():
+        raise BadInput(f"--out {out_path} is a folder; give a file name")
+    if out_path is not None and not out_path.parent.exists():
+        raise BadInput(f"--out {out_path}: folder {out_path.parent} does not exist")
+    url = _db(db)
+    upgrade(url)
+    with session_scope(url) as session:
+        result = replan_day(session, day, at_s, vehicles_down=list(vehicle_down or []),
+                            add_points=pairs, facilities_closed=list(facility_closed or []),
+                            time_limit_s=time_limit, distance_model=distance)
+    doc = result.document
+    target = out_path or Path(f"plan-{day.isoformat()}-v{result.version}.json")
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(target)
+    diff = result.diff
+    table = Table(title=f"changes / 变更 {result.base_plan_id} -> {result.plan_id}")
+    table.add_column("point / 点位")
+    table.add_column("change / 变更")
+    table.add_column("from / 原")
+    table.add_column("to / 新")
+    for m in diff["moved"]:
+        table.add_row(m["point_id"], "moved / 调车", m["from"], m["to"])
+    for m in diff["dropped"]:
+        table.add_row(m["point_id"], "dropped / 未安排", m["from"], m["reason"])
+    for m in diff["newly_served"]:
+        table.add_row(m["point_id"], "now served / 新安排", m["was"], m["to"])
+    for m in diff["added"]:
+        table.add_row(m["point_id"], f"added / 新增 {m['kg']:g} kg", "-",
+                      m["to"] or m["reason"] or "-")
+    out.print(table)
+    sm = doc["summary"]
+    out.print(
+        f"served before / 已收 {diff['served_before']}, kept on their truck / 原车 "
+        f"{len(diff['kept'])}, moved / 调车 {len(diff['moved'])}, dropped / 未安排 "
+        f"{len(diff['dropped'])}; points served / 已安排 {sm['points_served']} of "
+        f"{sm['points_due']}, {sm['distance_km']} km",
+        markup=False, highlight=False,
+    )
+    for vid, load in diff["stranded_kg"].items():
+        err.print(f"warning / 警告: {vid} cannot unload {load} (stranded / 滞留)",
+                  markup=False, highlight=False)
+    out.print(f"plan / 计划 {result.plan_id} -> {target}", markup=False, highlight=False)
 
 
 @app.command()

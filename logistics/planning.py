@@ -37,6 +37,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
@@ -486,6 +487,237 @@ def plan_day(
     )
 
 
+# --------------------------------------------------------------------------- re-planning (issue 7)
+# The rest of a day after an event (logistics/replan.py decides what is fixed; this
+# part only translates the open remainder for the engine and back).
+
+#: travel time / distance INTO a vehicle's private start copy: nobody else can come there
+_UNREACHABLE_S = 10 * 24 * 3600
+_UNREACHABLE_M = 100_000_000
+
+
+@dataclass(frozen=True)
+class TailVehicle:
+    """A vehicle that goes on from ``place`` at ``ready_s`` carrying ``load_kg``."""
+
+    vehicle: Vehicle
+    place: Place
+    ready_s: int
+    load_kg: dict[str, int]
+    #: the break is still to be taken (False once it lies in the fixed part)
+    break_due: bool = True
+
+
+@dataclass(frozen=True)
+class TailClient:
+    point: Point
+    kg: int
+
+
+@dataclass
+class TailPlan:
+    """Per vehicle id the stops after its start (start stop first), and the unserved."""
+
+    stops: dict[str, list[dict[str, Any]]]
+    unassigned: list[dict[str, Any]]
+    engine: str
+    wall_s: float
+    objective: int
+    rule_problems: list[str]
+
+
+def model_from_description(desc: dict[str, Any] | None) -> DistanceModel | None:
+    """The distance model a plan document names, when it can be rebuilt (haversine)."""
+    if not desc or desc.get("kind") != "haversine":
+        return None
+    return resolve_distance_model(
+        f"haversine:detour={desc.get('detour_factor', 1.3)},speed={desc.get('speed_kmh', 25)}"
+    )
+
+
+def solve_tail(
+    date: dt.date,
+    vehicles: list[TailVehicle],
+    clients: list[TailClient],
+    facilities: list[FacilityRow],
+    facility_room_kg: dict[str, float | None],
+    depots: dict[str, Depot],
+    *,
+    time_limit_s: float,
+    distance_model: DistanceModel | str | None = None,
+) -> TailPlan:
+    """Plan the open remainder of a day.
+
+    Every vehicle starts from a private copy of its place (nobody else can reach it),
+    where a client holding its current load is waiting at ``ready_s``: serving it
+    puts the load on board, so the engine has to unload it somewhere before the
+    depot, with no change to the engine. Facilities have ``facility_room_kg`` left
+    of their daily capacity. Stops carry ``load_kg`` (including the load carried in),
+    ``leg_m`` and ``travel_s`` like :func:`build_document`.
+    """
+    from optimizer.solve import solve
+
+    model = resolve_distance_model(distance_model)
+    places: list[Place] = []
+    loc_of: dict[tuple[str, str], int] = {}
+
+    def add(kind: str, id_: str, name: str, lon: float, lat: float) -> int:
+        if (kind, id_) not in loc_of:
+            loc_of[(kind, id_)] = len(places)
+            places.append(Place(kind, id_, name, float(lon), float(lat)))
+        return loc_of[(kind, id_)]
+
+    for tv in vehicles:
+        d = depots[tv.vehicle.depot_id]
+        add("depot", d.depot_id, d.name, d.lon, d.lat)
+    for f in facilities:
+        add("facility", f.facility_id, f.name, f.lon, f.lat)
+    for c in clients:
+        add("point", c.point.point_id, c.point.name, c.point.lon, c.point.lat)
+    start_of: list[int] = []
+    for tv in vehicles:  # private copies of the start places
+        start_of.append(len(places))
+        places.append(tv.place)
+    dist, dur = model.matrices([(pl.lon, pl.lat) for pl in places])
+    dist = np.array(dist, dtype=np.int64)
+    dur = np.array(dur, dtype=np.int64)
+    for s in start_of:
+        keep_m, keep_s = dist[s, s], dur[s, s]
+        dist[:, s] = _UNREACHABLE_M
+        dur[:, s] = _UNREACHABLE_S
+        dist[s, s], dur[s, s] = keep_m, keep_s
+
+    solver_clients = [
+        Client(location=loc_of[("point", c.point.point_id)],
+               demand={c.point.category: max(0, int(c.kg))},
+               service_s=seconds(c.point.service_min),
+               tw_start_s=seconds(c.point.tw_start_min), tw_end_s=seconds(c.point.tw_end_min),
+               label=c.point.point_id)
+        for c in clients
+    ]
+    carried_in: dict[int, str] = {}  # client index -> vehicle id of a load carried in
+    solver_vehicles = []
+    for tv, s in zip(vehicles, start_of, strict=True):
+        veh = tv.vehicle
+        caps = {c.category: int(math.floor(c.capacity_kg)) for c in veh.compartments
+                if c.capacity_kg >= 1}
+        load = {k: int(q) for k, q in tv.load_kg.items() if int(q) > 0}
+        if load:
+            carried_in[len(solver_clients)] = veh.vehicle_id
+            solver_clients.append(Client(location=s, demand=load, service_s=0,
+                                         tw_start_s=tv.ready_s, tw_end_s=tv.ready_s,
+                                         label=f"load:{veh.vehicle_id}"))
+        shift_end = seconds(veh.shift_end_min)
+        break_s = seconds(veh.break_min or 0) if tv.break_due else 0
+        earliest = latest = None
+        if break_s > 0:
+            lo = seconds(veh.break_earliest_min) if veh.break_earliest_min is not None else 0
+            hi = (seconds(veh.break_latest_min) if veh.break_latest_min is not None
+                  else shift_end)
+            latest = max(lo, hi - break_s)
+            earliest = max(lo, tv.ready_s)
+            if earliest > latest:
+                log.warning("vehicle %s: break window passed before %s; break at once",
+                            veh.vehicle_id, tv.ready_s)
+                earliest = latest = tv.ready_s
+        depot_loc = loc_of[("depot", veh.depot_id)]
+        solver_vehicles.append(SolverVehicle(
+            start_location=s, end_location=depot_loc, capacities=caps,
+            shift_start_s=tv.ready_s, shift_end_s=max(tv.ready_s, shift_end),
+            break_s=break_s, break_earliest_s=earliest, break_latest_s=latest,
+            fixed_cost=0, cost_per_km=float(veh.cost_per_km) if veh.cost_per_km else 1.0,
+            label=veh.vehicle_id))
+    solver_facilities = [
+        Facility(location=loc_of[("facility", f.facility_id)], accepts=frozenset(f.accepts or ()),
+                 open_s=seconds(f.open_min), close_s=seconds(f.close_min),
+                 unload_s=seconds(f.unload_min),
+                 daily_capacity=(None if facility_room_kg.get(f.facility_id) is None
+                                 else max(0, int(math.floor(
+                                     facility_room_kg[f.facility_id] or 0)))),
+                 label=f.facility_id)
+        for f in facilities
+    ]
+    try:
+        problem = Problem(distance_m=dist, duration_s=dur, clients=tuple(solver_clients),
+                          vehicles=tuple(solver_vehicles), facilities=tuple(solver_facilities),
+                          end_empty=True, name=f"rest of {date.isoformat()}",
+                          extra={"coords": [(pl.lon, pl.lat) for pl in places]})
+    except ProblemError as exc:
+        raise BadInput(f"the rest of the day cannot be planned as given: {exc}") from None
+    params = SolveParams(time_limit_s=float(time_limit_s))
+    solution = solve(problem, params)
+    problems = solution.check(problem)
+    for line in problems[:20]:
+        log.warning("re-plan: engine solution breaks a rule: %s", line)
+    day = DayProblem(date, problem, places, [c.point for c in clients], {},
+                     [tv.vehicle for tv in vehicles], facilities, model)
+
+    out: dict[str, list[dict[str, Any]]] = {}
+    for r in solution.routes:
+        tv = vehicles[r.vehicle]
+        load = {k: 0 for k in problem.vehicles[r.vehicle].capacities}
+        stops: list[dict[str, Any]] = []
+        prev_loc: int | None = None
+        for v in _drop_empty_unloads(day, r.visits, r.vehicle):
+            if v.kind == "break":
+                stops.append({"kind": "break", "arrival": iso(date, v.start_s),
+                              "departure": iso(date, v.departure_s)})
+                continue
+            assert v.location is not None
+            if v.kind == "client" and v.index in carried_in:
+                for k, q in v.amount.items():
+                    load[k] = load.get(k, 0) + int(q)
+                if stops:
+                    stops[0]["load_kg"] = dict(load)
+                continue
+            place = places[v.location]
+            leg_m = 0 if prev_loc is None else int(dist[prev_loc, v.location])
+            travel_s = 0 if prev_loc is None else int(dur[prev_loc, v.location])
+            prev_loc = v.location
+            stop: dict[str, Any] = {"kind": "", "id": place.id, "name": place.name,
+                                    "lon": place.lon, "lat": place.lat}
+            if v.kind == "start":
+                stop.update(kind="start", arrival=iso(date, v.departure_s),
+                            departure=iso(date, v.departure_s))
+            elif v.kind == "end":
+                stop.update(kind="depot", arrival=iso(date, v.arrival_s),
+                            departure=iso(date, v.arrival_s))
+            elif v.kind == "client":
+                assert v.index is not None
+                point = clients[v.index].point
+                kg = int(sum(v.amount.values()))
+                load[point.category] = load.get(point.category, 0) + kg
+                stop.update(kind="collect", category=point.category, kg=kg,
+                            arrival=iso(date, v.arrival_s), start=iso(date, v.start_s),
+                            departure=iso(date, v.departure_s))
+            else:
+                assert v.index is not None
+                fac = problem.facilities[v.index]
+                unloaded = {k: q for k, q in load.items() if k in fac.accepts}
+                for k in unloaded:
+                    load[k] = 0
+                stop.update(kind="unload", arrival=iso(date, v.arrival_s),
+                            start=iso(date, v.start_s), departure=iso(date, v.departure_s),
+                            unloaded_kg=unloaded)
+            stop["load_kg"] = dict(load)
+            stop["leg_m"] = leg_m
+            stop["travel_s"] = travel_s
+            stops.append(stop)
+        out[tv.vehicle.vehicle_id] = stops
+    unassigned: list[dict[str, Any]] = []
+    for u in solution.unassigned:
+        if u.client in carried_in:
+            problems.append(f"load of {carried_in[u.client]} cannot be unloaded ({u.reason})")
+            continue
+        point = clients[u.client].point
+        unassigned.append({"point_id": point.point_id, "name": point.name,
+                           "category": point.category, "kg": int(sum(u.amount.values())),
+                           "reason": str(u.reason.value if hasattr(u.reason, "value")
+                                         else u.reason)})
+    return TailPlan(out, unassigned, solution.engine, float(solution.wall_s),
+                    int(solution.objective), problems)
+
+
 def parse_date(text: str, option: str = "--date") -> dt.date:
     """``YYYY-MM-DD`` -> date, or BadInput naming ``option`` and the expected form."""
     value = str(text).strip()
@@ -500,4 +732,5 @@ def parse_date(text: str, option: str = "--date") -> dt.date:
 __all__ = [
     "FORMAT", "DayProblem", "Place", "PlanDraft", "PlanResult", "build_document",
     "build_problem", "iso", "make_plan", "parse_date", "plan_day", "resolve_distance_model",
+    "TailClient", "TailPlan", "TailVehicle", "model_from_description", "solve_tail",
 ]
