@@ -188,8 +188,18 @@ class RoutingModel:
 
         max_dur = int(dur.max()) if dur.size else 0
         dw = int(round(params.duration_weight * COST_SCALE)) if params.duration_weight > 0 else 0
-        #: cost per unit still on board at the end of a route (end-empty rule)
-        self.end_load_coef = 2 * max_arc + dw * (2 * max_dur + int(svc.max(initial=0))) + 1
+        fixed_max = max([v.fixed_cost for v in vs] + [0]) * COST_SCALE
+        self.big_penalty = int(min(1e15 / max(1, len(self.jobs)),
+                                   100 * (fixed_max + 2 * max_arc + 1) + 10**7))
+        detour = 2 * max_arc + dw * (2 * max_dur + int(svc.max(initial=0))) + 1
+        self.penalties = [self.big_penalty if j.penalty is None else int(j.penalty) * COST_SCALE
+                          for j in self.jobs]
+        #: cost per unit still on board at the end of a route (end-empty rule): above
+        #: any detour, and above the penalty of every job per unit, so that ending
+        #: loaded is always worse than leaving the job out
+        per_unit = max([(pen + 1) // max(1, j.total) + 1
+                        for pen, j in zip(self.penalties, self.jobs, strict=True)] + [0])
+        self.end_load_coef = int(min(max(detour, per_unit), 10**12))
 
         # ---- time
         horizon = max([v.shift_end_s for v in vs] + [j.tw_end_s for j in self.jobs] + [1])
@@ -313,18 +323,13 @@ class RoutingModel:
 
         # ---- allowed vehicles, disjunctions
         local = {g: li for li, g in enumerate(self.vehicles)}
-        fixed_max = max([v.fixed_cost for v in vs] + [0]) * COST_SCALE
-        self.big_penalty = int(min(1e15 / max(1, len(self.jobs)),
-                                   100 * (fixed_max + 2 * max_arc + 1) + 10**7))
         for ji, j in enumerate(self.jobs):
             idx = m.NodeToIndex(self.job_node0 + ji)
             allowed = [local[g] for g in j.vehicles if g in local]
             if len(allowed) < len(vs):
                 # SetAllowedVehiclesForIndex's Span<int> binding is broken in 9.15
                 r.VehicleVar(idx).SetValues([-1, *allowed])
-            pen = self.big_penalty if j.penalty is None else int(j.penalty) * COST_SCALE
-            if p.end_empty and j.penalty is None:
-                pen += 2 * self.end_load_coef * j.total
+            pen = self.penalties[ji]
             r.AddDisjunction([idx], pen)
         for fi, f in enumerate(p.facilities):
             users = [li for li, v in enumerate(vs) if any(v.capacities.get(k, 0) > 0
@@ -344,6 +349,19 @@ class RoutingModel:
         sp.local_search_metaheuristic = LSM.Value.Value(metaheuristic)
         sp.time_limit.FromMilliseconds(max(1, int(time_limit_s * 1000)))
         sp.log_search = False
+        return sp
+
+    def tuned(self, sp: Any) -> Any:
+        """Our search settings on top of the defaults (never used in plain mode)."""
+        import os
+
+        ratio = float(os.environ.get("WR_NEIGH", "0") or 0)
+        if ratio > 0:
+            sp.ls_operator_neighbors_ratio = ratio
+            sp.ls_operator_min_neighbors = 10
+        lam = float(os.environ.get("WR_LAMBDA", "0") or 0)
+        if lam > 0:
+            sp.guided_local_search_lambda_coefficient = lam
         return sp
 
     def solve(
@@ -463,7 +481,7 @@ class RoutingModel:
             stats["strategy"] = "fallback"
             return self._extract(sol, stats)
         if left > 0.05:
-            sp = self.search_parameters(left, "PARALLEL_CHEAPEST_INSERTION")
+            sp = self.tuned(self.search_parameters(left, "PARALLEL_CHEAPEST_INSERTION"))
             sol = r.SolveFromAssignmentWithParameters(best, sp)
             if sol is not None and sol.ObjectiveValue() <= best.ObjectiveValue():
                 best = sol
