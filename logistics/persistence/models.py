@@ -313,3 +313,29 @@ class Complaint(Base):
     source: Mapped[str] = mapped_column(String(64), default="")
     received_at: Mapped[dt.datetime] = mapped_column(DateTime)
     handled: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+# ---------------------------------------------------------------- operations (issue 7)
+
+
+class ReconcileFinding(Base):
+    """One finding of `wasteroute reconcile` (plan versus weighbridge tickets and
+    collection records). kind: ticket_unplanned | unload_missing | weight_deviation |
+    point_not_recorded | record_unplanned. A new run for a date replaces its findings."""
+
+    __tablename__ = "reconcile_findings"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    date: Mapped[dt.date] = mapped_column(Date, index=True)
+    plan_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    vehicle_id: Mapped[str] = mapped_column(String(64), default="")
+    #: trip number of the planned unload (1 = first unload of the route), if any
+    trip: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    facility_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    ticket_no: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    point_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    category: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    planned_kg: Mapped[float | None] = mapped_column(Float, nullable=True)
+    actual_kg: Mapped[float | None] = mapped_column(Float, nullable=True)
+    deviation_pct: Mapped[float | None] = mapped_column(Float, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
