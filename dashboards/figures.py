@@ -121,7 +121,8 @@ def draw_coverage_trend(data: dict[str, Any], lang: str = "zh") -> go.Figure:
         hovertemplate="%{x}: %{y:.1%}<extra></extra>",
     ))
     _layout(fig, label(lang, "coverage"), yaxis={"tickformat": ".0%", "range": [0, 1.02]})
-    fig.update_layout(legend={"orientation": "v", "y": 1, "x": 1.02}, margin={"r": 140})
+    fig.update_layout(legend={"orientation": "v", "y": 1, "x": 1.02}, margin={"r": 140},
+                      height=max(450, 22 * len(data["towns"]) + 120))
     return fig
 
 

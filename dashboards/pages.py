@@ -136,7 +136,9 @@ def page_content(session: Session, name: str, filters: Mapping[str, str] | None 
         if year is None:
             blocks.append(f"<p>{_tr(lang, 'no_data')}</p>")
         else:
-            blocks.append(_cards_html(D.compute_kpis(session, year), lang))
+            kpis = D.compute_kpis(session, year)
+            blocks.append(f'<p class="period">{kpis["from"]} — {kpis["to"]}</p>')
+            blocks.append(_cards_html(kpis, lang))
             monthly = D.compute_monthly_tonnage(session, years)
             opts = [["", _tr(lang, "all_towns")]] + [[t, t] for t in monthly["towns"]]
             figures.append({
