@@ -668,9 +668,58 @@ def forecast() -> None:
 
 
 @app.command()
-def reconcile() -> None:
-    """Plan versus weighbridge and records / 计划与过磅对账."""
-    _not_yet("reconcile", 7)
+@user_errors
+def reconcile(
+    date: Annotated[str, typer.Option("--date", help="plan date YYYY-MM-DD")],
+    as_json: Annotated[bool, typer.Option("--json", help="the findings as JSON on stdout")] = False,
+    threshold_pct: Annotated[
+        float, typer.Option("--threshold-pct", help="net weight deviation that is flagged, %")
+    ] = 20.0,
+    window_min: Annotated[
+        float, typer.Option("--window-min", help="ticket time within this of the planned unload")
+    ] = 180.0,
+    db: DbOpt = None,
+) -> None:
+    """Plan versus weighbridge tickets and collection records; stores the findings /
+    计划与过磅、收运记录对账."""
+    from rich.table import Table
+
+    from logistics.domain import BadInput
+    from logistics.persistence.db import session_scope, upgrade
+    from logistics.planning import parse_date
+    from logistics.reconcile import reconcile_day
+
+    day = parse_date(date)
+    if not (0 <= threshold_pct < float("inf")):
+        raise BadInput(f"--threshold-pct must be a number >= 0 (got {threshold_pct})")
+    if not (0 < window_min < float("inf")):
+        raise BadInput(f"--window-min must be a positive number (got {window_min})")
+    url = _db(db)
+    upgrade(url)
+    with session_scope(url) as session:
+        result = reconcile_day(session, day, threshold_pct=threshold_pct, window_min=window_min)
+    if as_json:
+        print_json(result)
+        return
+    table = Table(title=f"plan {result['plan_id']} versus actual / 计划与实际")
+    for col in ("finding / 问题", "vehicle / 车辆", "trip / 趟", "facility / 设施",
+                "ticket / 磅单", "point / 点位", "planned kg / 计划", "actual kg / 实际", "%"):
+        table.add_column(col)
+    for f in result["findings"]:
+        table.add_row(f["kind"], f.get("vehicle_id", ""), str(f.get("trip", "")),
+                      f.get("facility_id", ""), f.get("ticket_no", ""), f.get("point_id", ""),
+                      f"{f['planned_kg']:g}" if "planned_kg" in f else "",
+                      f"{f['actual_kg']:g}" if "actual_kg" in f else "",
+                      f"{f['deviation_pct']:+.1f}" if "deviation_pct" in f else "")
+    out.print(table)
+    c = result["counts"]
+    out.print(
+        f"deliveries planned / 计划卸料 {result['planned']['deliveries']}, matched / 对上 "
+        f"{result['matched']['deliveries']}; points planned / 计划点位 "
+        f"{result['planned']['points']}, recorded / 有记录 {result['matched']['points']}; "
+        + ", ".join(f"{k} {n}" for k, n in c.items()),
+        markup=False, highlight=False,
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover
