@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import json
 import logging
@@ -169,7 +170,9 @@ def demo(
                         console=out)
     if sheets:
         write_day_sheets(summary.db_url, out_dir, DEMO_PLAN_DATE, day)
-    write_day_dashboards(summary.db_url, out_dir, DEMO_PLAN_DATE, day)
+    from dashboards import write_dashboards
+
+    write_day_dashboards(summary.db_url, out_dir, DEMO_PLAN_DATE, day, write_dashboards)
     print_day(day, out)
 
 
@@ -662,9 +665,82 @@ def replan(
 
 
 @app.command()
-def forecast() -> None:
-    """Expected kg per point / 产量预测."""
-    _not_yet("forecast", 7)
+@user_errors
+def forecast(
+    date: Annotated[str | None, typer.Option("--date", help="day to forecast YYYY-MM-DD")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout")] = False,
+    margin: Annotated[
+        float | None,
+        typer.Option("--margin", help="safety margin, fraction (default $WASTEROUTE_FORECAST_MARGIN or 0)"),
+    ] = None,
+    run_backtest: Annotated[
+        bool, typer.Option("--backtest", help="MAPE and bias against the same-weekday baseline")
+    ] = False,
+    date_from: Annotated[str | None, typer.Option("--from", help="backtest start")] = None,
+    date_to: Annotated[str | None, typer.Option("--to", help="backtest end")] = None,
+    db: DbOpt = None,
+) -> None:
+    """Expected kg per point for a day, or a backtest of the forecast / 产量预测."""
+    from rich.table import Table
+
+    from logistics.demand import due_points
+    from logistics.domain import BadInput
+    from logistics.forecast import History, backtest, forecast_day, safety_margin
+    from logistics.persistence.db import session_scope, upgrade
+    from logistics.planning import parse_date
+
+    url = _db(db)
+    upgrade(url)
+    if run_backtest:
+        if not date_from or not date_to:
+            raise BadInput("--backtest needs --from and --to")
+        start, end = parse_date(date_from, "--from"), parse_date(date_to, "--to")
+        if end < start:
+            raise BadInput("--to is before --from")
+        with session_scope(url) as session:
+            result = backtest(session, start, end)
+        if as_json:
+            print_json(result)
+            return
+        table = Table(title=f"forecast backtest / 预测回测 {start} .. {end}")
+        for col in ("category / 类别", "visits / 次", "MAPE %", "bias %", "naive MAPE %",
+                    "naive bias %"):
+            table.add_column(col, justify="left" if col.startswith("category") else "right")
+        for cat, f in [*result["by_category"].items(), ("all / 合计", result["all"])]:
+            if f:
+                table.add_row(cat, str(f["visits"]), f"{f['model_mape_pct']:.1f}",
+                              f"{f['model_bias_pct']:+.1f}", f"{f['naive_mape_pct']:.1f}",
+                              f"{f['naive_bias_pct']:+.1f}")
+        out.print(table)
+        return
+    if not date:
+        raise BadInput("--date is required (or --backtest --from D --to D)")
+    day = parse_date(date)
+    m = safety_margin(margin)
+    with session_scope(url) as session:
+        points = due_points(session, day)
+        h = History.load(session, day - dt.timedelta(days=400), day)
+        fc = forecast_day(h, day, [p.point_id for p in points])
+    rows = [{"point_id": str(pid), "category": r["category"],
+             "kg": round(float(r["kg"]) * (1 + m), 1), "source": r["source"]}
+            for pid, r in fc.iterrows()]
+    doc = {"format": "wasteroute.forecast/1", "date": day.isoformat(), "margin": m,
+           "points": rows, "kg_total": round(sum(r["kg"] for r in rows), 1)}
+    if as_json:
+        print_json(doc)
+        return
+    table = Table(title=f"forecast / 产量预测 {day}")
+    for col in ("category / 类别", "points / 点位", "kg / 公斤", "from history / 有历史"):
+        table.add_column(col, justify="left" if col.startswith("category") else "right")
+    cats: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        cats.setdefault(r["category"], []).append(r)
+    for cat, rs in sorted(cats.items()):
+        table.add_row(cat, str(len(rs)), f"{sum(r['kg'] for r in rs):,.0f}",
+                      str(sum(1 for r in rs if r["source"] == "model")))
+    out.print(table)
+    out.print(f"total / 合计 {doc['kg_total']:,.0f} kg, margin / 余量 {m:.0%}", markup=False,
+              highlight=False)
 
 
 @app.command()

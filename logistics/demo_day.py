@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import logging
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -99,16 +100,18 @@ def write_day_sheets(db_url: str, out_dir: Path, day: dt.date, outputs: DayOutpu
     outputs.timings_s["sheets"] = time.perf_counter() - t0
 
 
-def write_day_dashboards(db_url: str, out_dir: Path, day: dt.date, outputs: DayOutputs) -> None:
-    """Static dashboards (if the dashboards package is installed with this version)."""
-    try:
-        from dashboards import write_dashboards  # type: ignore[attr-defined]
-    except ImportError:  # dashboards land in a later issue
-        log.info("dashboards not available; skipped")
-        return
+def write_day_dashboards(
+    db_url: str,
+    out_dir: Path,
+    day: dt.date,
+    outputs: DayOutputs,
+    writer: Callable[..., Sequence[Path]],
+) -> None:
+    """Static dashboards; ``writer`` is dashboards.write_dashboards, passed in by the CLI
+    (logistics does not import dashboards)."""
     t0 = time.perf_counter()
     with session_scope(db_url) as session:
-        outputs.dashboard_paths = list(write_dashboards(session, out_dir / "dashboards", date=day))
+        outputs.dashboard_paths = list(writer(session, out_dir / "dashboards", date=day, lang="zh"))
     outputs.timings_s["dashboards"] = time.perf_counter() - t0
 
 
@@ -143,6 +146,10 @@ def print_day(outputs: DayOutputs, console: Console) -> None:
         index = next((p for p in outputs.dashboard_paths if p.name == "index.html"),
                      outputs.dashboard_paths[0])
         lines.append(f"dashboards / 看板: {index.resolve()}")
+        lines.append(
+            f"  maps need http / 地图需通过 http 打开: python -m http.server -d '{index.parent.resolve()}' 8000"
+            " -> http://127.0.0.1:8000/"
+        )
     for line in lines:
         console.print(line, highlight=False, markup=False, soft_wrap=True)
     if outputs.timings_s:

@@ -36,3 +36,8 @@ def test_demo_plans_next_day_and_writes_sheets(tmp_path: Path, db_url: str) -> N
     assert len(pdfs) == len(routes) + 1
     assert len(gpx) == len(routes)
     assert str(plan_path.resolve()) in result.output.replace("\n", "")
+    index = out / "dashboards" / "index.html"
+    assert index.is_file()
+    # plotly.js written once beside the pages, not inlined per page
+    assert (out / "dashboards" / "plotly.min.js").is_file()
+    assert all(p.stat().st_size < 2_000_000 for p in (out / "dashboards").glob("*.html"))
