@@ -9,7 +9,7 @@ the stored rows (times as minutes after midnight, ``*_min``).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -318,7 +318,7 @@ class TokenOut(BaseModel):
 
 class UserIn(BaseModel):
     name: str = Field(min_length=1, max_length=64)
-    role: str = Field(description="admin | dispatcher | driver | viewer")
+    role: Literal["admin", "dispatcher", "driver", "viewer"]
     password: str | None = Field(None, min_length=8, max_length=200)
     vehicle_id: str | None = Field(None, max_length=64, description="drivers only")
     model_config = ConfigDict(json_schema_extra={

@@ -132,7 +132,7 @@ def test_users_are_added_by_admins_with_checked_roles(api: Api) -> None:
     _is_error(api.post("/users", json={"name": "li", "role": "viewer", "password": PASSWORD}),
               409, "conflict")
     _is_error(api.post("/users", json={"name": "x", "role": "king", "password": PASSWORD}),
-              400, "bad_input")
+              422, "validation")
     _is_error(api.post("/users", json={"name": "y", "role": "driver", "password": PASSWORD}),
               400, "bad_input")
     assert api.get("/users").json()["count"] == 5
