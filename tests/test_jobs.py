@@ -1,0 +1,186 @@
+"""Planning jobs: concurrent jobs of one date, cancellation, and a worker process
+killed mid-solve on a real Redis queue (the job is retried or failed, never lost,
+and the previous plan stays current meanwhile)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from logistics import jobs
+from logistics.imports import import_paths
+from logistics.persistence.db import session_scope
+from logistics.persistence.models import Job, Plan
+from logistics.planning import plan_day
+
+COUNTY = Path(__file__).parent / "data" / "planning"
+FRIDAY = dt.date(2026, 11, 27)
+REDIS_URL = "redis://127.0.0.1:6379/14"  # a db of its own; tests also use a namespace
+
+
+@pytest.fixture
+def county(db_url: str) -> str:
+    with session_scope(db_url) as s:
+        import_paths(s, [COUNTY])
+    return db_url
+
+
+def _plans(url: str) -> list[tuple[int, str]]:
+    with session_scope(url) as s:
+        return [(p.version, p.status)
+                for p in s.scalars(select(Plan).where(Plan.date == FRIDAY).order_by(Plan.version))]
+
+
+def _job(url: str, job_id: str) -> Job:
+    with session_scope(url) as s:
+        job = s.get(Job, job_id)
+        assert job is not None
+        s.expunge(job)
+        return job
+
+
+def _new_job(url: str, time_limit_s: float) -> str:
+    with session_scope(url) as s:
+        return jobs.create_plan_job(s, FRIDAY, time_limit_s, created_by="test").job_id
+
+
+def test_concurrent_jobs_of_one_date_get_distinct_versions(county: str) -> None:
+    ids = [_new_job(county, 1.0) for _ in range(3)]
+    results: dict[str, str] = {}
+    threads = [threading.Thread(target=lambda j=j: results.__setitem__(j, jobs.run_job(j, county)))
+               for j in ids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert results == {j: jobs.SUCCEEDED for j in ids}
+    assert _plans(county) == [(1, "superseded"), (2, "superseded"), (3, "current")]
+    versions = sorted(_job(county, j).result["version"] for j in ids)  # type: ignore[index]
+    assert versions == [1, 2, 3]
+
+
+def test_a_cancelled_queued_job_never_runs(county: str) -> None:
+    job_id = _new_job(county, 1.0)
+    with session_scope(county) as s:
+        assert jobs.request_cancel(s, job_id).status == jobs.CANCELLED
+    assert jobs.run_job(job_id, county) == jobs.CANCELLED
+    assert _plans(county) == []
+
+
+def test_a_job_cancelled_while_running_stores_nothing(county: str) -> None:
+    job_id = _new_job(county, 2.0)
+    out: list[str] = []
+    t = threading.Thread(target=lambda: out.append(jobs.run_job(job_id, county)))
+    t.start()
+    deadline = time.monotonic() + 30
+    while _job(county, job_id).status != jobs.RUNNING:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    with session_scope(county) as s:
+        assert jobs.request_cancel(s, job_id).status == jobs.RUNNING
+    t.join(60)
+    assert out == [jobs.CANCELLED]
+    assert _plans(county) == []
+
+
+def test_a_redelivered_job_out_of_attempts_fails_and_keeps_the_plan(
+    county: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with session_scope(county) as s:
+        plan_day(s, FRIDAY, time_limit_s=1.0)
+    job_id = _new_job(county, 1.0)
+    with session_scope(county) as s:  # as if a worker had started it and died
+        job = s.get(Job, job_id)
+        assert job is not None
+        job.status, job.attempts = jobs.RUNNING, 2
+    monkeypatch.setenv("WASTEROUTE_JOB_ATTEMPTS", "2")
+    assert jobs.run_job(job_id, county) == jobs.FAILED
+    job = _job(county, job_id)
+    assert job.error and "worker stopped" in job.error
+    assert _plans(county) == [(1, "current")]
+
+
+# ---------------------------------------------------------------- a real worker, killed
+
+
+def _redis_up() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "logistics.cli", "worker"], env=env,
+        stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True,
+    )
+
+
+def _wait(pred, timeout_s: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout_s
+    while not pred():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+@pytest.mark.skipif(not _redis_up(), reason="no Redis on 127.0.0.1:6379")
+@pytest.mark.parametrize(("attempts", "final"), [(2, jobs.SUCCEEDED), (1, jobs.FAILED)])
+def test_a_worker_killed_mid_solve_leaves_the_job_retried_or_failed(
+    county: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, attempts: int, final: str
+) -> None:
+    with session_scope(county) as s:
+        plan_day(s, FRIDAY, time_limit_s=1.0)
+    env = {**os.environ, "WASTEROUTE_DB": county, "WASTEROUTE_REDIS": REDIS_URL,
+           "WASTEROUTE_QUEUE_NAMESPACE": f"wr-test-{uuid.uuid4().hex[:8]}",
+           "WASTEROUTE_WORKER_HEARTBEAT_S": "3", "WASTEROUTE_QUEUE_MAINTENANCE": "1000000",
+           "WASTEROUTE_JOB_ATTEMPTS": str(attempts)}
+    for k in ("WASTEROUTE_QUEUE_NAMESPACE", "WASTEROUTE_WORKER_HEARTBEAT_S",
+              "WASTEROUTE_QUEUE_MAINTENANCE", "WASTEROUTE_JOB_ATTEMPTS"):
+        monkeypatch.setenv(k, env[k])
+    queue = jobs.RedisQueue(REDIS_URL)
+    job_id = _new_job(county, 6.0)
+    log = tmp_path / "worker.log"
+    first = _worker(env, log)
+    second = None
+    try:
+        queue.enqueue(job_id, county)
+        _wait(lambda: _job(county, job_id).status == jobs.RUNNING, 60, "the first worker")
+        time.sleep(1.0)  # mid-solve
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait(10)
+        job = _job(county, job_id)
+        assert (job.status, job.attempts) == (jobs.RUNNING, 1)
+        assert _plans(county) == [(1, "current")]  # the previous plan stays
+        second = _worker(env, log)
+        _wait(lambda: _job(county, job_id).status in jobs.FINISHED, 120,
+              "the job to be re-delivered and finish")
+    finally:
+        for p in (first, second):
+            if p is not None and p.poll() is None:
+                os.killpg(p.pid, signal.SIGTERM)
+                try:
+                    p.wait(15)
+                except subprocess.TimeoutExpired:
+                    os.killpg(p.pid, signal.SIGKILL)
+        queue.broker.client.flushdb()
+    job = _job(county, job_id)
+    assert job.status == final, (job.error, log.read_text(errors="replace")[-2000:])
+    if final == jobs.SUCCEEDED:
+        assert job.attempts == 2
+        assert _plans(county) == [(1, "superseded"), (2, "current")]
+    else:
+        assert job.error and "worker stopped" in job.error
+        assert _plans(county) == [(1, "current")]
