@@ -447,7 +447,7 @@ class RoutingModel:
                 best_name = "greedy"
                 firsts["greedy"] = int(best.ObjectiveValue())
         if strategy == "auto":
-            cands = ["PARALLEL_CHEAPEST_INSERTION", "LOCAL_CHEAPEST_INSERTION", "SAVINGS",
+            cands = ["LOCAL_CHEAPEST_INSERTION", "SAVINGS", "PARALLEL_CHEAPEST_INSERTION",
                      "PATH_CHEAPEST_ARC"]
             if best is not None:
                 cands = cands[:1]
@@ -455,15 +455,20 @@ class RoutingModel:
             cands = [strategy]
         if strategy == "SKELETON":
             cands = ["SKELETON"]
-        share = (0.1 if best is not None else 0.25) * time_limit_s / max(1, len(cands))
+        # first solutions one after another: the first may use up to half the
+        # budget (a timed-out construction leaves everything unperformed); the
+        # others run only while the construction phase stays under its share
+        phase = (0.1 if best is not None else 0.3) * time_limit_s
         for name in cands:
-            left = time_limit_s - (time.monotonic() - t0)
-            if left <= 0.05:
+            elapsed = time.monotonic() - t0
+            left = time_limit_s - elapsed
+            if left <= 0.05 or (best is not None and elapsed >= phase):
                 break
+            tl = 0.5 * left if best is None else max(0.05, phase - elapsed)
             if name == "SKELETON":
-                sol = self.skeleton_solution(min(2 * share, left))
+                sol = self.skeleton_solution(tl)
             else:
-                sol = self.first_solution(name, min(share, left) if len(cands) > 1 else left)
+                sol = self.first_solution(name, tl if len(cands) > 1 else left)
             if sol is None:
                 continue
             obj = int(sol.ObjectiveValue())
