@@ -47,8 +47,24 @@ def due_points(session: Session, date: dt.date) -> list[Point]:
 def expected_kg(session: Session, points: Sequence[Point], date: dt.date) -> dict[str, float]:
     """Expected kg per point id for ``date``.
 
-    Today: the point's ``kg_per_visit``. The forecast (issue 7) plugs in here;
-    ``session`` and ``date`` are part of the signature for it.
+    The point's ``kg_per_visit``; with ``WASTEROUTE_FORECAST=on`` the forecast from
+    collection records (:mod:`logistics.forecast`, plus ``WASTEROUTE_FORECAST_MARGIN``)
+    for every point with enough history.
     """
-    del session, date  # used by the forecast
-    return {p.point_id: float(p.kg_per_visit) for p in points}
+    kg = {p.point_id: float(p.kg_per_visit) for p in points}
+    if forecast_enabled():
+        from logistics.forecast import expected_kg_forecast
+
+        # only points with enough history are forecast; the others keep kg_per_visit
+        kg.update(expected_kg_forecast(session, [p.point_id for p in points], date))
+    return kg
+
+
+#: set to 1/on/true to plan with the forecast from collection records (issue 7)
+FORECAST_ENV = "WASTEROUTE_FORECAST"
+
+
+def forecast_enabled() -> bool:
+    import os
+
+    return os.environ.get(FORECAST_ENV, "").strip().lower() in {"1", "on", "true", "yes"}
