@@ -102,37 +102,39 @@ def prepare(problem: Problem) -> Prepared:
     """Jobs to plan and the clients that no plan can serve (with a Reason)."""
     dur = problem.duration_s
     out = Prepared(jobs=[])
+    # vehicles that look the same to the pre-checks are checked once
+    types: dict[tuple[object, ...], list[int]] = {}
+    for vi, v in enumerate(problem.vehicles):
+        key = (v.start_location, v.end_location, v.shift_start_s, v.shift_end_s,
+               tuple(sorted(v.capacities.items())))
+        types.setdefault(key, []).append(vi)
+    reps = [(problem.vehicles[m[0]], m) for m in types.values()]
     for ci, c in enumerate(problem.clients):
         demand = {k: q for k, q in c.demand.items() if q > 0}
-        allowed = [vi for vi, v in enumerate(problem.vehicles) if _carries(v, demand)]
+        allowed = [(v, m) for v, m in reps if _carries(v, demand)]
         if not allowed:
             out.unassigned.append(Unassigned(ci, dict(c.demand), Reason.NO_VEHICLE_FOR_CATEGORY))
             continue
         # time window reachable from some allowed vehicle within its shift
-        reach: list[int] = []
-        for vi in allowed:
-            v = problem.vehicles[vi]
+        reach_t: list[tuple[Vehicle, list[int], int]] = []
+        for v, m in allowed:
             start = max(v.shift_start_s + int(dur[v.start_location, c.location]), c.tw_start_s)
             if start > c.tw_end_s:
                 continue
             if start + c.service_s + int(dur[c.location, v.end_location]) > v.shift_end_s:
                 continue
-            reach.append(vi)
-        if not reach:
+            reach_t.append((v, m, start))
+        if not reach_t:
             out.unassigned.append(Unassigned(ci, dict(c.demand), Reason.TIME_WINDOW_UNREACHABLE))
             continue
         if demand and problem.end_empty:
-            ok: list[int] = []
-            for vi in reach:
-                v = problem.vehicles[vi]
-                start = max(v.shift_start_s + int(dur[v.start_location, c.location]),
-                            c.tw_start_s)
-                if _unload_reachable(problem, v, c.location, start + c.service_s, list(demand)):
-                    ok.append(vi)
-            if not ok:
+            reach_t = [(v, m, st) for v, m, st in reach_t
+                       if _unload_reachable(problem, v, c.location, st + c.service_s,
+                                            list(demand))]
+            if not reach_t:
                 out.unassigned.append(Unassigned(ci, dict(c.demand), Reason.FACILITY_CLOSED))
                 continue
-            reach = ok
+        reach = sorted(vi for _, m, _ in reach_t for vi in m)
         # split when the demand exceeds the biggest usable compartment
         parts = 1
         for k, q in demand.items():

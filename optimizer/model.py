@@ -352,16 +352,12 @@ class RoutingModel:
         return sp
 
     def tuned(self, sp: Any) -> Any:
-        """Our search settings on top of the defaults (never used in plain mode)."""
-        import os
+        """Our settings for the improvement phase (never used in plain mode).
 
-        ratio = float(os.environ.get("WR_NEIGH", "0") or 0)
-        if ratio > 0:
-            sp.ls_operator_neighbors_ratio = ratio
-            sp.ls_operator_min_neighbors = 10
-        lam = float(os.environ.get("WR_LAMBDA", "0") or 0)
-        if lam > 0:
-            sp.guided_local_search_lambda_coefficient = lam
+        Measured on Solomon at 10 s on a loaded 2-core machine: neighbour-limited
+        operators (ls_operator_neighbors_ratio 0.3) and other GLS lambdas
+        (0.2-0.5) gave no clear gain over the defaults, so the defaults stay.
+        """
         return sp
 
     def solve(
