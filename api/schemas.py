@@ -9,11 +9,30 @@ the stored rows (times as minutes after midnight, ``*_min``).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from zoneinfo import ZoneInfo
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from logistics.settings import TIMEZONE
 
 T = TypeVar("T")
+_LOCAL = ZoneInfo(TIMEZONE)
+
+
+def _as_utc(value: dt.datetime) -> dt.datetime:
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
+
+
+def _as_local(value: dt.datetime) -> dt.datetime:
+    return value.replace(tzinfo=_LOCAL) if value.tzinfo is None else value
+
+
+#: stored without offset in UTC (created_at, ...): answered with "Z"/+00:00
+UtcTime = Annotated[dt.datetime, AfterValidator(_as_utc)]
+#: stored without offset in local time (tickets, complaints, stops): answered with +08:00
+LocalTime = Annotated[dt.datetime, AfterValidator(_as_local)]
 
 Cell = str | float | int | bool | None
 
@@ -127,7 +146,7 @@ class TicketOut(_Orm):
     id: int
     facility_id: str
     ticket_no: str
-    time: dt.datetime
+    time: LocalTime
     category: str
     net_kg: float
     gross_kg: float | None
@@ -255,7 +274,7 @@ class PlanOut(_Orm):
     date: dt.date
     version: int
     status: str
-    created_at: dt.datetime
+    created_at: UtcTime
     summary: dict[str, Any]
 
 
@@ -267,9 +286,9 @@ class StopOut(_Orm):
     lat: float | None
     category: str | None
     kg: float | None
-    arrival: dt.datetime
-    start: dt.datetime | None
-    departure: dt.datetime
+    arrival: LocalTime
+    start: LocalTime | None
+    departure: LocalTime
     load_kg: dict[str, Any] | None
 
 
@@ -302,9 +321,9 @@ class JobOut(_Orm):
     result: dict[str, Any] | None
     error: str | None
     created_by: str | None
-    created_at: dt.datetime
-    started_at: dt.datetime | None
-    finished_at: dt.datetime | None
+    created_at: UtcTime
+    started_at: UtcTime | None
+    finished_at: UtcTime | None
 
 
 # ---------------------------------------------------------------- auth, users, events
@@ -355,11 +374,11 @@ class ComplaintIn(BaseModel):
 class ComplaintOut(_Orm):
     id: int
     point_id: str
-    time: dt.datetime
+    time: LocalTime
     note: str
     kg_estimate: float | None
     source: str
-    received_at: dt.datetime
+    received_at: UtcTime
     handled: bool
 
 

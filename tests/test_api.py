@@ -255,7 +255,7 @@ def test_records_and_tickets_have_numeric_ids(api: Api) -> None:
                                    "gross_kg": 300, "tare_kg": 100, "vehicle_id": "V02"})
     assert r.status_code == 201, r.text
     t = r.json()
-    assert t["net_kg"] == 200 and t["time"] == "2026-11-27T09:00:00"
+    assert t["net_kg"] == 200 and t["time"] == "2026-11-27T09:00:00+08:00"
     r = api.put(f"/tickets/{t['id']}", json={"ticket_no": "T1", "facility_id": "F1",
                                              "time": "2026-11-27 10:00", "category": "residual",
                                              "net_kg": 250})
@@ -365,7 +365,7 @@ def test_complaints_are_stored_for_replanning(api: Api, db_url: str) -> None:
             "kg_estimate": 150}
     r = api.post("/events/complaints", "dispatcher", json=body)
     assert r.status_code == 201, r.text
-    assert r.json()["time"] == "2026-11-27T07:40:00" and r.json()["source"] == "dispatcher"
+    assert r.json()["time"] == "2026-11-27T07:40:00+08:00" and r.json()["source"] == "dispatcher"
     _is_error(api.post("/events/complaints", json={**body, "point_id": "P999"}), 404,
               "not_found")
     _is_error(api.post("/events/complaints", json={**body, "kg_estimate": -1}), 422,

@@ -7,7 +7,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel
 from sqlalchemy import Select, and_, func, select
 from sqlalchemy.orm import Session, selectinload
@@ -180,7 +180,8 @@ def _check_driver_record(session: Session, who: Principal, row: dict[str, Any]) 
 
 
 def _add_routes(router: APIRouter, r: Resource) -> None:
-    key_type: Any = int if r.key == "id" else str
+    key_type: Any = (Annotated[int, Path(ge=1, le=2**53)] if r.key == "id"
+                     else Annotated[str, Path(min_length=1, max_length=64)])
     Out, In = r.out, r.inp  # noqa: N806
     one = r.singular
 
