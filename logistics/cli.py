@@ -798,5 +798,53 @@ def reconcile(
     )
 
 
+@app.command("master-routes")
+@user_errors
+def master_routes(
+    as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout")] = False,
+    out_path: Annotated[
+        Path | None, typer.Option("--out", help="CSV of the points whose weekdays change")
+    ] = None,
+    tolerance: Annotated[float, typer.Option("--tolerance", help="fraction of the mean")] = 0.10,
+    db: DbOpt = None,
+) -> None:
+    """Weekly visit days that balance tonnage and hours per weekday / 周收运日排布."""
+    import csv
+
+    from rich.table import Table
+
+    from logistics.master_routes import balance, days_text
+    from logistics.persistence.db import session_scope, upgrade
+
+    url = _db(db)
+    upgrade(url)
+    with session_scope(url) as session:
+        result = balance(session, tolerance=tolerance)
+        session.rollback()  # proposes only; nothing is changed
+    changed = [{"point_id": pid, "days_before": days_text(a), "days_after": days_text(b)}
+               for pid, (a, b) in sorted(result.changed.items())]
+    if out_path is not None:
+        with out_path.open("w", encoding="utf-8", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=["point_id", "days_before", "days_after"])
+            w.writeheader()
+            w.writerows(changed)
+    if as_json:
+        print_json({"format": "wasteroute.master-routes/1", "tolerance": tolerance,
+                    "by_category": result.by_category, "changed": changed})
+        return
+    table = Table(title="master routes / 周排班 (max deviation from the weekday mean)")
+    for col in ("category / 类别", "points", "changed", "kg before", "kg after",
+                "hours before", "hours after", "ok"):
+        table.add_column(col)
+    for cat, f in result.by_category.items():
+        table.add_row(cat, str(f["points"]), str(f["changed"]),
+                      f"{f['max_dev_kg_before']:.0%}", f"{f['max_dev_kg_after']:.0%}",
+                      f"{f['max_dev_hours_before']:.0%}", f"{f['max_dev_hours_after']:.0%}",
+                      "yes" if f["within_tolerance"] else "no")
+    out.print(table)
+    out.print(f"{len(changed)} point(s) change weekdays"
+              + (f" -> {out_path}" if out_path else ""), markup=False, highlight=False)
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -1,0 +1,176 @@
+"""Master routes (issue 7): on which weekdays to collect each point that is not
+collected daily, so that every weekday carries about the same tonnage and work
+per category (each category has its own trucks).
+
+* a point keeps its number of visits per week and gets an evenly spread pattern
+  (3 a week: Mon/Wed/Fri or Tue/Thu/Sat, ...); a visit collects the waste of the
+  days since the previous one, so kg per visit = daily rate x gap;
+* daily rate of a point = its ``kg_per_visit`` x visits per week / 7;
+* work of a visit = ``service_min`` + ``travel_min_per_stop`` (a flat drive
+  between stops, default 6 min) + unloading share (kg / ``unload_kg_per_min``);
+* start from the current patterns; a point changes pattern only when that lowers
+  the spread (sum of squared deviations from the weekday mean of kg and of work,
+  both relative) - so most points keep their weekdays; a greedy pass then
+  improvement moves until no move helps.
+
+The result says, per category and weekday, kg and hours before and after, and
+whether every weekday lies within ``tolerance`` (10 %) of the mean.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from logistics.persistence.models import ALL_DAYS_MASK, Point
+
+log = logging.getLogger(__name__)
+
+
+def patterns(n: int) -> list[int]:
+    """Evenly spread weekday masks with ``n`` visits a week (bit 0 = Monday)."""
+    out: set[int] = set()
+    for s in range(7):
+        days = {(s + round(i * 7 / n)) % 7 for i in range(n)}
+        if len(days) == n:
+            out.add(sum(1 << d for d in days))
+    return sorted(out)
+
+
+def gaps(mask: int) -> list[int]:
+    wds = [w for w in range(7) if mask & (1 << w)]
+    g = [0] * 7
+    for i, w in enumerate(wds):
+        prev = wds[i - 1] if i else wds[-1] - 7
+        g[w] = w - prev
+    return g
+
+
+@dataclass
+class _P:
+    point_id: str
+    category: str
+    rate_kg: float  # per day
+    stop_min: float
+    mask: int
+    options: list[int]
+
+
+@dataclass
+class MasterRoutes:
+    changed: dict[str, tuple[int, int]] = field(default_factory=dict)  # point -> (old, new)
+    by_category: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def _loads(ps: list[_P], masks: dict[str, int], kg_per_min: float) -> tuple[list[float],
+                                                                             list[float]]:
+    kg = [0.0] * 7
+    work = [0.0] * 7
+    for p in ps:
+        for w, g in enumerate(gaps(masks[p.point_id])):
+            if g:
+                kg[w] += p.rate_kg * g
+                work[w] += p.stop_min + p.rate_kg * g / kg_per_min
+    return kg, work
+
+
+def _dev(xs: list[float]) -> float:
+    """Largest relative deviation of a weekday from the mean."""
+    m = sum(xs) / 7 or 1.0
+    return max(abs(x - m) / m for x in xs)
+
+
+def _cost(kg: list[float], work: list[float]) -> float:
+    out = 0.0
+    for xs in (kg, work):
+        m = sum(xs) / 7 or 1.0
+        out += sum(((x - m) / m) ** 2 for x in xs)
+    return out
+
+
+def balance(
+    session: Session,
+    *,
+    travel_min_per_stop: float = 6.0,
+    unload_kg_per_min: float = 400.0,
+    tolerance: float = 0.10,
+    max_rounds: int = 20,
+) -> MasterRoutes:
+    """Weekday patterns for the points collected fewer than 7 days a week."""
+    rows = list(session.scalars(select(Point).order_by(Point.point_id)))
+    by_cat: dict[str, list[_P]] = {}
+    for r in rows:
+        n = bin(int(r.days_mask) & ALL_DAYS_MASK).count("1")
+        if n == 0:
+            continue
+        opts = [r.days_mask] if n == 7 else patterns(n)
+        if r.days_mask not in opts:
+            opts = [r.days_mask, *opts]
+        by_cat.setdefault(r.category, []).append(_P(
+            r.point_id, r.category, float(r.kg_per_visit) * n / 7.0,
+            float(r.service_min) + travel_min_per_stop, int(r.days_mask), opts))
+    result = MasterRoutes()
+    for cat, ps in sorted(by_cat.items()):
+        old = {p.point_id: p.mask for p in ps}
+        masks = dict(old)
+        kg0, work0 = _loads(ps, masks, unload_kg_per_min)
+        movable = sorted((p for p in ps if len(p.options) > 1), key=lambda p: -p.rate_kg)
+        for _ in range(max_rounds):
+            improved = False
+            for p in movable:
+                kg, work = _loads(ps, masks, unload_kg_per_min)
+                if _dev(kg) <= tolerance / 2 and _dev(work) <= tolerance / 2:
+                    break  # balanced enough: leave the other points on their days
+                best_mask, best = masks[p.point_id], _cost(kg, work)
+                cur_g = gaps(masks[p.point_id])
+                for m in p.options:
+                    if m == masks[p.point_id]:
+                        continue
+                    g = gaps(m)
+                    k2 = [kg[w] - p.rate_kg * cur_g[w] + p.rate_kg * g[w] for w in range(7)]
+                    w2 = [work[w] - (p.stop_min + p.rate_kg * cur_g[w] / unload_kg_per_min
+                                     if cur_g[w] else 0.0)
+                          + (p.stop_min + p.rate_kg * g[w] / unload_kg_per_min if g[w] else 0.0)
+                          for w in range(7)]
+                    c = _cost(k2, w2)
+                    if c < best - 1e-9:
+                        best_mask, best = m, c
+                if best_mask != masks[p.point_id]:
+                    masks[p.point_id] = best_mask
+                    improved = True
+            if not improved:
+                break
+        kg1, work1 = _loads(ps, masks, unload_kg_per_min)
+        dev = _dev
+
+        for pid, m in masks.items():
+            if m != old[pid]:
+                result.changed[pid] = (old[pid], m)
+        result.by_category[cat] = {
+            "points": len(ps),
+            "movable": len(movable),
+            "changed": sum(1 for pid in masks if masks[pid] != old[pid]),
+            "kg_before": [round(x) for x in kg0], "kg_after": [round(x) for x in kg1],
+            "hours_before": [round(x / 60, 1) for x in work0],
+            "hours_after": [round(x / 60, 1) for x in work1],
+            "max_dev_kg_before": round(dev(kg0), 3), "max_dev_kg_after": round(dev(kg1), 3),
+            "max_dev_hours_before": round(dev(work0), 3),
+            "max_dev_hours_after": round(dev(work1), 3),
+            "within_tolerance": dev(kg1) <= tolerance and dev(work1) <= tolerance,
+        }
+    log.info("master routes: %d point(s) change weekdays", len(result.changed))
+    return result
+
+
+def days_text(mask: int) -> str:
+    """A days_mask as the import file writes it (``daily`` or ``1;3;5``)."""
+    if mask & ALL_DAYS_MASK == ALL_DAYS_MASK:
+        return "daily"
+    return ";".join(str(w + 1) for w in range(7) if mask & (1 << w))
+
+
+__all__ = ["MasterRoutes", "balance", "days_text", "gaps", "patterns"]

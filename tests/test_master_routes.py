@@ -1,0 +1,66 @@
+"""Master routes: weekday patterns that balance tonnage and hours per weekday."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+from typer.testing import CliRunner
+
+from logistics.cli import app
+from logistics.imports import import_paths
+from logistics.master_routes import balance, days_text, gaps, patterns
+from logistics.persistence.models import Point
+
+COUNTY = Path(__file__).parent / "data" / "planning"
+
+
+def test_patterns_are_evenly_spread() -> None:
+    assert days_text(patterns(3)[0]) in {"1;3;5", "1;3;6", "1;4;6"}
+    for n in range(1, 7):
+        for m in patterns(n):
+            assert bin(m).count("1") == n
+            g = [x for x in gaps(m) if x]
+            assert sum(g) == 7 and max(g) - min(g) <= 1
+
+
+def test_lopsided_week_is_balanced_keeping_visits_per_week(session: Session) -> None:
+    import_paths(session, [COUNTY])
+    # every recyclable point not collected daily goes on Monday only: a lopsided week
+    session.execute(update(Point).where(Point.category == "recyclable")
+                    .values(days_mask=0b0000001))
+    session.flush()
+    before = {p.point_id: p.days_mask for p in session.scalars(select(Point))}
+    result = balance(session, tolerance=0.5)
+    f = result.by_category["recyclable"]
+    assert f["max_dev_kg_before"] > 3  # all on one day: 6x the mean
+    assert f["max_dev_kg_after"] < f["max_dev_kg_before"] / 3
+    assert f["changed"] > 0
+    for pid, (old, new) in result.changed.items():
+        assert old == before[pid]
+        assert bin(old).count("1") == bin(new).count("1")  # visits per week kept
+    # daily points never move, and nothing is written
+    assert all(before[pid] != 0b1111111 for pid in result.changed)
+    assert {p.point_id: p.days_mask for p in session.scalars(select(Point))} == before
+
+
+def test_balanced_week_stays_as_it_is(session: Session) -> None:
+    import_paths(session, [COUNTY])
+    session.execute(update(Point).values(days_mask=0b1111111))
+    session.flush()
+    assert balance(session).changed == {}
+
+
+def test_master_routes_cli(db_url: str, tmp_path: Path) -> None:
+    runner = CliRunner()
+    assert runner.invoke(app, ["import", str(COUNTY), "--db", db_url]).exit_code == 0
+    out = tmp_path / "days.csv"
+    res = runner.invoke(app, ["master-routes", "--json", "--out", str(out), "--db", db_url])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert set(doc["by_category"]) >= {"kitchen", "residual", "recyclable"}
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "point_id,days_before,days_after"
+    assert len(lines) == 1 + len(doc["changed"])
