@@ -254,3 +254,24 @@ def test_progress_callback_gets_called() -> None:
     seen: list[tuple[float, int | None]] = []
     solve(p, FAST, lambda f, obj: seen.append((f, obj)))
     assert seen and seen[-1][0] == pytest.approx(1.0)
+
+
+def test_engine_auto_and_pyvrp_fall_back_to_ortools_for_breaks() -> None:
+    p = line_problem(
+        [0, 1000, 2000],
+        [Client(1, {"a": 1}), Client(2, {"a": 1})],
+        [Vehicle(0, 0, {"a": 10}, break_s=600, break_earliest_s=0, break_latest_s=5000)],
+        end_empty=False,
+    )
+    for engine in ("auto", "pyvrp"):
+        s = solved(p, SolveParams(time_limit_s=1.0, engine=engine))
+        assert s.engine == "ortools"
+        assert not s.unassigned
+
+
+def test_engine_auto_gives_a_feasible_plan_when_pyvrp_supports_it() -> None:
+    p = line_problem([0, 100, 200, 300], [Client(i, {"a": 1}) for i in (1, 2, 3)],
+                     [Vehicle(0, 0, {"a": 10})], end_empty=False)
+    s = solved(p, SolveParams(time_limit_s=1.0, engine="auto"))
+    assert not s.unassigned
+    assert s.distance_m == 600
