@@ -146,9 +146,17 @@ def _num(x: float) -> int | float:
 
 
 def build_problem(
-    session: Session, date: dt.date, distance_model: DistanceModel | str | None = None
+    session: Session,
+    date: dt.date,
+    distance_model: DistanceModel | str | None = None,
+    *,
+    selection: dict[str, tuple[float, int | None]] | None = None,
 ) -> DayProblem:
-    """Translate the day's collections, fleet and facilities into a solver Problem."""
+    """Translate the day's collections, fleet and facilities into a solver Problem.
+
+    ``selection`` (demand-driven mode, issue 7) replaces the schedule: point id ->
+    (kg, penalty); penalty None = must be served, else the cost of leaving it out
+    (in cost units of km at cost 1 per km)."""
     model = resolve_distance_model(distance_model)
     vehicles = [
         v
@@ -159,12 +167,21 @@ def build_problem(
     ]
     if not vehicles:
         raise BadInput("no vehicles with a compartment: import vehicles.csv first / 没有车辆")
-    points = due_points(session, date)
+    if selection is None:
+        points = due_points(session, date)
+    else:
+        points = list(session.scalars(select(Point).where(
+            Point.point_id.in_(sorted(selection))).order_by(Point.point_id)))
     if not points:
         raise BadInput(
             f"no collections due on {date.isoformat()} ({date.strftime('%A')}) / 当日无收运点位"
         )
-    kg = expected_kg(session, points, date)
+    if selection is None:
+        kg = expected_kg(session, points, date)
+        penalty: dict[str, int | None] = {}
+    else:
+        kg = {p.point_id: float(selection[p.point_id][0]) for p in points}
+        penalty = {p.point_id: selection[p.point_id][1] for p in points}
     depots = {d.depot_id: d for d in session.scalars(select(Depot))}
     facilities = list(session.scalars(select(FacilityRow).order_by(FacilityRow.facility_id)))
 
@@ -200,6 +217,7 @@ def build_problem(
             service_s=seconds(p.service_min),
             tw_start_s=seconds(p.tw_start_min),
             tw_end_s=seconds(p.tw_end_min),
+            penalty=penalty.get(p.point_id),
             label=p.point_id,
         )
         for p in points
@@ -487,6 +505,29 @@ def plan_day(
     )
 
 
+def make_selected_plan(
+    session: Session,
+    date: dt.date,
+    selection: dict[str, tuple[float, int | None]],
+    *,
+    time_limit_s: float,
+    distance_model: DistanceModel | str | None = None,
+    params: SolveParams | None = None,
+) -> PlanDraft:
+    """Like :func:`make_plan` for the points of ``selection`` (demand-driven mode):
+    point id -> (kg, penalty or None for must-serve). Writes nothing."""
+    from optimizer.solve import solve
+
+    params = replace(params or SolveParams(), time_limit_s=float(time_limit_s))
+    day = build_problem(session, date, distance_model, selection=selection)
+    solution = solve(day.problem, params)
+    document = build_document(day, solution, params)
+    problems = solution.check(day.problem)
+    if problems:
+        document["solver"]["rule_problems"] = len(problems)
+    return PlanDraft(day=day, solution=solution, document=document, params=params)
+
+
 # --------------------------------------------------------------------------- re-planning (issue 7)
 # The rest of a day after an event (logistics/replan.py decides what is fixed; this
 # part only translates the open remainder for the engine and back).
@@ -732,5 +773,6 @@ def parse_date(text: str, option: str = "--date") -> dt.date:
 __all__ = [
     "FORMAT", "DayProblem", "Place", "PlanDraft", "PlanResult", "build_document",
     "build_problem", "iso", "make_plan", "parse_date", "plan_day", "resolve_distance_model",
-    "TailClient", "TailPlan", "TailVehicle", "model_from_description", "solve_tail",
+    "TailClient", "TailPlan", "TailVehicle", "make_selected_plan", "model_from_description",
+    "solve_tail",
 ]
