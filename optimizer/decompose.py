@@ -361,7 +361,7 @@ def solve_large(problem: Problem, params: object, prep: Prepared, t0: float,
         sub_jobs = [jobs[i] for i in pj]
         seqs = None
         if problem.end_empty and problem.facilities:
-            seqs = greedy_routes(problem, sub_jobs, pv)
+            seqs = greedy_routes(problem, sub_jobs, pv, facility_capacity_left=cap_left)
         model = RoutingModel(problem, sub_jobs, pv, params, facility_capacity_left=cap_left,
                              initial=seqs)
         initial = model.routes_as_indices(seqs) if seqs is not None else None
@@ -381,9 +381,20 @@ def solve_large(problem: Problem, params: object, prep: Prepared, t0: float,
             progress(min(0.99, (_time.monotonic() - t0) / params.time_limit_s), objective)
     stats["dropped_before_repair"] = len(dropped)
     # repair: dropped jobs with unused vehicles and the emptiest used routes
-    left = params.time_limit_s - (_time.monotonic() - t0) - 0.5
-    if dropped and left > 0.5:
-        routes, dropped = _repair(problem, jobs, routes, dropped, params, left, cap_left)
+    rounds = 0
+    while dropped:
+        left = params.time_limit_s - (_time.monotonic() - t0) - 0.5
+        if left <= 0.5 or rounds >= 6:
+            break
+        before = len(dropped)
+        slice_s = left if left < 6 else max(3.0, left / 2)
+        routes, dropped = _repair(problem, jobs, routes, dropped, params, slice_s, cap_left)
+        rounds += 1
+        cap_left = [f.daily_capacity for f in problem.facilities]
+        _consume_capacity(problem, jobs, routes, cap_left)
+        if len(dropped) >= before and rounds >= 2:
+            break
+    stats["repair_rounds"] = rounds
     stats["dropped_after_repair"] = len(dropped)
     return assemble(problem, jobs, routes, dropped, prep.unassigned, engine="ortools",
                     wall_s=_time.monotonic() - t0, objective=objective, stats=stats)
@@ -453,7 +464,8 @@ def _repair(problem: Problem, jobs: Sequence[Job], routes: list, dropped: list[i
     fresh: dict[int, list[tuple[str, int]]] = {}
     if unused:
         # dropped jobs come first in `sub`, so their positions are local indices
-        seqs = greedy_routes(problem, jobs, unused, job_ids=dropped)
+        seqs = greedy_routes(problem, jobs, unused, job_ids=dropped,
+                             facility_capacity_left=cap_left)
         fresh = dict(zip(unused, seqs, strict=True))
     for v in veh:
         seq: list[tuple[str, int]] = fresh.get(v, [])
@@ -480,7 +492,9 @@ def _repair(problem: Problem, jobs: Sequence[Job], routes: list, dropped: list[i
 
 
 def greedy_routes(problem: Problem, jobs: Sequence[Job], vehicles: Sequence[int],
-                  job_ids: Sequence[int] | None = None) -> list[list[tuple[str, int]]]:
+                  job_ids: Sequence[int] | None = None,
+                  facility_capacity_left: Sequence[int | None] | None = None,
+                  ) -> list[list[tuple[str, int]]]:
     """Time-oriented nearest neighbour, multi-trip: a first solution for the model.
 
     Builds one vehicle's day after another: next the job that can start soonest
@@ -508,6 +522,8 @@ def greedy_routes(problem: Problem, jobs: Sequence[Job], vehicles: Sequence[int]
     to_fac = (np.asarray(dur[np.ix_(locs, np.asarray(fac_locs, dtype=np.int64))],
                          dtype=np.int64)
               if fac_locs else np.zeros((len(sub), 0), dtype=np.int64))
+    fcap: list[int | None] = (list(facility_capacity_left) if facility_capacity_left is not None
+                              else [f.daily_capacity for f in problem.facilities])
     out: list[list[tuple[str, int]]] = []
     for g in vehicles:
         v = problem.vehicles[g]
@@ -615,6 +631,10 @@ def greedy_routes(problem: Problem, jobs: Sequence[Job], vehicles: Sequence[int]
                             v.break_s if brk_left and not brk_here else 0) > v.shift_end_s:
                         continue
                     got = sum(1 for c in np.flatnonzero(load) if cats[c] in f.accepts)
+                    units = int(sum(load[c] for c in range(len(cats)) if cats[c] in f.accepts))
+                    room = fcap[fi]
+                    if room is not None and units > room:
+                        continue
                     key = (-got, fst)
                     if best is None or key < best[0]:
                         best = (key, fi, fst, brk_here)
@@ -624,6 +644,10 @@ def greedy_routes(problem: Problem, jobs: Sequence[Job], vehicles: Sequence[int]
                     if brk_here:
                         brk_left = False
                     seq.append(("facility", fi))
+                    room = fcap[fi]
+                    if room is not None:
+                        fcap[fi] = room - int(sum(load[c] for c in range(len(cats))
+                                                  if cats[c] in f.accepts))
                     t = fst + f.unload_s
                     loc = f.location
                     for c in range(len(cats)):
