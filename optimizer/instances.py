@@ -351,7 +351,10 @@ def kim_fleet(inst: Instance) -> int:
     lb_time = math.ceil(float(inst.service[inst.node_type == NODE_CLIENT].sum()) / max(day, 1.0))
     lb_stops = math.ceil(len(inst.client_nodes) / max(inst.max_stops or 1, 1))
     lb = max(lb_load, lb_time, lb_stops, 1)
-    return min(len(inst.client_nodes), 2 * lb + 3)
+    # distance-only engines happily use many short routes (a first run with
+    # 2 * lb + 3 vehicles made the fleet binding on 277_stop and 804_stop)
+    n = len(inst.client_nodes)
+    return min(n, max(2 * lb + 3, math.ceil(n / 15)))
 
 
 def _kim_problem(inst: Instance, num_vehicles: int | None, fixed_cost: int) -> Problem:
