@@ -38,6 +38,7 @@ ENGINES = {
 
 
 def run(sizes: list[int], seed: int, time_limit_s: float, engines: list[str]) -> dict[str, Any]:
+    commit = _commit()
     rows: list[dict[str, Any]] = []
     for n in sizes:
         problem = generate_county_day(n, seed)
@@ -82,7 +83,7 @@ def run(sizes: list[int], seed: int, time_limit_s: float, engines: list[str]) ->
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"platform": platform.platform(), "python": platform.python_version()},
-        "commit": _commit(),
+        "commit": commit,
     }
 
 

@@ -73,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     def progress(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
+    commit_at_start = _commit()
     doc = run_bench(
         args.instances,
         args.family,
@@ -81,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         engines=[e.strip() for e in args.engines.split(",") if e.strip()],
         progress=None if args.quiet else progress,
     )
-    doc["commit"] = _commit()
+    doc["commit"] = commit_at_start
     doc["command"] = "python benchmarks/routing.py " + " ".join(argv or sys.argv[1:])
     if args.json:
         args.json.write_text(json.dumps(doc, indent=1), encoding="utf-8")
