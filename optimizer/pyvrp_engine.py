@@ -381,22 +381,16 @@ def _make_route(
             problem.clients[i].location if kind == "client" else problem.facilities[i].location
         )
     locs.append(v.end_location)
-    gaps: list[int | None] = [None]
-    if v.has_break:
-        gaps = list(range(len(locs) - 1))
-    best: tuple[int, list[Visit]] | None = None
+    best: tuple[int, int, int | None] | None = None  # (violations, start, gap)
     # PyVRP's own (late) start first; from the shift start if the break does not fit
     for start in dict.fromkeys((max(int(start_s), int(v.shift_start_s)), int(v.shift_start_s))):
-        for gap in gaps:
-            violations, visits = _schedule(problem, v, locs, stops, start, gap)
-            if best is None or violations < best[0]:
-                best = (violations, visits)
-            if violations == 0:
-                break
-        if best is not None and best[0] == 0:
+        violations, gap = _best_break_gap(problem, v, locs, stops, start)
+        if best is None or violations < best[0]:
+            best = (violations, start, gap)
+        if violations == 0:
             break
     assert best is not None
-    visits = best[1]
+    _, visits = _schedule(problem, v, locs, stops, best[1], best[2])
     distance = int(sum(int(problem.distance_m[a, b]) for a, b in zip(locs, locs[1:], strict=False)))
     return Route(
         vehicle=vehicle,
@@ -404,6 +398,72 @@ def _make_route(
         distance_m=distance,
         duration_s=visits[-1].arrival_s - visits[0].departure_s,
     )
+
+
+def _best_break_gap(
+    problem: Problem,
+    v: Vehicle,
+    locs: list[int],
+    stops: Sequence[tuple[str, int]],
+    start: int,
+) -> tuple[int, int | None]:
+    """The gap to put the break in (None without a break) and its violation count.
+
+    Linear in practice: the schedule without a break is computed once; a break in
+    gap ``g`` only delays what follows until waiting absorbs the delay, after which
+    the no-break schedule (and its violations) applies unchanged.
+    """
+    dur = problem.duration_s
+    m = len(locs)
+    lo = [0] * m
+    hi = [0] * m
+    serv = [0] * m
+    for k, (kind, i) in enumerate(stops, start=1):
+        if kind == "client":
+            c = problem.clients[i]
+            lo[k], hi[k], serv[k] = int(c.tw_start_s), int(c.tw_end_s), int(c.service_s)
+        else:
+            f = problem.facilities[i]
+            lo[k], hi[k], serv[k] = int(f.open_s), int(f.close_s - f.unload_s), int(f.unload_s)
+    lo[m - 1], hi[m - 1] = 0, int(v.shift_end_s)
+    travel = [int(dur[locs[k], locs[k + 1]]) for k in range(m - 1)]
+    # schedule without a break: service start s0[k], departure d0[k]
+    s0 = [start] * m
+    d0 = [start] * m
+    bad0 = [0] * m
+    for k in range(1, m):
+        s0[k] = max(d0[k - 1] + travel[k - 1], lo[k])
+        bad0[k] = int(s0[k] > hi[k])
+        d0[k] = s0[k] + serv[k]
+    suffix = [0] * (m + 1)
+    for k in range(m - 1, -1, -1):
+        suffix[k] = suffix[k + 1] + bad0[k]
+    if not v.has_break:
+        return suffix[0], None
+    assert v.break_earliest_s is not None and v.break_latest_s is not None
+    e, late, b = int(v.break_earliest_s), int(v.break_latest_s), int(v.break_s)
+    prefix = 0
+    best: tuple[int, int | None] = (m + 1, 0)
+    for g in range(m - 1):
+        if g > 0:
+            prefix += bad0[g]
+        bs = max(d0[g], e)
+        bad = prefix + int(bs > late)
+        t = max(d0[g] + travel[g], bs) + b
+        for k in range(g + 1, m):
+            s = max(t, lo[k])
+            if s == s0[k]:
+                bad += suffix[k]
+                break
+            bad += int(s > hi[k])
+            t = s + serv[k]
+            if k + 1 < m:
+                t += travel[k]
+        if bad < best[0]:
+            best = (bad, g)
+        if bad == 0 or bs > late:
+            break
+    return best
 
 
 def _schedule(
