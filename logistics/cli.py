@@ -159,6 +159,7 @@ def demo(
         DEMO_PLAN_DATE,
         plan_next_day,
         print_day,
+        reconcile_demo_day,
         write_day_dashboards,
         write_day_sheets,
     )
@@ -172,6 +173,7 @@ def demo(
         write_day_sheets(summary.db_url, out_dir, DEMO_PLAN_DATE, day)
     from dashboards import write_dashboards
 
+    reconcile_demo_day(summary.db_url, out_dir, DEMO_PLAN_DATE, day)
     write_day_dashboards(summary.db_url, out_dir, DEMO_PLAN_DATE, day, write_dashboards)
     print_day(day, out)
 

@@ -35,6 +35,9 @@ class DayOutputs:
     unassigned_by_reason: dict[str, int] = field(default_factory=dict)
     sheet_paths: dict[str, list[Path]] = field(default_factory=dict)
     dashboard_paths: list[Path] = field(default_factory=list)
+    #: reconciliation of the planned day against its (simulated) weighbridge tickets
+    reconcile_counts: dict[str, int] = field(default_factory=dict)
+    reconcile_path: Path | None = None
     timings_s: dict[str, float] = field(default_factory=dict)
 
 
@@ -115,6 +118,23 @@ def write_day_dashboards(
     outputs.timings_s["dashboards"] = time.perf_counter() - t0
 
 
+def reconcile_demo_day(db_url: str, out_dir: Path, day: dt.date, outputs: DayOutputs) -> None:
+    """Make the planned day "happen" (records and tickets that follow the plan, with a few
+    deliberate discrepancies) and reconcile it: the dispatcher's evening check."""
+    from logistics.reconcile import make_reconcile_day, reconcile_day
+
+    t0 = time.perf_counter()
+    with session_scope(db_url) as session:
+        make_reconcile_day(session, day)
+    with session_scope(db_url) as session:
+        result = reconcile_day(session, day)
+    path = out_dir / f"reconcile-{day.isoformat()}.json"
+    path.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    outputs.reconcile_counts = {k: v for k, v in result["counts"].items() if v}
+    outputs.reconcile_path = path
+    outputs.timings_s["reconcile"] = time.perf_counter() - t0
+
+
 def print_day(outputs: DayOutputs, console: Console) -> None:
     from rich.table import Table
 
@@ -139,6 +159,9 @@ def print_day(outputs: DayOutputs, console: Console) -> None:
     lines = []
     if outputs.plan_path:
         lines.append(f"plan / 计划文件: {outputs.plan_path.resolve()}")
+    if outputs.reconcile_path:
+        found = ", ".join(f"{k} {v}" for k, v in outputs.reconcile_counts.items()) or "none"
+        lines.append(f"reconcile / 对账: {found} -> {outputs.reconcile_path.resolve()}")
     for fmt, paths in outputs.sheet_paths.items():
         if paths:
             lines.append(f"sheets {fmt} / 路线单: {paths[0].parent.resolve()} ({len(paths)} files)")

@@ -41,3 +41,7 @@ def test_demo_plans_next_day_and_writes_sheets(tmp_path: Path, db_url: str) -> N
     # plotly.js written once beside the pages, not inlined per page
     assert (out / "dashboards" / "plotly.min.js").is_file()
     assert all(p.stat().st_size < 2_000_000 for p in (out / "dashboards").glob("*.html"))
+    # the evening check: the demo's deliberate discrepancies are found
+    rec = json.loads((out / f"reconcile-{DEMO_PLAN_DATE.isoformat()}.json").read_text("utf-8"))
+    for kind in ("ticket_unplanned", "unload_missing", "weight_deviation", "point_not_recorded"):
+        assert rec["counts"][kind] >= 1, (kind, rec["counts"])
