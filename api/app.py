@@ -16,6 +16,7 @@ from logistics import jobs
 from logistics.persistence.db import session_factory, upgrade
 from logistics.persistence.db import session_scope as _scope
 from logistics.settings import db_url as resolve_db_url
+from logistics.users import token_secret
 
 log = logging.getLogger(__name__)
 
@@ -34,11 +35,25 @@ def cors_origins() -> list[str]:
     return [o.strip() for o in raw.split(",") if o.strip()]
 
 
+def api_threads() -> int:
+    return max(1, int(os.environ.get("WASTEROUTE_API_THREADS", "12")))
+
+
 def create_app(db_url: str | None = None, *, migrate: bool = True) -> FastAPI:
     url = resolve_db_url(db_url)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Sync endpoints and their session dependency run on AnyIO's thread pool; a
+        # request holds one pooled DB connection from its first query to its commit,
+        # which also needs a thread. More threads than connections (SQLAlchemy's
+        # default pool: 5 + 10 overflow) would let every thread wait for a connection
+        # while the holders wait for a thread, so the pool of threads stays smaller.
+        import anyio.to_thread
+
+        anyio.to_thread.current_default_thread_limiter().total_tokens = api_threads()
+        # the token secret once, before serving (not lazily inside a request's transaction)
+        app.state.secret = token_secret(app.state.session_factory)
         queue = jobs.get_queue()
         if queue.name == "embedded":
             with _scope(url) as session:

@@ -89,10 +89,11 @@ def dashboard(session: SessionDep, page: str, date: DateQ = None, year: YearQ = 
 
 
 @router.get("/dashboards/{page}/html", operation_id="get_dashboard_html",
-            dependencies=[_READERS], tags=["dashboards"], response_class=HTMLResponse,
+            dependencies=[_READERS], tags=["dashboards"], response_class=Response,
+            responses={200: {"content": {"text/html": {}}, "description": "the page"}},
             summary="A dashboard page as HTML")
 def dashboard_html(session: SessionDep, page: str, date: DateQ = None, year: YearQ = None,
-                   lang: LangQ = "zh") -> HTMLResponse:
+                   lang: LangQ = "zh") -> Response:
     from dashboards.pages import render_page
 
     return HTMLResponse(render_page(session, page, _filters(date, year, lang),
