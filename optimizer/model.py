@@ -98,9 +98,14 @@ def _facility_copies(problem: Problem, jobs: Sequence[Job], vehicles: Sequence[i
         if users == 0:
             out.append(0)
             continue
-        n = trips + (users if problem.end_empty else 0) + 2
-        out.append(min(n, 30 + 3 * users, 400))
-    return out
+        need = trips + (users if problem.end_empty else 0) + 2
+        out.append(need)
+    # many facilities: each gets a fair share (the nearest ones get more through
+    # the first solution, see RoutingModel(initial=...)), never the whole need
+    accepting = sum(1 for c in out if c > 0)
+    if accepting > 2:
+        out = [min(c, 4 + math.ceil(2 * c / accepting), 400) if c else 0 for c in out]
+    return [min(c, 400) for c in out]
 
 
 class RoutingModel:
@@ -243,7 +248,9 @@ class RoutingModel:
                 st.SetMax(max(v.shift_start_s, min(st.Max(), v.break_earliest_s)))
                 en = td.CumulVar(r.End(li))
                 en.SetMin(min(v.shift_end_s, max(en.Min(), v.break_latest_s + v.break_s)))
-                r.AddIntervalToAssignment(iv)
+                # not added to the assignment: restoring a first solution with a fixed
+                # break makes the search fail on larger days; the break is placed
+                # again from the service times when the route is read back
                 self.breaks[li] = iv
 
         for li in range(len(vs)):
@@ -440,6 +447,9 @@ class RoutingModel:
             r.CloseModelWithParameters(self.search_parameters(time_limit_s, "PATH_CHEAPEST_ARC"))
             best = r.ReadAssignmentFromRoutes(initial, True)
             if best is not None:
+                # the model owns the returned assignment and reuses it in later
+                # searches: keep a copy
+                best = r.solver().Assignment(best)
                 best_name = "greedy"
                 firsts["greedy"] = int(best.ObjectiveValue())
         if strategy == "auto":
@@ -470,7 +480,7 @@ class RoutingModel:
             obj = int(sol.ObjectiveValue())
             firsts[name] = obj
             if best is None or obj < int(best.ObjectiveValue()):
-                best, best_name = sol, name
+                best, best_name = r.solver().Assignment(sol), name
         stats["first_solutions"] = firsts
         stats["first"] = best_name
         stats["greedy_ok"] = initial is None or "greedy" in firsts
@@ -513,10 +523,7 @@ class RoutingModel:
                     served.add(self.node_ref[node])
                 idx = sol.Value(r.NextVar(idx))
             end_s = sol.Min(td.CumulVar(idx))
-            brk = None
-            if li in self.breaks:
-                brk = sol.StartValue(self.breaks[li])
-            routes.append(RawRoute(g, visits, start_s, end_s, brk))
+            routes.append(RawRoute(g, visits, start_s, end_s, None))
         dropped = [ji for ji in range(len(self.jobs)) if ji not in served]
         return RawResult(routes, dropped, int(sol.ObjectiveValue()), True, stats)
 

@@ -288,11 +288,47 @@ def drop_empty_unloads(problem: Problem, jobs: Sequence[Job], raw: object) -> No
         i += 1
 
 
+def place_break(problem: Problem, jobs: Sequence[Job], raw: object) -> None:
+    """Set the break start of a solver route: the first leg with room for it."""
+    from optimizer.model import RawRoute
+
+    assert isinstance(raw, RawRoute)
+    veh = problem.vehicles[raw.vehicle]
+    if not veh.has_break or raw.break_start_s is not None or not raw.visits:
+        return
+    assert veh.break_earliest_s is not None and veh.break_latest_s is not None
+    dur = problem.duration_s
+    loc, dep = veh.start_location, raw.start_s
+    legs: list[tuple[int, int]] = []
+    for rv in raw.visits:
+        if rv.kind == "client":
+            j = jobs[rv.ref]
+            legs.append((loc, j.location))
+            nxt_loc, svc = j.location, j.service_s
+        else:
+            f = problem.facilities[rv.ref]
+            nxt_loc, svc = f.location, f.unload_s
+        travel = int(dur[loc, nxt_loc])
+        b = max(dep, veh.break_earliest_s)
+        if b <= veh.break_latest_s and b + veh.break_s <= rv.start_s \
+                and dep + travel + veh.break_s <= rv.start_s:
+            raw.break_start_s = b
+            return
+        loc, dep = nxt_loc, rv.start_s + svc
+    travel = int(dur[loc, veh.end_location])
+    b = max(dep, veh.break_earliest_s)
+    if b <= veh.break_latest_s:
+        # last leg: the route may end later than the solver's earliest end
+        raw.break_start_s = b
+        raw.end_s = max(raw.end_s, dep + travel + veh.break_s, b + veh.break_s)
+
+
 def assemble(problem: Problem, jobs: Sequence[Job], raw_routes: Sequence[object],
              dropped: Sequence[int], pre: Sequence[Unassigned], *, engine: str,
              wall_s: float, objective: int, stats: dict[str, object]) -> Solution:
     dropped = list(dropped)
     for rr in raw_routes:
+        place_break(problem, jobs, rr)
         dropped.extend(fix_loaded_end(problem, jobs, rr))
         drop_empty_unloads(problem, jobs, rr)
         dropped.extend(fix_loaded_end(problem, jobs, rr))
