@@ -9,12 +9,16 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import errors
-from api.routers import admin, data, insights, plans
+from api.cache import TtlCache, ttl_from_env
+from api.routers import admin, data, insights, login, plans
 from logistics import jobs
-from logistics.persistence.db import session_factory, upgrade
-from logistics.persistence.db import session_scope as _scope
+from logistics.persistence import db as dbmod
+from logistics.persistence.db import upgrade
 from logistics.settings import db_url as resolve_db_url
 from logistics.users import token_secret
 
@@ -36,32 +40,71 @@ def cors_origins() -> list[str]:
 
 
 def api_threads() -> int:
+    """Threads that run requests in this process (``WASTEROUTE_API_THREADS``, default 12);
+    the database pool gets as many connections again."""
     return max(1, int(os.environ.get("WASTEROUTE_API_THREADS", "12")))
+
+
+def api_engine(url: str, threads: int) -> Engine:
+    """The API's own engine. Its pool has a connection for every request thread plus
+    the same again for the exit steps of sync endpoints (their commit runs outside the
+    request threads), so no request thread ever waits for a connection that a request
+    waiting for a thread holds."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30}, pool_size=threads,
+                               max_overflow=threads, pool_timeout=60)
+        event.listen(engine, "connect", dbmod._sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=threads, max_overflow=threads,
+                         pool_timeout=60)
+
+
+class ClearCacheOnWrite:
+    """Writes through this process (any method other than GET/HEAD/OPTIONS that
+    succeeded) empty the read cache, so they show at once here; other processes see
+    them when their cache entries expire."""
+
+    def __init__(self, app: ASGIApp, cache: TtlCache) -> None:
+        self.app, self.cache = app, cache
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+
+        async def sent(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] < 400:
+                self.cache.clear()
+            await send(message)
+
+        await self.app(scope, receive, sent)
 
 
 def create_app(db_url: str | None = None, *, migrate: bool = True) -> FastAPI:
     url = resolve_db_url(db_url)
+    threads = api_threads()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # Sync endpoints and their session dependency run on AnyIO's thread pool; a
-        # request holds one pooled DB connection from its first query to its commit,
-        # which also needs a thread. More threads than connections (SQLAlchemy's
-        # default pool: 5 + 10 overflow) would let every thread wait for a connection
-        # while the holders wait for a thread, so the pool of threads stays smaller.
+        # Endpoints run on AnyIO's thread pool (WASTEROUTE_API_THREADS threads); the
+        # engine's pool is sized to it (api_engine), and no request holds a connection
+        # while it waits for a thread (api.deps).
         import anyio.to_thread
 
-        anyio.to_thread.current_default_thread_limiter().total_tokens = api_threads()
+        anyio.to_thread.current_default_thread_limiter().total_tokens = threads
         # the token secret once, before serving (not lazily inside a request's transaction)
         app.state.secret = token_secret(app.state.session_factory)
         queue = jobs.get_queue()
         if queue.name == "embedded":
-            with _scope(url) as session:
+            with app.state.session_factory.begin() as session:
                 n = jobs.fail_unfinished(
                     session, "the server restarted before the job finished / 服务重启，任务中断")
             if n:
                 log.warning("marked %d unfinished embedded job(s) failed", n)
-        yield
+        try:
+            yield
+        finally:
+            engine.dispose()
 
     if migrate:
         upgrade(url)
@@ -72,14 +115,19 @@ def create_app(db_url: str | None = None, *, migrate: bool = True) -> FastAPI:
         lifespan=lifespan,
         responses=errors.ERROR_RESPONSES,
     )
+    engine = api_engine(url, threads)
+    read_cache = TtlCache(ttl_from_env())
     app.state.db_url = url
-    app.state.session_factory = session_factory(url)
+    app.state.session_factory = sessionmaker(engine, class_=Session, expire_on_commit=False)
+    app.state.read_cache = read_cache
     app.state.secret = None
     errors.install(app)
+    app.add_middleware(ClearCacheOnWrite, cache=read_cache)
     origins = cors_origins()
     if origins:
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_credentials="*" not in origins,
                            allow_methods=["*"], allow_headers=["*"])
+    app.include_router(login.router)
     app.include_router(admin.router)
     app.include_router(data.router)
     app.include_router(plans.router)

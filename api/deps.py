@@ -1,13 +1,28 @@
-"""Dependencies: one session (= one transaction) per request, the caller, role checks."""
+"""Dependencies: sessions, the caller, role checks, and running database work off the loop.
+
+Connections are held only inside one worker-thread call. A request never keeps a
+pooled connection while it waits for a thread (that starved the pool under load):
+
+* the caller is looked up in one thread call with its own short session
+  (:func:`current_principal`), which is closed before the call returns;
+* read endpoints are ``async def`` and do all their database work in one
+  :func:`run_db` call (open, read, close in the same thread);
+* the remaining sync endpoints get :data:`SessionDep`, whose connection is taken in
+  the endpoint's thread and given back by FastAPI's exit step, which runs on its own
+  limiter (it never queues behind other requests).
+
+The API engine's pool is at least as large as the request threads (api.app).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Annotated
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request, Security
-from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
+from fastapi.security import APIKeyCookie, APIKeyHeader, APIKeyQuery, OAuth2PasswordBearer
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from api.errors import ApiError
 from logistics.users import (
@@ -19,8 +34,19 @@ from logistics.users import (
     token_subject,
 )
 
+T = TypeVar("T")
+
+#: the login cookie of browsers (an HttpOnly copy of the bearer token), see api.routers.login
+COOKIE_NAME = "wasteroute_token"
+#: a bearer token in the query string, for opening a GET page from a link
+TOKEN_QUERY = "access_token"
+
 oauth2 = OAuth2PasswordBearer(tokenUrl="token", auto_error=False)
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
+token_cookie = APIKeyCookie(name=COOKIE_NAME, auto_error=False,
+                            description="login cookie (GET requests only), set by POST /login")
+token_query = APIKeyQuery(name=TOKEN_QUERY, auto_error=False,
+                          description="bearer token in the query (GET requests only)")
 
 
 def session_factory(request: Request) -> sessionmaker[Session]:
@@ -45,6 +71,23 @@ def get_session(request: Request) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
+def _in_session(factory: sessionmaker[Session], fn: Callable[[Session], T]) -> T:
+    """Run ``fn`` in a new session (one transaction, committed) and close it."""
+    with factory() as session, session.begin():
+        return fn(session)
+
+
+async def run_db(request: Request, fn: Callable[[Session], T]) -> T:
+    """``fn(session)`` in one worker thread, in its own transaction; the connection is
+    back in the pool when this returns."""
+    return await run_in_threadpool(_in_session, session_factory(request), fn)
+
+
+def run_db_sync(request: Request, fn: Callable[[Session], T]) -> T:
+    """Like :func:`run_db` for code already on a worker thread."""
+    return _in_session(session_factory(request), fn)
+
+
 def secret(request: Request) -> str:
     state = request.app.state
     if getattr(state, "secret", None) is None:
@@ -53,33 +96,45 @@ def secret(request: Request) -> str:
     return value
 
 
-def current_principal(
+def _lookup(session: Session, api_key: str | None, name: str | None) -> Principal | None:
+    if api_key:
+        return principal_for_api_key(session, api_key)
+    return principal_for(session, name) if name else None
+
+
+async def current_principal(
     request: Request,
-    session: SessionDep,
     token: Annotated[str | None, Security(oauth2)] = None,
     api_key: Annotated[str | None, Security(api_key_header)] = None,
+    cookie: Annotated[str | None, Security(token_cookie)] = None,
+    query_token: Annotated[str | None, Security(token_query)] = None,
 ) -> Principal:
-    principal: Principal | None = None
-    if api_key:
-        principal = principal_for_api_key(session, api_key)
-    elif token:
+    """The caller: header X-API-Key, else a bearer token (header; for GET requests also
+    the ``access_token`` query parameter or the login cookie)."""
+    if not token and request.method == "GET":
+        token = query_token or cookie
+    name = None
+    if not api_key and token:
         name = token_subject(token, secret(request))
-        principal = principal_for(session, name) if name else None
+    principal: Principal | None = None
+    if api_key or name:
+        principal = await run_db(request, lambda s: _lookup(s, api_key, name))
     if principal is None:
         raise ApiError(401, "unauthenticated",
-                       "not authenticated: send a bearer token or X-API-Key / 未登录")
+                       "not authenticated: send a bearer token or X-API-Key, or sign in at "
+                       "/login / 未登录")
     return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 
 
-def require(*roles: str) -> Callable[[Principal], Principal]:
+def require(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency that lets only the given roles through (403 for the others)."""
     unknown = set(roles) - set(ROLES)
     assert not unknown, unknown
 
-    def check(principal: PrincipalDep) -> Principal:
+    async def check(principal: PrincipalDep) -> Principal:
         if principal.role not in roles:
             raise ApiError(403, "forbidden",
                            f"role {principal.role!r} may not do this / 无权限")

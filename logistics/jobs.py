@@ -315,12 +315,11 @@ class RedisQueue:
         self.url = url
         self.broker = _broker(url)
         self.actor = dramatiq.actor(
-            _run_job_message,
             actor_name=ACTOR_NAME,
             broker=self.broker,
             max_retries=0,
             time_limit=int((MAX_TIME_LIMIT_S + 600) * 1000),
-        )
+        )(_run_job_message)
 
     def enqueue(self, job_id: str, db_url: str) -> None:
         self.actor.send(job_id, db_url)

@@ -24,6 +24,9 @@ DATA_KINDS = ("depots", "facilities", "vehicles", "communities", "points", "reco
 #: (method, path) -> roles allowed (None: open to anyone, even without a token)
 EXPECTED: dict[tuple[str, str], frozenset[str] | None] = {
     ("POST", "/token"): PUBLIC,
+    ("GET", "/login"): PUBLIC,
+    ("POST", "/login"): PUBLIC,
+    ("POST", "/logout"): PUBLIC,
     ("GET", "/me"): ALL,
     ("GET", "/users"): frozenset({A}),
     ("POST", "/users"): frozenset({A}),
@@ -45,6 +48,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | None] = {
     ("GET", "/dashboards/plotly.min.js"): PUBLIC,
     ("GET", "/dashboards/{page}"): READERS,
     ("GET", "/dashboards/{page}/html"): READERS,
+    ("GET", "/dashboards/{page}.html"): READERS,
 }
 for _k in DATA_KINDS:
     EXPECTED[("GET", f"/{_k}")] = STAFF

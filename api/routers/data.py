@@ -39,7 +39,7 @@ class Paging:
     offset: int
 
 
-def paging(
+async def paging(
     limit: Annotated[int, Query(ge=1, le=1000, description="rows per page")] = 100,
     offset: Annotated[int, Query(ge=0, le=10_000_000, description="rows to skip")] = 0,
 ) -> Paging:
@@ -56,7 +56,7 @@ class Filters:
     category: str | None = None
 
 
-def filters(
+async def filters(
     date: Annotated[dt.date | None, Query(description="a day, YYYY-MM-DD")] = None,
     town: Annotated[str | None, Query(max_length=100, description="乡镇 town")] = None,
     category: Annotated[str | None, Query(max_length=32, description="category key")] = None,
@@ -179,6 +179,11 @@ def _check_driver_record(session: Session, who: Principal, row: dict[str, Any]) 
                        f"point {point!r} is not a stop of your route on {day} / 不是本车当日站点")
 
 
+def _dump(body: Any) -> dict[str, Any]:
+    row: dict[str, Any] = body.model_dump()
+    return row
+
+
 def _add_routes(router: APIRouter, r: Resource) -> None:
     key_type: Any = (Annotated[int, Path(ge=1, le=2**53)] if r.key == "id"
                      else Annotated[str, Path(min_length=1, max_length=64)])
@@ -200,7 +205,7 @@ def _add_routes(router: APIRouter, r: Resource) -> None:
 
     @router.get(r.path + "/{key}", response_model=Out, operation_id=f"get_{one}",
                 summary=f"One {one}", dependencies=[_STAFF], tags=[r.tag])
-    def get_row(session: SessionDep, key: key_type) -> Any:  # type: ignore[valid-type]
+    def get_row(session: SessionDep, key: key_type) -> Any:
         return Out.model_validate(_get(session, key))
 
     create_deps = [_RECORD_WRITERS] if r.kind == "records" else [_STAFF]
@@ -208,7 +213,7 @@ def _add_routes(router: APIRouter, r: Resource) -> None:
     @router.post(r.path, response_model=Out, status_code=201, operation_id=f"create_{one}",
                  summary=f"Add a {one} (import rules)", dependencies=create_deps, tags=[r.tag])
     def create_row(session: SessionDep, who: PrincipalDep, body: In) -> Any:  # type: ignore[valid-type]
-        row = body.model_dump()
+        row = _dump(body)
         if r.kind == "records":
             _check_driver_record(session, who, row)
         report = import_row(session, r.kind, row)
@@ -221,7 +226,7 @@ def _add_routes(router: APIRouter, r: Resource) -> None:
                 summary=f"Replace a {one} (import rules)", dependencies=[_STAFF], tags=[r.tag])
     def replace_row(session: SessionDep, key: key_type, body: In) -> Any:  # type: ignore[valid-type]
         obj = _get(session, key)
-        row = body.model_dump()
+        row = _dump(body)
         if r.key == "id":
             session.delete(obj)
             session.flush()
@@ -234,7 +239,7 @@ def _add_routes(router: APIRouter, r: Resource) -> None:
     @router.delete(r.path + "/{key}", status_code=204, response_class=Response,
                    operation_id=f"delete_{one}", summary=f"Delete a {one}",
                    dependencies=[_STAFF], tags=[r.tag])
-    def delete_row(session: SessionDep, key: key_type) -> Response:  # type: ignore[valid-type]
+    def delete_row(session: SessionDep, key: key_type) -> Response:
         session.delete(_get(session, key))
         session.flush()
         return Response(status_code=204)

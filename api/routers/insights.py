@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from functools import lru_cache
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Query, Response
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import HTMLResponse, RedirectResponse
 
-from api.deps import READERS, SessionDep, require
+from api.cache import TtlCache
+from api.deps import READERS, TOKEN_QUERY, require, run_db
+from api.routers.login import set_login_cookie
 from logistics.domain import BadInput, parse_category
 
 router = APIRouter()
@@ -19,14 +24,14 @@ _READERS = Depends(require(*READERS))
 @router.get("/metrics", operation_id="get_metrics", dependencies=[_READERS], tags=["metrics"],
             summary="Official metrics of a period with their inputs (wasteroute.metrics/1)",
             response_model=dict[str, Any])
-def metrics(
-    session: SessionDep,
+async def metrics(
+    request: Request,
     date_from: Annotated[dt.date, Query(alias="from", description="first day")],
     date_to: Annotated[dt.date, Query(alias="to", description="last day (included)")],
     by: Annotated[str, Query(pattern="^(county|town)$")] = "county",
     category: Annotated[str | None, Query(max_length=32)] = None,
     town: Annotated[str | None, Query(max_length=100)] = None,
-) -> dict[str, Any]:
+) -> Response:
     from logistics.metrics import compute_metrics
 
     if date_to < date_from:
@@ -38,7 +43,20 @@ def metrics(
         cat = parse_category(category)
         if cat is None:
             raise BadInput(f"unknown category {category!r} / 未知类别")
-    return compute_metrics(session, date_from, date_to, by=by, category=cat, town=town)
+    def build(session: Any) -> bytes:
+        return json_bytes(compute_metrics(session, date_from, date_to, by=by, category=cat,
+                                          town=town))
+
+    cache: TtlCache = request.app.state.read_cache
+    body: bytes = await cache.get(("metrics", date_from, date_to, by, cat, town),
+                                  lambda: run_db(request, build))
+    return Response(body, media_type="application/json")
+
+
+def json_bytes(doc: Any) -> bytes:
+    """The JSON answer, encoded once (cached answers are not serialized again)."""
+    return json.dumps(jsonable_encoder(doc), ensure_ascii=False, allow_nan=False,
+                      separators=(",", ":")).encode("utf-8")
 
 
 def _filters(date: dt.date | None, year: int | None, lang: str) -> dict[str, str]:
@@ -57,7 +75,7 @@ LangQ = Annotated[str, Query(pattern="^(zh|en)$")]
 
 @router.get("/dashboards", operation_id="list_dashboards", dependencies=[_READERS],
             tags=["dashboards"], summary="Dashboard page names", response_model=list[str])
-def pages() -> list[str]:
+async def pages() -> list[str]:
     from dashboards.pages import PAGES
 
     return list(PAGES)
@@ -73,28 +91,61 @@ def _plotly() -> str:
 @router.get("/dashboards/plotly.min.js", operation_id="get_plotly_js", tags=["dashboards"],
             summary="plotly.js for the dashboard pages", response_class=Response,
             responses={200: {"content": {"application/javascript": {}}}})
-def plotly() -> Response:
+async def plotly() -> Response:
     return Response(_plotly(), media_type="application/javascript",
                     headers={"Cache-Control": "public, max-age=86400"})
+
+
+async def _page(request: Request, kind: str, page: str, filters: dict[str, str]) -> Any:
+    from dashboards.pages import page_figures, render_page
+
+    def build(session: Any) -> Any:
+        if kind == "json":
+            return json_bytes(page_figures(session, page, filters))
+        return render_page(session, page, filters, plotly_src="/dashboards/plotly.min.js")
+
+    cache: TtlCache = request.app.state.read_cache
+    key = ("dashboard", kind, page, tuple(sorted(filters.items())))
+    return await cache.get(key, lambda: run_db(request, build))
+
+
+async def _html_answer(request: Request, page: str, filters: dict[str, str]) -> Response:
+    token = request.query_params.get(TOKEN_QUERY)
+    if token and not request.headers.get("authorization"):
+        # opened from a link with ?access_token=: keep the token in the login cookie and
+        # take it out of the address (history, logs, Referer), then show the page
+        rest = [(k, v) for k, v in request.query_params.multi_items() if k != TOKEN_QUERY]
+        target = request.url.path + (f"?{urlencode(rest)}" if rest else "")
+        response: Response = RedirectResponse(target, status_code=303)
+        set_login_cookie(request, response, token)
+        return response
+    html = await _page(request, "html", page, filters)
+    return HTMLResponse(html, headers={"Cache-Control": "private, no-store"})
+
+
+# the .html route comes first: "/dashboards/{page}" would take "overview.html" as a page
+@router.get("/dashboards/{page}.html", operation_id="get_dashboard_page",
+            dependencies=[_READERS], tags=["dashboards"], response_class=HTMLResponse,
+            responses={200: {"content": {"text/html": {}}, "description": "the page"}},
+            summary="A dashboard page for browsers (links between pages are relative)")
+async def dashboard_page(request: Request, page: str, date: DateQ = None, year: YearQ = None,
+                         lang: LangQ = "zh") -> Response:
+    return await _html_answer(request, page, _filters(date, year, lang))
 
 
 @router.get("/dashboards/{page}", operation_id="get_dashboard", dependencies=[_READERS],
             tags=["dashboards"], summary="Figures of a dashboard page (plotly JSON)",
             response_model=dict[str, Any])
-def dashboard(session: SessionDep, page: str, date: DateQ = None, year: YearQ = None,
-              lang: LangQ = "zh") -> dict[str, Any]:
-    from dashboards.pages import page_figures
-
-    return page_figures(session, page, _filters(date, year, lang))
+async def dashboard(request: Request, page: str, date: DateQ = None, year: YearQ = None,
+                    lang: LangQ = "zh") -> Response:
+    body: bytes = await _page(request, "json", page, _filters(date, year, lang))
+    return Response(body, media_type="application/json")
 
 
 @router.get("/dashboards/{page}/html", operation_id="get_dashboard_html",
-            dependencies=[_READERS], tags=["dashboards"], response_class=Response,
+            dependencies=[_READERS], tags=["dashboards"], response_class=HTMLResponse,
             responses={200: {"content": {"text/html": {}}, "description": "the page"}},
-            summary="A dashboard page as HTML")
-def dashboard_html(session: SessionDep, page: str, date: DateQ = None, year: YearQ = None,
-                   lang: LangQ = "zh") -> Response:
-    from dashboards.pages import render_page
-
-    return HTMLResponse(render_page(session, page, _filters(date, year, lang),
-                                    plotly_src="/dashboards/plotly.min.js"))
+            summary="A dashboard page as HTML (same as /dashboards/{page}.html)")
+async def dashboard_html(request: Request, page: str, date: DateQ = None, year: YearQ = None,
+                         lang: LangQ = "zh") -> Response:
+    return await _html_answer(request, page, _filters(date, year, lang))

@@ -11,10 +11,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from api import schemas as s
-from api.deps import EVERYONE, STAFF, PrincipalDep, SessionDep, require
+from api.cache import TtlCache
+from api.deps import EVERYONE, STAFF, PrincipalDep, SessionDep, require, run_db
 from api.errors import ApiError
 from api.routers.data import PagingDep, page
 from logistics import jobs
@@ -29,19 +30,23 @@ _STAFF = Depends(require(*STAFF))
 
 @router.get("/plans", response_model=s.Page[s.PlanOut], operation_id="list_plans",
             summary="Plan versions, newest day first", dependencies=[_ALL], tags=["plans"])
-def list_plans(
-    session: SessionDep,
+async def list_plans(
+    request: Request,
     p: PagingDep,
     date: Annotated[dt.date | None, Query(description="only this day")] = None,
     status: Annotated[str | None, Query(pattern="^(current|superseded)$")] = None,
-) -> dict[str, Any]:
+) -> s.Page[s.PlanOut]:
     stmt = select(Plan)
     if date is not None:
         stmt = stmt.where(Plan.date == date)
     if status is not None:
         stmt = stmt.where(Plan.status == status)
-    rows, count = page(session, stmt, [Plan.date.desc(), Plan.version.desc()], p)
-    return {"data": [s.PlanOut.model_validate(x) for x in rows], "count": count}
+
+    def read(session: Session) -> s.Page[s.PlanOut]:
+        rows, count = page(session, stmt, [Plan.date.desc(), Plan.version.desc()], p)
+        return s.Page[s.PlanOut](data=[s.PlanOut.model_validate(x) for x in rows], count=count)
+
+    return await run_db(request, read)
 
 
 def _plan(session: Any, plan_id: str) -> Plan:
@@ -53,26 +58,37 @@ def _plan(session: Any, plan_id: str) -> Plan:
 
 @router.get("/plans/{plan_id}", response_model=s.PlanOut, operation_id="get_plan",
             summary="One plan version", dependencies=[_ALL], tags=["plans"])
-def get_plan(session: SessionDep, plan_id: str) -> s.PlanOut:
-    return s.PlanOut.model_validate(_plan(session, plan_id))
+async def get_plan(request: Request, plan_id: str) -> s.PlanOut:
+    return await run_db(request, lambda session: s.PlanOut.model_validate(_plan(session, plan_id)))
+
+
+def _routes_json(session: Session, plan_id: str) -> list[tuple[str, bytes]]:
+    """Every route of a plan as (vehicle_id, encoded JSON of RouteOut)."""
+    _plan(session, plan_id)
+    stmt = (select(PlanRoute).where(PlanRoute.plan_id == plan_id)
+            .options(selectinload(PlanRoute.stops)).order_by(PlanRoute.seq))
+    return [(r.vehicle_id, s.RouteOut.model_validate(r).model_dump_json().encode("utf-8"))
+            for r in session.scalars(stmt)]
 
 
 @router.get("/plans/{plan_id}/routes", response_model=s.Page[s.RouteOut],
             operation_id="list_plan_routes", dependencies=[_ALL], tags=["plans"],
             summary="Routes with their stops (a driver sees only his own vehicle's)")
-def plan_routes(
-    session: SessionDep, who: PrincipalDep, plan_id: str,
+async def plan_routes(
+    request: Request, who: PrincipalDep, plan_id: str,
     vehicle_id: Annotated[str | None, Query(max_length=64)] = None,
-) -> dict[str, Any]:
-    _plan(session, plan_id)
-    stmt = (select(PlanRoute).where(PlanRoute.plan_id == plan_id)
-            .options(selectinload(PlanRoute.stops)).order_by(PlanRoute.seq))
-    if who.role == "driver":
-        stmt = stmt.where(PlanRoute.vehicle_id == who.vehicle_id)
-    if vehicle_id is not None:
-        stmt = stmt.where(PlanRoute.vehicle_id == vehicle_id)
-    rows = list(session.scalars(stmt))
-    return {"data": [s.RouteOut.model_validate(x) for x in rows], "count": len(rows)}
+) -> Response:
+    # A stored plan version never changes (a new plan is a new version), so its routes,
+    # encoded once, are kept in the read cache (the cache still expires them).
+    cache: TtlCache = request.app.state.read_cache
+    routes: list[tuple[str, bytes]] = await cache.get(
+        ("routes", plan_id), lambda: run_db(request, lambda session: _routes_json(session,
+                                                                                  plan_id)))
+    wanted = [body for v, body in routes
+              if (who.role != "driver" or v == who.vehicle_id)
+              and (vehicle_id is None or v == vehicle_id)]
+    body = b'{"data":[' + b",".join(wanted) + b'],"count":' + str(len(wanted)).encode() + b"}"
+    return Response(body, media_type="application/json")
 
 
 @router.post("/plans", status_code=202, response_model=s.JobOut, operation_id="plan_day",

@@ -1,0 +1,92 @@
+"""Browser sign-in for the GET pages (dashboards, sheets): a login form that sets an
+HttpOnly cookie holding a bearer token, and sign-out.
+
+The cookie (and the ``access_token`` query parameter) are accepted for GET requests
+only (api.deps.current_principal), so a page opened from another site can never make
+the API change anything with a viewer's cookie.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import COOKIE_NAME, run_db_sync, secret
+from logistics.users import TOKEN_TTL_S, authenticate, issue_token
+
+router = APIRouter()
+
+DEFAULT_NEXT = "/dashboards/overview.html"
+
+_FORM = """<!DOCTYPE html>
+<html lang="zh-CN"><head><meta charset="utf-8"><title>wasteroute 登录 / sign in</title>
+<link rel="icon" href="data:,">
+<style>body{{font-family:sans-serif;max-width:22em;margin:4em auto}}
+label{{display:block;margin:.8em 0}}input{{width:100%;padding:.3em}}
+.error{{color:#b00}}</style></head>
+<body><h1>登录 / Sign in</h1>{message}
+<form method="post" action="/login">
+<label>用户名 / user <input name="username" autocomplete="username" required autofocus></label>
+<label>密码 / password <input name="password" type="password"
+ autocomplete="current-password" required></label>
+<input type="hidden" name="next" value="{next}">
+<button type="submit">登录 / Sign in</button></form></body></html>
+"""
+
+
+def safe_next(value: str | None) -> str:
+    """Only a path on this server (no other host, no scheme) is a place to go next."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return DEFAULT_NEXT
+    return value
+
+
+def _form(next_url: str, message: str = "", status: int = 200) -> HTMLResponse:
+    msg = f'<p class="error">{html.escape(message)}</p>' if message else ""
+    return HTMLResponse(_FORM.format(message=msg, next=html.escape(safe_next(next_url))),
+                        status_code=status, headers={"Cache-Control": "no-store"})
+
+
+def set_login_cookie(request: Request, response: Response, token: str) -> None:
+    response.set_cookie(COOKIE_NAME, token, max_age=TOKEN_TTL_S, path="/", httponly=True,
+                        samesite="lax", secure=request.url.scheme == "https")
+
+
+@router.get("/login", response_class=HTMLResponse, operation_id="login_page", tags=["auth"],
+            summary="Sign-in form for browsers (dashboards)")
+async def login_page(
+    next_url: Annotated[str | None, Query(alias="next", max_length=2000)] = None,
+) -> HTMLResponse:
+    return _form(safe_next(next_url))
+
+
+@router.post("/login", response_class=HTMLResponse, operation_id="login_form", tags=["auth"],
+             status_code=303, summary="Sign in from the form: sets the login cookie, redirects",
+             responses={303: {"description": "signed in; go to `next`"},
+                        401: {"description": "wrong user name or password (the form again)"}})
+async def login_form(
+    request: Request,
+    username: Annotated[str, Form(max_length=64)],
+    password: Annotated[str, Form(max_length=200)],
+    next_url: Annotated[str | None, Form(alias="next", max_length=2000)] = None,
+) -> Response:
+    # Argon2 verification and the user lookup run in one worker thread
+    who = await run_in_threadpool(
+        run_db_sync, request, lambda s: authenticate(s, username, password))
+    if who is None:
+        return _form(safe_next(next_url), "用户名或密码错误 / wrong user name or password", 401)
+    response = RedirectResponse(safe_next(next_url), status_code=303)
+    set_login_cookie(request, response, issue_token(who, secret(request)))
+    return response
+
+
+@router.post("/logout", operation_id="logout", tags=["auth"], status_code=303,
+             summary="Sign out: removes the login cookie", response_class=RedirectResponse)
+async def logout() -> Response:
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(COOKIE_NAME, path="/")
+    return response
