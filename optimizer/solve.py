@@ -1,4 +1,27 @@
-"""solve(problem, params) -> Solution. Never prints; logs through `logging`."""
+"""solve(problem, params) -> Solution. Never prints; logs through `logging`.
+
+Strategies (``SolveParams.strategy``):
+
+* ``"plain"``: the peer in benchmark tables: the same model, PATH_CHEAPEST_ARC +
+  GUIDED_LOCAL_SEARCH, OR-Tools defaults otherwise, no decomposition, no greedy start.
+* ``"auto"`` (default): for days that must end empty at facilities a greedy
+  multi-trip construction (``decompose.greedy_routes``) is the first solution;
+  otherwise LOCAL_CHEAPEST_INSERTION, SAVINGS, PARALLEL_CHEAPEST_INSERTION and
+  PATH_CHEAPEST_ARC are tried in turn within 30 % of the budget, then GLS from the
+  best. Above ``params.decompose_above`` visits the day is cut into sub-problems
+  (``decompose.solve_large``) followed by repair rounds.
+* any OR-Tools first-solution strategy name: that one, then GLS.
+
+Engines: ``"ortools"`` (default); ``"pyvrp"`` / ``"auto"`` use
+``optimizer.pyvrp_engine`` when ``supports(problem)`` says its model covers every
+rule, else OR-Tools.
+
+Reading a plan: ``Visit.arrival_s`` is the previous departure plus the travel
+time (plus the break when the break happens on that leg), ``start_s`` the start
+of service (client) or unload (facility), ``departure_s`` = start + service.
+A break is ``Visit("break", None, None, b, b, b + break_s)`` placed between the
+two stops of the leg during which it is taken.
+"""
 
 from __future__ import annotations
 
