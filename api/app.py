@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import errors
 from api.cache import TtlCache, ttl_from_env
+from api.deps import PRINCIPAL_TTL_S
 from api.routers import admin, data, insights, login, plans
 from logistics import jobs
 from logistics.persistence import db as dbmod
@@ -59,22 +60,28 @@ def api_engine(url: str, threads: int) -> Engine:
                          pool_timeout=60)
 
 
+#: POSTs that change nothing the caches hold
+SIGN_IN_PATHS = frozenset({"/token", "/login", "/logout"})
+
+
 class ClearCacheOnWrite:
     """Writes through this process (any method other than GET/HEAD/OPTIONS that
     succeeded) empty the read cache, so they show at once here; other processes see
     them when their cache entries expire."""
 
-    def __init__(self, app: ASGIApp, cache: TtlCache) -> None:
-        self.app, self.cache = app, cache
+    def __init__(self, app: ASGIApp, caches: tuple[TtlCache, ...]) -> None:
+        self.app, self.caches = app, caches
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+        if (scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS")
+                or scope["path"] in SIGN_IN_PATHS):
             await self.app(scope, receive, send)
             return
 
         async def sent(message: Message) -> None:
             if message["type"] == "http.response.start" and message["status"] < 400:
-                self.cache.clear()
+                for cache in self.caches:
+                    cache.clear()
             await send(message)
 
         await self.app(scope, receive, sent)
@@ -120,9 +127,11 @@ def create_app(db_url: str | None = None, *, migrate: bool = True) -> FastAPI:
     app.state.db_url = url
     app.state.session_factory = sessionmaker(engine, class_=Session, expire_on_commit=False)
     app.state.read_cache = read_cache
+    app.state.principal_cache = TtlCache(min(PRINCIPAL_TTL_S, read_cache.ttl_s), 4096)
     app.state.secret = None
     errors.install(app)
-    app.add_middleware(ClearCacheOnWrite, cache=read_cache)
+    app.add_middleware(ClearCacheOnWrite,
+                       caches=(read_cache, app.state.principal_cache))
     origins = cors_origins()
     if origins:
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_credentials="*" not in origins,

@@ -24,6 +24,7 @@ from fastapi.security import APIKeyCookie, APIKeyHeader, APIKeyQuery, OAuth2Pass
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
+from api.cache import TtlCache
 from api.errors import ApiError
 from logistics.users import (
     ROLES,
@@ -35,6 +36,10 @@ from logistics.users import (
 )
 
 T = TypeVar("T")
+
+#: how long a looked-up caller (user name or API key -> role, vehicle) is reused; a
+#: deactivated user or a changed role takes effect after at most this long
+PRINCIPAL_TTL_S = 10.0
 
 #: the login cookie of browsers (an HttpOnly copy of the bearer token), see api.routers.login
 COOKIE_NAME = "wasteroute_token"
@@ -118,7 +123,11 @@ async def current_principal(
         name = token_subject(token, secret(request))
     principal: Principal | None = None
     if api_key or name:
-        principal = await run_db(request, lambda s: _lookup(s, api_key, name))
+        # Who a key or a user name is, is kept for a few seconds (PRINCIPAL_TTL_S): a
+        # request does not need a database round trip (and a thread) just for that.
+        cache: TtlCache = request.app.state.principal_cache
+        principal = await cache.get(("key", api_key) if api_key else ("user", name),
+                                    lambda: run_db(request, lambda s: _lookup(s, api_key, name)))
     if principal is None:
         raise ApiError(401, "unauthenticated",
                        "not authenticated: send a bearer token or X-API-Key, or sign in at "

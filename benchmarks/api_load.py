@@ -6,13 +6,19 @@ metrics. Traffic goes only to the given base URL on this machine (127.0.0.1); th
 run is bounded in time and stops by itself.
 
     python benchmarks/api_load.py --base http://127.0.0.1:8000 --user bench \
-        --password bench-pass-1 --clients 200 --seconds 60 --date 2026-11-27
+        --password bench-pass-1 --clients 200 --seconds 60 --date 2021-01-01
+
+Each client loops over: the plans of the day, the plan, its routes with all stops,
+the metrics of the month up to the day, and the metrics of the year up to the day
+(``--metrics-from`` .. ``--date``, default one year back). Every answer must be 200
+within the client timeout (``--timeout``, default 30 s); anything else is an error.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import json
 import statistics
 import sys
@@ -33,7 +39,7 @@ def _percentile(values: list[float], q: float) -> float:
 
 async def _client(i: int, base: str, headers: dict[str, str], paths: list[str],
                   until: float, lat: list[float], errors: Counter[str],
-                  http: httpx.AsyncClient) -> None:
+                  http: httpx.AsyncClient, per_path: dict[str, list[float]]) -> None:
     n = i
     while time.monotonic() < until:
         path = paths[n % len(paths)]
@@ -46,6 +52,7 @@ async def _client(i: int, base: str, headers: dict[str, str], paths: list[str],
                 errors[f"HTTP {r.status_code} {path}"] += 1
             else:
                 lat.append(dt_s)
+                per_path[path].append(dt_s)
         except httpx.HTTPError as exc:
             errors[type(exc).__name__] += 1
 
@@ -55,7 +62,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     if host not in ("127.0.0.1", "localhost", "::1"):
         raise SystemExit("this load test only targets this machine (127.0.0.1)")
     limits = httpx.Limits(max_connections=args.clients, max_keepalive_connections=args.clients)
-    async with httpx.AsyncClient(timeout=30.0, limits=limits) as http:
+    async with httpx.AsyncClient(timeout=args.timeout, limits=limits) as http:
         r = await http.post(args.base + "/token",
                             data={"username": args.user, "password": args.password})
         r.raise_for_status()
@@ -69,14 +76,16 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             f"/plans?date={args.date}",
             f"/plans/{plan_id}",
             f"/plans/{plan_id}/routes",
+            f"/metrics?from={args.date[:8]}01&to={args.date}",
             f"/metrics?from={args.metrics_from}&to={args.date}",
         ]
+        per_path: dict[str, list[float]] = {p: [] for p in paths}
         lat: list[float] = []
         errors: Counter[str] = Counter()
         t0 = time.monotonic()
         until = t0 + args.seconds
         await asyncio.gather(*(
-            _client(i, args.base, headers, paths, until, lat, errors, http)
+            _client(i, args.base, headers, paths, until, lat, errors, http, per_path)
             for i in range(args.clients)
         ))
         wall = time.monotonic() - t0
@@ -92,7 +101,10 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         "p95_ms": round(_percentile(ms, 95), 1),
         "p99_ms": round(_percentile(ms, 99), 1),
         "mean_ms": round(statistics.fmean(ms), 1) if ms else None,
-        "paths": paths,
+        "timeout_s": args.timeout,
+        "paths": {p: {"ok": len(v), "p50_ms": round(_percentile([x * 1000 for x in v], 50), 1),
+                      "p99_ms": round(_percentile([x * 1000 for x in v], 99), 1)}
+                  for p, v in per_path.items()},
     }
 
 
@@ -104,11 +116,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--clients", type=int, default=200)
     p.add_argument("--seconds", type=float, default=60.0)
     p.add_argument("--date", required=True, help="a planned day YYYY-MM-DD")
-    p.add_argument("--metrics-from", default=None, help="first day of the metrics period")
+    p.add_argument("--metrics-from", default=None,
+                   help="first day of the long metrics period (default: one year before --date)")
+    p.add_argument("--timeout", type=float, default=30.0, help="client timeout per request, s")
     args = p.parse_args(argv)
     if args.seconds > 600:
         raise SystemExit("--seconds is capped at 600")
-    args.metrics_from = args.metrics_from or args.date[:8] + "01"
+    if args.metrics_from is None:
+        day = dt.date.fromisoformat(args.date)
+        args.metrics_from = (day - dt.timedelta(days=365)).isoformat()
     result = asyncio.run(run(args))
     sys.stdout.write(json.dumps(result, ensure_ascii=False, indent=2) + "\n")
     return 0 if result["errors"] == 0 else 1
