@@ -385,6 +385,68 @@ def test_metrics_and_dashboards_for_viewers(api: Api) -> None:
     _is_error(api.get("/dashboards/nope", "viewer"), 400, "bad_input")
 
 
+def test_metrics_are_computed_once_until_a_write(api: Api) -> None:
+    cache = api.client.app.state.read_cache  # type: ignore[attr-defined]
+    path = "/metrics?from=2026-11-01&to=2026-11-30"
+    first = api.get(path, "viewer")
+    before = cache.computed
+    again = api.get(path, "dispatcher")
+    assert again.status_code == 200 and again.json() == first.json()
+    assert cache.computed == before  # answered from the cache
+    r = api.post("/records", json={"date": FRIDAY, "point_id": "P001", "kg": 10,
+                                   "vehicle_id": DRIVER_VEHICLE})
+    assert r.status_code == 201, r.text
+    assert api.get(path, "viewer").status_code == 200
+    assert cache.computed == before + 1  # a write through this process empties the cache
+
+
+def test_browsers_sign_in_with_a_cookie_that_opens_get_pages_only(api: Api) -> None:
+    c = api.client
+    page = c.get("/login?next=/dashboards/map.html")
+    assert page.status_code == 200 and 'name="password"' in page.text
+    assert 'value="/dashboards/map.html"' in page.text
+    r = c.post("/login", data={"username": "viewer", "password": "wrong-password"},
+               follow_redirects=False)
+    assert r.status_code == 401 and "wasteroute_token" not in r.headers.get("set-cookie", "")
+    _is_error(c.get("/dashboards/overview.html"), 401, "unauthenticated")
+    r = c.post("/login", data={"username": "viewer", "password": PASSWORD,
+                               "next": "https://evil.example/"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/dashboards/overview.html"
+    cookie = r.headers["set-cookie"]
+    assert "wasteroute_token=" in cookie and "httponly" in cookie.lower()
+    r = c.get("/dashboards/overview.html")  # the client sends the cookie
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert 'src="/dashboards/plotly.min.js"' in r.text and 'href="plan.html"' in r.text
+    assert c.get("/dashboards/plan.html?lang=en").status_code == 200
+    assert c.get("/dashboards/plotly.min.js").status_code == 200
+    # the cookie never authorizes a change, and never a route the role may not use
+    _is_error(c.post("/events/complaints", json={"point_id": "P003",
+                                                 "time": "2026-11-27T07:40:00"}),
+              401, "unauthenticated")
+    _is_error(c.get("/points"), 403, "forbidden")
+    r = c.post("/logout", follow_redirects=False)
+    assert r.status_code == 303
+    _is_error(c.get("/dashboards/overview.html"), 401, "unauthenticated")
+
+
+def test_a_token_in_the_link_becomes_the_cookie(api: Api) -> None:
+    c = api.client
+    token = api.headers["viewer"]["Authorization"].removeprefix("Bearer ")
+    r = c.get(f"/dashboards/fleet.html?lang=en&access_token={token}", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/dashboards/fleet.html?lang=en"
+    assert "wasteroute_token=" in r.headers["set-cookie"]
+    assert c.get(r.headers["location"]).status_code == 200
+    c.cookies.clear()
+    assert c.get(f"/dashboards/fleet?access_token={token}").status_code == 200
+    _is_error(c.get("/dashboards/fleet?access_token=not-a-token"), 401, "unauthenticated")
+    r = c.post(f"/events/complaints?access_token={token}",
+               json={"point_id": "P003", "time": "2026-11-27T07:40:00"})
+    _is_error(r, 401, "unauthenticated")  # GET requests only
+    driver = api.headers["driver"]["Authorization"].removeprefix("Bearer ")
+    _is_error(c.get(f"/metrics?from=2026-11-01&to=2026-11-02&access_token={driver}"), 403,
+              "forbidden")
+
+
 def test_unknown_paths_and_methods_answer_json(api: Api) -> None:
     _is_error(api.get("/nope"), 404, "not_found")
     _is_error(api.client.patch("/points", headers=api.as_("admin")), 405,
