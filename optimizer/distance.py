@@ -244,6 +244,30 @@ def _raise_unroutable(dist: np.ndarray, dur: np.ndarray, what: str) -> None:
         )
 
 
+def _chunked_matrices(
+    arr: np.ndarray,
+    chunk_size: int,
+    timeout_s: float,
+    block: Callable[[httpx.Client, np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]],
+    what: str,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fill full matrices block by block from a table service; ``block`` answers one
+    (sources x destinations) block in metres and seconds."""
+    n = len(arr)
+    dist = np.zeros((n, n))
+    dur = np.zeros((n, n))
+    if n < 2:
+        return finish_matrices(dist, dur, arr)
+    with _http_client(timeout_s) as client:
+        for src in _blocks(n, chunk_size):
+            for dst in _blocks(n, chunk_size):
+                d, t = block(client, arr, src, dst)
+                dist[np.ix_(src, dst)] = d
+                dur[np.ix_(src, dst)] = t
+    _raise_unroutable(dist, dur, what)
+    return finish_matrices(dist, dur, arr)
+
+
 class OsrmTable:
     """Client of the OSRM ``table`` service (``GET /table/v1/{profile}/{coords}``).
 
@@ -272,20 +296,9 @@ class OsrmTable:
         return {"kind": self.kind, "base_url": self.base_url, "profile": self.profile}
 
     def matrices(self, points: Sequence[LonLat]) -> tuple[np.ndarray, np.ndarray]:
-        arr = as_lonlat_array(points)
-        n = len(arr)
-        dist = np.zeros((n, n))
-        dur = np.zeros((n, n))
-        if n < 2:
-            return finish_matrices(dist, dur, arr)
-        with _http_client(self.timeout_s) as client:
-            for src in _blocks(n, self.chunk_size):
-                for dst in _blocks(n, self.chunk_size):
-                    d, t = self._block(client, arr, src, dst)
-                    dist[np.ix_(src, dst)] = d
-                    dur[np.ix_(src, dst)] = t
-        _raise_unroutable(dist, dur, "OSRM")
-        return finish_matrices(dist, dur, arr)
+        return _chunked_matrices(
+            as_lonlat_array(points), self.chunk_size, self.timeout_s, self._block, "OSRM"
+        )
 
     def _block(
         self, client: httpx.Client, arr: np.ndarray, src: np.ndarray, dst: np.ndarray
@@ -345,20 +358,16 @@ class ValhallaMatrix:
         return {"kind": self.kind, "base_url": self.base_url, "costing": self.costing}
 
     def matrices(self, points: Sequence[LonLat]) -> tuple[np.ndarray, np.ndarray]:
-        arr = as_lonlat_array(points)
-        n = len(arr)
-        dist = np.zeros((n, n))
-        dur = np.zeros((n, n))
-        if n < 2:
-            return finish_matrices(dist, dur, arr)
-        with _http_client(self.timeout_s) as client:
-            for src in _blocks(n, self.chunk_size):
-                for dst in _blocks(n, self.chunk_size):
-                    d_km, t = self._block(client, arr, src, dst)
-                    dist[np.ix_(src, dst)] = d_km * 1000.0
-                    dur[np.ix_(src, dst)] = t
-        _raise_unroutable(dist, dur, "Valhalla")
-        return finish_matrices(dist, dur, arr)
+        return _chunked_matrices(
+            as_lonlat_array(points), self.chunk_size, self.timeout_s, self._block_m, "Valhalla"
+        )
+
+    def _block_m(
+        self, client: httpx.Client, arr: np.ndarray, src: np.ndarray, dst: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """One block in metres and seconds (the service answers in kilometres)."""
+        d_km, t = self._block(client, arr, src, dst)
+        return d_km * 1000.0, t
 
     def _block(
         self, client: httpx.Client, arr: np.ndarray, src: np.ndarray, dst: np.ndarray
