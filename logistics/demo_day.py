@@ -98,7 +98,7 @@ def write_day_sheets(db_url: str, out_dir: Path, day: dt.date, outputs: DayOutpu
     t0 = time.perf_counter()
     sheets_dir = out_dir / "sheets"
     with session_scope(db_url) as session:
-        for fmt in ("html", "gpx", "xlsx", "pdf"):
+        for fmt in ("html", "gpx", "geojson", "xlsx", "pdf"):
             outputs.sheet_paths[fmt] = write_sheets(session, day, fmt, sheets_dir / fmt)
     outputs.timings_s["sheets"] = time.perf_counter() - t0
 
