@@ -12,9 +12,10 @@ vehicles shared out by demand.
 
 from __future__ import annotations
 
+import heapq
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,6 +27,9 @@ log = logging.getLogger(__name__)
 
 #: a client is split into at most this many visits; beyond it is "capacity"
 MAX_SPLIT = 50
+#: greedy construction: weight of a job's slack (window end - start) against the
+#: time to reach it, so that jobs whose window closes soon are taken first
+URGENCY = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -494,6 +498,8 @@ def _repair(problem: Problem, jobs: Sequence[Job], routes: list, dropped: list[i
 def greedy_routes(problem: Problem, jobs: Sequence[Job], vehicles: Sequence[int],
                   job_ids: Sequence[int] | None = None,
                   facility_capacity_left: Sequence[int | None] | None = None,
+                  urgency: float = URGENCY,
+                  parallel: bool = False,
                   ) -> list[list[tuple[str, int]]]:
     """Time-oriented nearest neighbour, multi-trip: a first solution for the model.
 
@@ -524,8 +530,10 @@ def greedy_routes(problem: Problem, jobs: Sequence[Job], vehicles: Sequence[int]
               if fac_locs else np.zeros((len(sub), 0), dtype=np.int64))
     fcap: list[int | None] = (list(facility_capacity_left) if facility_capacity_left is not None
                               else [f.daily_capacity for f in problem.facilities])
-    out: list[list[tuple[str, int]]] = []
-    for g in vehicles:
+    out: list[list[tuple[str, int]]] = [[] for _ in vehicles]
+
+    def build(slot: int, g: int) -> Iterator[int]:
+        """One vehicle's day; yields its clock before each step."""
         v = problem.vehicles[g]
         allowed = np.asarray([g in j.vehicles for j in sub], dtype=bool)
         cap = np.asarray([v.capacities.get(k, 0) for k in cats], dtype=np.int64)
@@ -554,6 +562,7 @@ def greedy_routes(problem: Problem, jobs: Sequence[Job], vehicles: Sequence[int]
             return ok
 
         while True:
+            yield t
             cand = free & allowed & np.all(load[None, :] + amt <= cap[None, :], axis=1)
             cand &= collected + tot <= max_coll
             if stops >= max_stops:
@@ -589,7 +598,9 @@ def greedy_routes(problem: Problem, jobs: Sequence[Job], vehicles: Sequence[int]
                     home = np.asarray(dur[locs[idx], v.end_location], dtype=np.int64)
                     ok &= done + home + later <= v.shift_end_s
                 if ok.any():
-                    score = np.where(ok, st - t, np.iinfo(np.int64).max)
+                    # soonest start, with jobs whose window closes early pulled forward
+                    key = (st - t) + urgency * (tw1[idx] - st)
+                    score = np.where(ok, key, np.inf)
                     chosen = int(idx[int(score.argmin())])
                     if take_break_now:
                         brk_left = False
@@ -659,5 +670,62 @@ def greedy_routes(problem: Problem, jobs: Sequence[Job], vehicles: Sequence[int]
                         break
                     continue
             break
-        out.append(seq)
+        out[slot] = seq
+
+    if not parallel:
+        for slot, g in enumerate(vehicles):
+            for _ in build(slot, g):
+                pass
+        return out
+    # parallel: the vehicle whose clock is earliest takes the next step, so that
+    # jobs with early windows are shared out over the fleet
+    heap: list[tuple[int, int, Iterator[int]]] = []
+    for slot, g in enumerate(vehicles):
+        gen = build(slot, g)
+        first = next(gen, None)
+        if first is not None:
+            heapq.heappush(heap, (first, slot, gen))
+    while heap:
+        _, slot, gen = heapq.heappop(heap)
+        nxt = next(gen, None)
+        if nxt is not None:
+            heapq.heappush(heap, (nxt, slot, gen))
     return out
+
+
+#: urgency weights tried by best_greedy (0 = plain soonest start)
+GREEDY_URGENCIES = (0.0, 0.02, 0.05, 0.1, 0.2)
+
+
+def best_greedy(problem: Problem, jobs: Sequence[Job], vehicles: Sequence[int],
+                facility_capacity_left: Sequence[int | None] | None = None,
+                ) -> list[list[tuple[str, int]]]:
+    """The greedy construction that serves the most jobs over a few urgency weights.
+
+    One weight never suits every day: without it the jobs with early-closing
+    windows are left to the last vehicles; with a large one vehicles cross the
+    area for them. Each run costs a fraction of a second.
+    """
+    best: tuple[tuple[int, int], list[list[tuple[str, int]]]] | None = None
+    dist = problem.distance_m
+    for u in GREEDY_URGENCIES:
+        seqs = greedy_routes(problem, jobs, vehicles,
+                             facility_capacity_left=facility_capacity_left, urgency=u)
+        served = sum(1 for s in seqs for kind, _ in s if kind == "client")
+        metres = 0
+        for g, s in zip(vehicles, seqs, strict=True):
+            v = problem.vehicles[g]
+            here = v.start_location
+            for kind, ref in s:
+                loc = jobs[ref].location if kind == "client" else problem.facilities[ref].location
+                metres += int(dist[here, loc])
+                here = loc
+            if s:
+                metres += int(dist[here, v.end_location])
+        key = (-served, metres)
+        if best is None or key < best[0]:
+            best = (key, seqs)
+        if served == len(jobs):
+            break
+    assert best is not None
+    return best[1]

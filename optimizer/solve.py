@@ -29,6 +29,7 @@ import importlib
 import logging
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from optimizer.decompose import Job, Prepared, prepare
 from optimizer.params import SolveParams
@@ -86,30 +87,92 @@ def _try_pyvrp(problem: Problem, params: SolveParams) -> Solution | None:
 
 def solve_jobs(problem: Problem, params: SolveParams, prep: Prepared, t0: float,
                progress: Progress | None = None) -> Solution:
-    """One OR-Tools model over every job and vehicle."""
-    from optimizer.model import RoutingModel
+    """Every job and vehicle; one OR-Tools model per independent group of compartments.
+
+    Groups of compartments that share no vehicle (``decompose.components``) do not
+    interact except through facility daily capacities, which are handed from one
+    group to the next. Solving them as one model made the search fail on restoring
+    the greedy start on demo-sized days with breaks (the plan was then the greedy
+    one); apart, each restores and improves, and the budget goes where jobs are left.
+    """
+    from optimizer.decompose import _consume_capacity, best_greedy, components
 
     jobs = prep.jobs
     if not jobs:
         return assemble(problem, jobs, [], [], prep.unassigned, engine="ortools",
                         wall_s=time.monotonic() - t0, objective=0, stats={})
     plain = params.strategy == "plain"
-    vehicles = list(range(len(problem.vehicles)))
-    seqs = None
-    if not plain and params.strategy == "auto" and problem.end_empty and problem.facilities:
-        from optimizer.decompose import greedy_routes
-
-        seqs = greedy_routes(problem, jobs, vehicles)
-    model = RoutingModel(problem, jobs, vehicles, params, initial=seqs)
-    initial = model.routes_as_indices(seqs) if seqs is not None else None
-    left = max(0.2, params.time_limit_s - (time.monotonic() - t0) - 0.05)
-    raw = model.solve(left, params.strategy, plain=plain, progress=progress, initial=initial)
-    stats = dict(raw.stats)
-    stats["jobs"] = len(jobs)
-    stats["nodes"] = model.num_nodes
-    return assemble(problem, jobs, raw.routes, raw.dropped, prep.unassigned,
+    greedy = not plain and params.strategy == "auto" and problem.end_empty and bool(
+        problem.facilities)
+    if plain:
+        groups = [(list(range(len(jobs))), list(range(len(problem.vehicles))))]
+    else:
+        groups = [(gj, gv) for gj, gv in components(problem, jobs) if gv]
+        covered = {j for gj, _ in groups for j in gj}
+        orphans = [j for j in range(len(jobs)) if j not in covered]
+    cap_left: list[int | None] = [f.daily_capacity for f in problem.facilities]
+    # greedy starts first (they are cheap): their dropped jobs weigh in the budget split
+    starts: list[list[list[tuple[str, int]]] | None] = []
+    weights: list[float] = []
+    for gj, gv in groups:
+        seqs = None
+        if greedy:
+            seqs = best_greedy(problem, [jobs[i] for i in gj], gv)
+            served = sum(1 for sq in seqs for kind, _ in sq if kind == "client")
+            weights.append(len(gj) + 4.0 * (len(gj) - served))
+        else:
+            weights.append(float(len(gj)))
+        starts.append(seqs)
+    routes: list[object] = []
+    dropped: list[int] = [] if plain else list(orphans)
+    objective = 0
+    stats: dict[str, object] = {"jobs": len(jobs), "groups": len(groups)}
+    group_stats: list[dict[str, object]] = []
+    for gi, ((gj, gv), seqs) in enumerate(zip(groups, starts, strict=True)):
+        t_g = time.monotonic()
+        left = params.time_limit_s - (t_g - t0) - 0.05
+        share = left * weights[gi] / max(1e-9, sum(weights[gi:]))
+        if greedy and len(groups) > 1:
+            # the facility capacity left by earlier groups
+            seqs = best_greedy(problem, [jobs[i] for i in gj], gv, facility_capacity_left=cap_left)
+        raw = _solve_group(problem, params, [jobs[i] for i in gj], gv, seqs, cap_left,
+                           t_g + share, plain, progress)
+        objective += raw.objective
+        for rr in raw.routes:
+            for rv in rr.visits:
+                if rv.kind == "client":
+                    rv.ref = gj[rv.ref]
+        routes.extend(raw.routes)
+        dropped.extend(gj[i] for i in raw.dropped)
+        _consume_capacity(problem, jobs, raw.routes, cap_left)
+        g_stats = dict(raw.stats)
+        g_stats.update(jobs=len(gj), vehicles=len(gv), dropped=len(raw.dropped),
+                       budget_s=round(share, 2), wall_s=round(time.monotonic() - t_g, 2))
+        group_stats.append(g_stats)
+    stats["group_stats"] = group_stats
+    if len(group_stats) == 1:
+        stats.update(group_stats[0])
+        stats["jobs"] = len(jobs)
+    return assemble(problem, jobs, routes, dropped, prep.unassigned,
                     engine="ortools", wall_s=time.monotonic() - t0,
-                    objective=raw.objective, stats=stats)
+                    objective=objective, stats=stats)
+
+
+def _solve_group(problem: Problem, params: SolveParams, jobs: list[Job], vehicles: list[int],
+                 seqs: list[list[tuple[str, int]]] | None, cap_left: list[int | None],
+                 deadline: float, plain: bool, progress: Progress | None) -> Any:
+    from optimizer.model import RoutingModel
+
+    model = RoutingModel(problem, jobs, vehicles, params, initial=seqs,
+                         facility_capacity_left=cap_left)
+    initial = model.routes_as_indices(seqs) if seqs is not None else None
+    left = max(0.2, deadline - time.monotonic())
+    raw = model.solve(left, params.strategy, plain=plain, progress=progress, initial=initial)
+    raw.stats["nodes"] = model.num_nodes
+    if seqs is not None:
+        raw.stats["greedy_dropped"] = len(jobs) - sum(
+            1 for sq in seqs for kind, _ in sq if kind == "client")
+    return raw
 
 
 # --------------------------------------------------------------------------- assembly
