@@ -125,7 +125,7 @@ async def _html_answer(request: Request, page: str, filters: dict[str, str]) -> 
 
 # the .html route comes first: "/dashboards/{page}" would take "overview.html" as a page
 @router.get("/dashboards/{page}.html", operation_id="get_dashboard_page",
-            dependencies=[_READERS], tags=["dashboards"], response_class=HTMLResponse,
+            dependencies=[_READERS], tags=["dashboards"], response_class=Response,
             responses={200: {"content": {"text/html": {}}, "description": "the page"}},
             summary="A dashboard page for browsers (links between pages are relative)")
 async def dashboard_page(request: Request, page: str, date: DateQ = None, year: YearQ = None,
@@ -143,7 +143,7 @@ async def dashboard(request: Request, page: str, date: DateQ = None, year: YearQ
 
 
 @router.get("/dashboards/{page}/html", operation_id="get_dashboard_html",
-            dependencies=[_READERS], tags=["dashboards"], response_class=HTMLResponse,
+            dependencies=[_READERS], tags=["dashboards"], response_class=Response,
             responses={200: {"content": {"text/html": {}}, "description": "the page"}},
             summary="A dashboard page as HTML (same as /dashboards/{page}.html)")
 async def dashboard_html(request: Request, page: str, date: DateQ = None, year: YearQ = None,

@@ -56,18 +56,20 @@ def set_login_cookie(request: Request, response: Response, token: str) -> None:
                         samesite="lax", secure=request.url.scheme == "https")
 
 
-@router.get("/login", response_class=HTMLResponse, operation_id="login_page", tags=["auth"],
-            summary="Sign-in form for browsers (dashboards)")
+@router.get("/login", response_class=Response, operation_id="login_page", tags=["auth"],
+            summary="Sign-in form for browsers (dashboards)",
+            responses={200: {"content": {"text/html": {}}, "description": "the form"}})
 async def login_page(
     next_url: Annotated[str | None, Query(alias="next", max_length=2000)] = None,
 ) -> HTMLResponse:
     return _form(safe_next(next_url))
 
 
-@router.post("/login", response_class=HTMLResponse, operation_id="login_form", tags=["auth"],
+@router.post("/login", response_class=Response, operation_id="login_form", tags=["auth"],
              status_code=303, summary="Sign in from the form: sets the login cookie, redirects",
              responses={303: {"description": "signed in; go to `next`"},
-                        401: {"description": "wrong user name or password (the form again)"}})
+                        401: {"content": {"text/html": {}},
+                              "description": "wrong user name or password (the form again)"}})
 async def login_form(
     request: Request,
     username: Annotated[str, Form(max_length=64)],
@@ -85,7 +87,8 @@ async def login_form(
 
 
 @router.post("/logout", operation_id="logout", tags=["auth"], status_code=303,
-             summary="Sign out: removes the login cookie", response_class=RedirectResponse)
+             summary="Sign out: removes the login cookie", response_class=Response,
+             responses={303: {"description": "signed out; go to /login"}})
 async def logout() -> Response:
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE_NAME, path="/")
