@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import json
 import logging
@@ -197,9 +196,22 @@ def plan(
             "osrm:URL | valhalla:URL (default haversine)",
         ),
     ] = None,
+    mode: Annotated[
+        str, typer.Option("--mode", help="schedule (weekday days) | demand (expected fill)")
+    ] = "schedule",
+    margin: Annotated[
+        float | None,
+        typer.Option("--margin", help="forecast safety margin, fraction "
+                     "(default $WASTEROUTE_FORECAST_MARGIN or 0)"),
+    ] = None,
     db: DbOpt = None,
 ) -> None:
     """Plan the collections due on a date, store the plan, write plan.json / 规划某日收运路线.
+
+    kg per point: the forecast from collection records where a point has history
+    (times 1 + --margin), else kg_per_visit (WASTEROUTE_FORECAST=off: always).
+    --mode demand chooses the points by expected fill (docs/operations.md): optional
+    points the solver leaves out are listed under `skipped`.
 
     Each run stores a new version of the day's plan (DATE-1, DATE-2, ...) and marks
     the previous one superseded; if planning fails the previous plan stays current.
@@ -217,6 +229,10 @@ def plan(
     day = parse_date(date)
     if not (time_limit > 0 and time_limit < float("inf")):
         raise BadInput(f"--time-limit must be a positive number of seconds (got {time_limit})")
+    if mode not in ("schedule", "demand"):
+        raise BadInput(f"--mode must be schedule or demand (got {mode!r})")
+    if margin is not None and not (0 <= margin < 10):
+        raise BadInput(f"--margin must be a fraction >= 0 (got {margin})")
     model = resolve_distance_model(distance)
     target = out_path or Path(f"plan-{day.isoformat()}.json")
     if target.is_dir():
@@ -241,14 +257,22 @@ def plan(
             best = "" if objective is None else f"cost {objective / 1000:,.1f}"
             progress_bar.update(task, completed=min(1.0, max(0.0, fraction)), best=best)
 
-        result = plan_day(session, day, time_limit_s=time_limit, distance_model=model,
-                          progress=on_progress)
-    doc = result.document
+        if mode == "demand":
+            from logistics.persistence import plan_repo
+            from logistics.simulate import make_demand_document
+
+            doc = make_demand_document(session, day, time_limit_s=time_limit,
+                                       distance_model=model)
+            plan_id = plan_repo.store_plan(session, day, doc).plan_id
+        else:
+            result = plan_day(session, day, time_limit_s=time_limit, distance_model=model,
+                              progress=on_progress, margin=margin)
+            doc, plan_id = result.document, result.plan_id
     tmp = target.with_name(target.name + ".tmp")
     tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     tmp.replace(target)
 
-    table = Table(title=f"plan {result.plan_id} / 收运计划")
+    table = Table(title=f"plan {plan_id} / 收运计划")
     for col in ("vehicle / 车辆", "stops / 点位", "trips / 趟", "km / 公里", "kg / 公斤",
                 "hours / 小时"):
         table.add_column(col, justify="left" if col.startswith("vehicle") else "right")
@@ -288,7 +312,17 @@ def plan(
             ut.add_row(reason, str(n), f"{kg_by_reason[reason]:,}",
                        ", ".join(ids[:5]) + (" ..." if len(ids) > 5 else ""))
         out.print(ut)
-    out.print(f"plan / 计划 {result.plan_id} -> {target}", markup=False, highlight=False)
+    dem = doc.get("demand") or {}
+    if dem.get("mode") == "demand":
+        out.print(f"demand mode / 按需: selected {dem['selected']} "
+                  f"({', '.join(f'{k} {n}' for k, n in sorted(dem['counts'].items()))}), "
+                  f"skipped / 跳过 {len(doc['skipped'])} (low expected fill)",
+                  markup=False, highlight=False)
+    elif dem:
+        out.print(f"kg source / 产量来源: {dem['source']} (forecast {dem['points_forecast']}, "
+                  f"kg_per_visit {dem['points_static']}, margin {dem['margin']:.0%})",
+                  markup=False, highlight=False)
+    out.print(f"plan / 计划 {plan_id} -> {target}", markup=False, highlight=False)
 
 
 @app.command()
@@ -721,7 +755,7 @@ def forecast(
     m = safety_margin(margin)
     with session_scope(url) as session:
         points = due_points(session, day)
-        h = History.load(session, day - dt.timedelta(days=400), day)
+        h = History.load_for(session, day)
         fc = forecast_day(h, day, [p.point_id for p in points])
     rows = [{"point_id": str(pid), "category": r["category"],
              "kg": round(float(r["kg"]) * (1 + m), 1), "source": r["source"]}

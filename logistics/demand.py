@@ -3,9 +3,8 @@
 Two seams, kept apart on purpose:
 
 * :func:`due_points` - the weekday schedule (``Point.days_mask``, bit 0 = Monday);
-* :func:`expected_kg` - the kg to plan for each due point. For now this is the
-  point's ``kg_per_visit``; the forecast from collection records (issue 7) will
-  replace the body of this function without changing its signature.
+* :func:`expected_kg` - the kg to plan for each due point: the forecast from
+  collection records where a point has history (issue 7), else ``kg_per_visit``.
 """
 
 from __future__ import annotations
@@ -13,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -45,26 +45,47 @@ def due_points(session: Session, date: dt.date) -> list[Point]:
 
 
 def expected_kg(session: Session, points: Sequence[Point], date: dt.date) -> dict[str, float]:
-    """Expected kg per point id for ``date``.
+    """Expected kg per point id for ``date`` (see :func:`expected_kg_detail`)."""
+    return expected_kg_detail(session, points, date)[0]
 
-    The point's ``kg_per_visit``; with ``WASTEROUTE_FORECAST=on`` the forecast from
-    collection records (:mod:`logistics.forecast`, plus ``WASTEROUTE_FORECAST_MARGIN``)
-    for every point with enough history.
+
+def expected_kg_detail(
+    session: Session, points: Sequence[Point], date: dt.date, *, margin: float | None = None
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """Expected kg per point id for ``date`` and where it came from.
+
+    By default the forecast from collection records (:mod:`logistics.forecast`)
+    times ``1 + margin`` (``margin``, else ``WASTEROUTE_FORECAST_MARGIN``, else 0)
+    for every point with enough history; ``kg_per_visit`` for the others and for
+    all points when ``WASTEROUTE_FORECAST=off``. The second value is the plan
+    document's ``demand`` section: ``{"source": "forecast" | "static", "margin",
+    "points_forecast", "points_static"}``.
     """
+    from logistics.forecast import safety_margin
+
     kg = {p.point_id: float(p.kg_per_visit) for p in points}
-    if forecast_enabled():
+    m = safety_margin(margin)
+    fc: dict[str, float] = {}
+    if forecast_enabled() and points:
         from logistics.forecast import expected_kg_forecast
 
-        # only points with enough history are forecast; the others keep kg_per_visit
-        kg.update(expected_kg_forecast(session, [p.point_id for p in points], date))
-    return kg
+        fc = expected_kg_forecast(session, [p.point_id for p in points], date, margin=m)
+        kg.update(fc)
+    info: dict[str, Any] = {
+        "source": "forecast" if fc else "static",
+        "margin": m if fc else 0.0,
+        "points_forecast": len(fc),
+        "points_static": len(kg) - len(fc),
+    }
+    return kg, info
 
 
-#: set to 1/on/true to plan with the forecast from collection records (issue 7)
+#: set to off/0/false/no to plan with ``kg_per_visit`` instead of the forecast (issue 7)
 FORECAST_ENV = "WASTEROUTE_FORECAST"
 
 
 def forecast_enabled() -> bool:
+    """The forecast is on unless ``WASTEROUTE_FORECAST`` is off/0/false/no."""
     import os
 
-    return os.environ.get(FORECAST_ENV, "").strip().lower() in {"1", "on", "true", "yes"}
+    return os.environ.get(FORECAST_ENV, "").strip().lower() not in {"0", "off", "false", "no"}

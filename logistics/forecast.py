@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from logistics.persistence.models import CollectionRecord, Point
@@ -117,6 +117,31 @@ class History:
         rec["date"] = pd.to_datetime(rec["date"])
         rec["kg"] = rec["kg"].astype(float)
         rec = pd.DataFrame(rec.groupby(["date", "point_id"], as_index=False)["kg"].sum())
+        prow = session.execute(select(Point.point_id, Point.category, Point.kg_per_visit,
+                                      Point.days_mask)).all()
+        pts = pd.DataFrame(prow, columns=["point_id", "category", "kg_per_visit", "days_mask"])
+        return cls(rec, pts.set_index("point_id"))
+
+    @classmethod
+    def load_for(cls, session: Session, day: dt.date, *, profile_days: int = 56) -> History:
+        """Just what :func:`forecast_day` reads for ``day``, in ONE SQL aggregate:
+        kg per (date, point) over the last ``profile_days`` and around the previous
+        year's Spring Festival (for its factors). Planning uses this (fast)."""
+        lny = LUNAR_NEW_YEAR.get(day.year - 1)
+        recent = and_(CollectionRecord.date >= day - dt.timedelta(days=profile_days),
+                      CollectionRecord.date < day)
+        cond = recent
+        if lny is not None:
+            cond = or_(recent, and_(CollectionRecord.date >= lny - dt.timedelta(days=40),
+                                    CollectionRecord.date <= lny + dt.timedelta(days=45),
+                                    CollectionRecord.date < day))
+        rows = session.execute(
+            select(CollectionRecord.date, CollectionRecord.point_id,
+                   func.sum(CollectionRecord.kg))
+            .where(cond).group_by(CollectionRecord.date, CollectionRecord.point_id)).all()
+        rec = pd.DataFrame(rows, columns=["date", "point_id", "kg"])
+        rec["date"] = pd.to_datetime(rec["date"])
+        rec["kg"] = rec["kg"].astype(float)
         prow = session.execute(select(Point.point_id, Point.category, Point.kg_per_visit,
                                       Point.days_mask)).all()
         pts = pd.DataFrame(prow, columns=["point_id", "category", "kg_per_visit", "days_mask"])
@@ -220,8 +245,9 @@ def forecast_day(
 def expected_kg_forecast(
     session: Session, point_ids: Sequence[str], day: dt.date, *, margin: float | None = None
 ) -> dict[str, float]:
-    """Forecast kg (with the safety margin) for these points; {} when there is no history."""
-    h = History.load(session, day - dt.timedelta(days=400), day)
+    """Forecast kg (with the safety margin) for the points with enough history (the
+    others are left out: the caller keeps ``kg_per_visit``); {} when there is none."""
+    h = History.load_for(session, day)
     if h.records.empty:
         return {}
     fc = forecast_day(h, day, [p for p in point_ids if p in h.points.index])

@@ -41,7 +41,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from logistics.demand import due_points, expected_kg
+from logistics.demand import due_points, expected_kg_detail
 from logistics.domain import BadInput
 from logistics.persistence import plan_repo
 from logistics.persistence.models import Depot, Plan, Point, Vehicle
@@ -90,6 +90,8 @@ class DayProblem:
     vehicles: list[Vehicle]
     facilities: list[FacilityRow]
     distance_model: DistanceModel
+    #: the plan document's ``demand`` section (where the kg came from; issue 7)
+    demand: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -151,12 +153,14 @@ def build_problem(
     distance_model: DistanceModel | str | None = None,
     *,
     selection: dict[str, tuple[float, int | None]] | None = None,
+    margin: float | None = None,
 ) -> DayProblem:
     """Translate the day's collections, fleet and facilities into a solver Problem.
 
     ``selection`` (demand-driven mode, issue 7) replaces the schedule: point id ->
     (kg, penalty); penalty None = must be served, else the cost of leaving it out
-    (in cost units of km at cost 1 per km)."""
+    (in cost units of km at cost 1 per km). ``margin``: the forecast's safety
+    margin (default ``WASTEROUTE_FORECAST_MARGIN``, else 0)."""
     model = resolve_distance_model(distance_model)
     vehicles = [
         v
@@ -177,11 +181,12 @@ def build_problem(
             f"no collections due on {date.isoformat()} ({date.strftime('%A')}) / 当日无收运点位"
         )
     if selection is None:
-        kg = expected_kg(session, points, date)
+        kg, demand_info = expected_kg_detail(session, points, date, margin=margin)
         penalty: dict[str, int | None] = {}
     else:
         kg = {p.point_id: float(selection[p.point_id][0]) for p in points}
         penalty = {p.point_id: selection[p.point_id][1] for p in points}
+        demand_info = {"source": "selection", "points_forecast": 0, "points_static": 0}
     depots = {d.depot_id: d for d in session.scalars(select(Depot))}
     facilities = list(session.scalars(select(FacilityRow).order_by(FacilityRow.facility_id)))
 
@@ -279,7 +284,11 @@ def build_problem(
         "%s: %d point(s) due, %d vehicle(s), %d facility(ies), %d location(s)",
         date, len(points), len(vehicles), len(facilities), len(places),
     )
-    return DayProblem(date, problem, places, points, kg, vehicles, facilities, model)
+    demand_info = dict(demand_info)
+    demand_info["expected_kg"] = {p.point_id: max(0, int(round(kg[p.point_id])))
+                                  for p in points}
+    return DayProblem(date, problem, places, points, kg, vehicles, facilities, model,
+                      demand=demand_info)
 
 
 # --------------------------------------------------------------------------- Solution -> document
@@ -416,7 +425,7 @@ def build_document(
     served = {s["id"] for r in routes for s in r["stops"] if s["kind"] == "collect"}
     kg_planned = sum(r["kg_collected"] for r in routes)
     total_m = sum(int(round(r["distance_km"] * 1000)) for r in routes)
-    return {
+    doc: dict[str, Any] = {
         "format": FORMAT,
         "plan_id": None,
         "date": day.date.isoformat(),
@@ -440,6 +449,9 @@ def build_document(
         "routes": routes,
         "unassigned": unassigned,
     }
+    if day.demand:
+        doc["demand"] = dict(day.demand)
+    return doc
 
 
 # --------------------------------------------------------------------------- entry points
@@ -453,6 +465,7 @@ def make_plan(
     distance_model: DistanceModel | str | None = None,
     params: SolveParams | None = None,
     progress: Progress | None = None,
+    margin: float | None = None,
 ) -> PlanDraft:
     """Build and solve the day; return the finished document. Writes nothing."""
     from optimizer.solve import solve
@@ -461,7 +474,7 @@ def make_plan(
             and time_limit_s > 0):
         raise BadInput(f"time limit must be a positive number of seconds (got {time_limit_s})")
     params = replace(params or SolveParams(), time_limit_s=float(time_limit_s))
-    day = build_problem(session, date, distance_model)
+    day = build_problem(session, date, distance_model, margin=margin)
     solution = solve(day.problem, params, progress)
     log.info(
         "%s: %d route(s), %d unassigned, %.1f km in %.1f s (%s)",
@@ -485,6 +498,7 @@ def plan_day(
     distance_model: DistanceModel | str | None = None,
     params: SolveParams | None = None,
     progress: Progress | None = None,
+    margin: float | None = None,
 ) -> PlanResult:
     """Plan every collection due on ``date`` and store it as the date's new current plan.
 
@@ -493,7 +507,7 @@ def plan_day(
     time limit.
     """
     draft = make_plan(session, date, time_limit_s=time_limit_s, distance_model=distance_model,
-                      params=params, progress=progress)
+                      params=params, progress=progress, margin=margin)
     plan = plan_repo.store_plan(session, date, draft.document)
     return PlanResult(
         plan_id=plan.plan_id,

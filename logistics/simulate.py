@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from logistics.persistence.models import CollectionRecord, Point
@@ -207,4 +207,152 @@ def simulate(
     return out
 
 
-__all__ = ["Fill", "SimConfig", "demand_selection", "run_mode", "simulate"]
+# --------------------------------------------------------------------------- one real day
+
+
+def _days_to_next(mask: int, weekday: int) -> int:
+    """Days from ``weekday`` (0 = Monday) to the next scheduled weekday after it (1..7)."""
+    for n in range(1, 8):
+        if mask & (1 << ((weekday + n) % 7)):
+            return n
+    return 7
+
+
+def day_selection(
+    session: Session, date: dt.date, cfg: SimConfig | None = None, *, window_days: int = 28
+) -> tuple[dict[str, tuple[float, int | None]], dict[str, dict[str, Any]]]:
+    """Demand-driven choice of the points to collect on ``date`` from the records before it.
+
+    Per point with records in the last ``window_days``: daily rate ``r`` = their kg /
+    the days of waste they cover (schedule gaps); last collection ``L`` (latest
+    record); expected fill at collection today ``f + r = r x (date - L)``; capacity
+    as in :class:`Fill`; ``n`` = days to its next scheduled visit after today.
+
+    * scheduled today: **optional** when ``f + r`` is below ``optional_from`` of
+      capacity and skipping it would not overflow before its next scheduled visit
+      (``f + (n+1) r (1 + margin) <= cap``), penalty ``penalty_km`` x that fill at
+      the next visit / cap (the overflow risk); **must** otherwise;
+    * not scheduled today: **must** when ``f + (n+1) r (1 + margin) > cap`` (it
+      would overflow before its next scheduled visit); else left for its day;
+    * no records in the window: the schedule (must when scheduled, ``kg_per_visit``).
+
+    Returns (selection point -> (kg, penalty or None), info point -> figures).
+    """
+    cfg = cfg or SimConfig()
+    pts = session.execute(select(Point.point_id, Point.kg_per_visit, Point.days_mask)
+                          .order_by(Point.point_id)).all()
+    start = date - dt.timedelta(days=window_days)
+    rows = session.execute(
+        select(CollectionRecord.date, CollectionRecord.point_id, func.sum(CollectionRecord.kg))
+        .where(CollectionRecord.date >= start, CollectionRecord.date < date)
+        .group_by(CollectionRecord.date, CollectionRecord.point_id)).all()
+    kg_sum: dict[str, float] = {}
+    days_sum: dict[str, float] = {}
+    last: dict[str, dt.date] = {}
+    masks = {str(p[0]): int(p[2]) for p in pts}
+    for d, pid, kg in rows:
+        d = d if isinstance(d, dt.date) else dt.date.fromisoformat(str(d))
+        if pid not in masks or kg is None or float(kg) <= 0:
+            continue
+        g = _gaps(masks[pid])[d.weekday()] or 1.0
+        kg_sum[pid] = kg_sum.get(pid, 0.0) + float(kg)
+        days_sum[pid] = days_sum.get(pid, 0.0) + float(g)
+        if pid not in last or d > last[pid]:
+            last[pid] = d
+    wd = date.weekday()
+    sel: dict[str, tuple[float, int | None]] = {}
+    info: dict[str, dict[str, Any]] = {}
+    for pid, kgv, mask in pts:
+        pid, mask = str(pid), int(mask)
+        g = _gaps(mask)
+        scheduled = bool(mask & (1 << wd))
+        if pid not in kg_sum:
+            if scheduled:
+                sel[pid] = (float(kgv), None)
+                info[pid] = {"kind": "must", "why": "schedule_no_history",
+                             "expected_kg": float(kgv)}
+            continue
+        base_rate = float(kgv) * int((g > 0).sum()) / 7.0
+        cap = cfg.capacity_factor * base_rate * max(float(g.max()), 1.0)
+        if cap <= 0:
+            continue
+        r = kg_sum[pid] / days_sum[pid]
+        kg_today = r * (date - last[pid]).days
+        n = _days_to_next(mask, wd)
+        at_next = kg_today + n * r * (1 + cfg.margin)
+        fill_ratio = kg_today / cap
+        figures = {"expected_kg": round(kg_today, 1), "fill_ratio": round(fill_ratio, 3),
+                   "fill_ratio_at_next_visit": round(at_next / cap, 3)}
+        if scheduled:
+            if fill_ratio < cfg.optional_from and at_next <= cap:
+                pen = (max(1, int(round(cfg.penalty_km * at_next / cap)))
+                       if cfg.penalty_km > 0 else 0)
+                sel[pid] = (kg_today, pen)
+                info[pid] = {"kind": "optional", "penalty_km": pen, **figures}
+            else:
+                sel[pid] = (kg_today, None)
+                info[pid] = {"kind": "must", "why": "schedule", **figures}
+        elif at_next > cap:
+            sel[pid] = (kg_today, None)
+            info[pid] = {"kind": "must", "why": "overflow_before_next_visit", **figures}
+    return sel, info
+
+
+def make_demand_document(
+    session: Session,
+    date: dt.date,
+    *,
+    time_limit_s: float,
+    distance_model: Any = None,
+    cfg: SimConfig | None = None,
+) -> dict[str, Any]:
+    """The plan document of ``date`` in demand-driven mode (not stored).
+
+    Optional points the engine leaves out are listed under ``skipped`` (reason
+    ``low_expected_fill``) and are not due; ``demand.due_points`` lists the due
+    ones (must-visit and the optional ones planned), ``demand.expected_kg`` their kg.
+    """
+    from logistics.domain import BadInput
+    from logistics.planning import make_selected_plan
+
+    cfg = cfg or SimConfig()
+    sel, info = day_selection(session, date, cfg)
+    if not sel:
+        raise BadInput(f"no collections selected on {date.isoformat()} / 当日无收运点位")
+    draft = make_selected_plan(session, date, sel, time_limit_s=time_limit_s,
+                               distance_model=distance_model)
+    doc = draft.document
+    optional = {pid for pid, v in info.items() if v["kind"] == "optional"}
+    skipped = []
+    unassigned = []
+    for u in doc["unassigned"]:
+        pid = u["point_id"]
+        if pid in optional:
+            skipped.append({"point_id": pid, "category": u["category"],
+                            "reason": "low_expected_fill",
+                            "expected_kg": info[pid]["expected_kg"],
+                            "fill_ratio": info[pid]["fill_ratio"],
+                            "fill_ratio_at_next_visit": info[pid]["fill_ratio_at_next_visit"],
+                            "penalty_km": info[pid]["penalty_km"]})
+        else:
+            unassigned.append(u)
+    skipped_ids = {s["point_id"] for s in skipped}
+    due = sorted(pid for pid in sel if pid not in skipped_ids)
+    exp = {pid: max(0, int(round(sel[pid][0]))) for pid in due}
+    counts: dict[str, int] = {}
+    for v in info.values():
+        key = v["kind"] if v["kind"] == "optional" else f"must_{v['why']}"
+        counts[key] = counts.get(key, 0) + 1
+    doc["unassigned"] = unassigned
+    doc["skipped"] = skipped
+    doc["summary"].update(points_due=len(due), unassigned=len(unassigned),
+                          kg_due=int(sum(exp.values())))
+    doc["demand"] = {"mode": "demand", "source": "fill_model", "selected": len(sel),
+                     "counts": counts, "skipped": len(skipped), "due_points": due,
+                     "expected_kg": exp,
+                     "config": {k: v for k, v in asdict(cfg).items()}}
+    return doc
+
+
+__all__ = ["Fill", "SimConfig", "day_selection", "demand_selection", "make_demand_document",
+           "run_mode", "simulate"]

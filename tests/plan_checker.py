@@ -9,6 +9,16 @@ load accounting, facility daily capacity).
     problems = check_plan(document, db_url)          # [] when the plan is sound
     assert_plan_ok(document, db_url)                 # AssertionError listing them
 
+Which points are due and how many kg each (issue 7): due = the weekday schedule
+(``days_mask``), or in demand mode (``demand.mode == "demand"``) the document's
+``demand.due_points`` (must-visit points and the optional ones it chose; the
+optional points it left out are under ``skipped`` and not due - the checker
+cannot recompute the fill model, it checks that the lists are consistent).
+kg due per point = ``expected_kg`` when given (tests compute it independently
+through ``logistics.demand`` / ``logistics.forecast``), else the document's
+``demand.expected_kg`` (checked against ``kg_per_visit`` for static points),
+else ``kg_per_visit``.
+
 Each problem carries a ``rule`` key so tests can ask which rule fired:
 
 =================  ==============================================================
@@ -22,6 +32,9 @@ depot              a route starts and ends with a depot stop at its depot
 due                every due point exactly once (collect or unassigned), kg adds up,
                    split only when kg exceeds every compartment of its category,
                    nothing planned that is not due
+demand             the document's ``demand`` section (issue 7) is consistent: its
+                   expected kg cover the due points, static kg = kg_per_visit,
+                   counts add up; skipped optional points are neither due nor planned
 reason             unassigned reasons are machine-readable, known, and true where
                    checkable (no_vehicle_for_category)
 category           a collect's category is the point's and one of the vehicle's
@@ -66,7 +79,8 @@ KNOWN_REASONS = {
 }
 OFFSETS = {"Asia/Shanghai": dt.timedelta(hours=8)}
 ALL_RULES = (
-    "format", "times", "coords", "vehicle", "depot", "due", "reason", "category", "capacity",
+    "format", "times", "coords", "vehicle", "depot", "due", "demand", "reason", "category",
+    "capacity",
     "load", "unload", "facility_capacity", "end_empty", "window", "shift", "break", "order",
     "travel", "distance", "straight", "summary",
 )
@@ -199,6 +213,7 @@ class _Checker:
         for ri, r in enumerate(routes):
             self.route(ri, r, seen_vehicles)
         self.coverage()
+        self.demand()
         self.facility_capacity()
         self.summary()
         return self.out
@@ -431,10 +446,72 @@ class _Checker:
     _service: defaultdict[str, float]
     _delivered: defaultdict[str, float]
 
+    def demand_section(self) -> dict[str, Any]:
+        dem = self.doc.get("demand")
+        return dem if isinstance(dem, dict) else {}
+
     def due_points(self) -> dict[str, dict[str, Any]]:
         assert self.date is not None
+        dem = self.demand_section()
+        if dem.get("mode") == "demand":
+            ids = dem.get("due_points") or []
+            return {pid: self.w.points[pid] for pid in ids if pid in self.w.points}
         bit = 1 << (self.date.isoweekday() - 1)
         return {pid: p for pid, p in self.w.points.items() if int(p["days_mask"]) & bit}
+
+    def demand(self) -> None:
+        """The ``demand`` section agrees with itself, the points and the plan."""
+        dem = self.demand_section()
+        if not dem:
+            return
+        due = self.due_points()
+        exp = dem.get("expected_kg")
+        if dem.get("mode") == "demand":
+            for pid in dem.get("due_points") or []:
+                if pid not in self.w.points:
+                    self.bad("demand", pid, "due point unknown")
+            planned = set(self._collected) | {u.get("point_id")
+                                              for u in self.doc.get("unassigned") or []}
+            for si, sk in enumerate(self.doc.get("skipped") or []):
+                pid = sk.get("point_id")
+                where = f"skipped {si} ({pid})"
+                if pid in due:
+                    self.bad("demand", where, "skipped but listed as due")
+                if pid in planned:
+                    self.bad("demand", where, "skipped but planned or unassigned")
+                if not isinstance(sk.get("reason"), str) or not REASON_RE.match(sk["reason"]):
+                    self.bad("demand", where, f"reason not machine-readable: {sk.get('reason')!r}")
+        if exp is None:
+            return
+        if not isinstance(exp, dict):
+            self.bad("demand", "expected_kg", "not an object")
+            return
+        missing = sorted(set(due) - set(exp))
+        if missing:
+            self.bad("demand", "expected_kg", f"no kg for due point(s) {missing[:5]}")
+        if dem.get("source") == "static":
+            for pid, kg in exp.items():
+                p = self.w.points.get(pid)
+                if p is not None and abs(float(kg) - float(p["kg_per_visit"])) > 0.5 + 1e-9:
+                    self.bad("demand", pid, f"static source but {kg} kg, kg_per_visit "
+                                            f"{p['kg_per_visit']}")
+        if dem.get("mode") != "demand" and dem.get("source") in ("forecast", "static"):
+            n = int(dem.get("points_forecast") or 0) + int(dem.get("points_static") or 0)
+            if n != len(due):
+                self.bad("demand", "points", f"forecast + static = {n}, {len(due)} due")
+        if self.expected:
+            for pid in due:
+                if pid in exp and abs(float(exp[pid]) - float(self.expected[pid])) > 0.5 + 1e-9:
+                    self.bad("demand", pid, f"document expects {exp[pid]} kg, "
+                                            f"{self.expected[pid]:g} kg given")
+
+    def want_kg(self, pid: str, p: dict[str, Any]) -> float:
+        if self.expected:
+            return float(self.expected[pid])
+        exp = self.demand_section().get("expected_kg")
+        if isinstance(exp, dict) and pid in exp:
+            return float(exp[pid])
+        return float(p["kg_per_visit"])
 
     def coverage(self) -> None:
         due = self.due_points()
@@ -463,7 +540,7 @@ class _Checker:
         for pid, p in due.items():
             cols = self._collected.get(pid, [])
             uns = unassigned.get(pid, [])
-            want = self.expected[pid] if self.expected else float(p["kg_per_visit"])
+            want = self.want_kg(pid, p)
             caps = [v["compartments"][p["category"]] for v in self.w.vehicles.values()
                     if p["category"] in v["compartments"]]
             oversized = not caps or want > max(caps)
@@ -519,7 +596,8 @@ def check_plan(
 ) -> list[Violation]:
     """Every violation of the plan rules in ``document`` against the database ``db``.
 
-    ``expected_kg`` overrides the kg due per point (default: ``kg_per_visit``).
+    ``expected_kg`` overrides the kg due per point (default: the document's
+    ``demand.expected_kg``, else ``kg_per_visit``).
     """
     if isinstance(db, str):
         engine = create_engine(db)

@@ -14,10 +14,11 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from logistics.cli import app
-from logistics.demand import due_points, expected_kg
+from logistics.demand import due_points, expected_kg, expected_kg_detail
 from logistics.forecast import backtest, festival_window, gaps, is_public_holiday
 from logistics.imports import import_paths
 from logistics.persistence.models import CollectionRecord, Point
+from tests.plan_checker import assert_plan_ok, check_plan
 
 COUNTY = Path(__file__).parent / "data" / "planning"
 START = dt.date(2026, 9, 7)  # a Monday
@@ -71,17 +72,22 @@ def test_forecast_beats_the_same_weekday_baseline(session: Session) -> None:
     assert result["all"]["model_mape_pct"] < 0.85 * result["all"]["naive_mape_pct"]
 
 
-def test_planner_uses_forecast_only_when_switched_on_and_history_exists(
+def test_planner_uses_forecast_by_default_where_history_exists(
     session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _history(session)
     day = dt.date(2026, 11, 27)  # Friday
+    import_paths(session, [COUNTY])
     points = due_points(session, day)
-    plain = expected_kg(session, points, day)
-    assert plain == {p.point_id: p.kg_per_visit for p in points}
-    monkeypatch.setenv("WASTEROUTE_FORECAST", "on")
-    fc = expected_kg(session, points, day)
-    assert fc["P038"] == plain["P038"]  # no history: kg_per_visit
+    static = {p.point_id: p.kg_per_visit for p in points}
+    kg, info = expected_kg_detail(session, points, day)  # no records at all
+    assert kg == static and info["source"] == "static" and info["points_forecast"] == 0
+    _history(session)
+    monkeypatch.delenv("WASTEROUTE_FORECAST", raising=False)
+    monkeypatch.delenv("WASTEROUTE_FORECAST_MARGIN", raising=False)
+    fc, info = expected_kg_detail(session, points, day)
+    assert info == {"source": "forecast", "margin": 0.0, "points_forecast": len(points) - 1,
+                    "points_static": 1}
+    assert fc["P038"] == static["P038"]  # no history: kg_per_visit
     # what the history was drawn from: kg_per_visit x days since the last visit x
     # weekday 0.96 x trend (1.2 at the end, a little more one day later)
     truth = {p.point_id: p.kg_per_visit * gaps(p.days_mask)[4] * 0.96 * 1.2 for p in points}
@@ -90,7 +96,47 @@ def test_planner_uses_forecast_only_when_switched_on_and_history_exists(
     monkeypatch.setenv("WASTEROUTE_FORECAST_MARGIN", "0.1")
     with_margin = expected_kg(session, points, day)
     assert with_margin["P001"] == pytest.approx(fc["P001"] * 1.1)
-    assert with_margin["P038"] == plain["P038"]
+    assert with_margin["P038"] == static["P038"]
+    assert expected_kg_detail(session, points, day, margin=0.2)[0]["P001"] == pytest.approx(
+        fc["P001"] * 1.2)  # an explicit margin wins over the environment
+    monkeypatch.setenv("WASTEROUTE_FORECAST", "off")
+    kg, info = expected_kg_detail(session, points, day)
+    assert kg == static and info["source"] == "static"
+
+
+def test_plan_cli_records_the_kg_source_and_passes_the_checker(
+    db_url: str, session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _history(session)
+    session.commit()
+    monkeypatch.delenv("WASTEROUTE_FORECAST", raising=False)
+    day = dt.date(2026, 11, 27)
+    points = due_points(session, day)
+    want = expected_kg_detail(session, points, day, margin=0.1)[0]
+    session.rollback()
+    out = tmp_path / "plan.json"
+    res = CliRunner().invoke(app, ["plan", "--date", day.isoformat(), "--time-limit", "2",
+                                   "--margin", "0.1", "--out", str(out), "--db", db_url])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    dem = doc["demand"]
+    assert (dem["source"], dem["margin"], dem["points_forecast"], dem["points_static"]) == (
+        "forecast", 0.1, len(points) - 1, 1)
+    assert "forecast" in res.stdout
+    # kg due = the forecast computed here, not kg_per_visit
+    assert_plan_ok(doc, db_url, expected_kg=want)
+    static = {p.point_id: float(p.kg_per_visit) for p in points}
+    assert any(v.rule == "due" for v in check_plan(doc, db_url, expected_kg=static))
+    # the document's own expected kg must agree with what the checker is given
+    doc["demand"]["expected_kg"]["P001"] += 50
+    assert any(v.rule == "demand" for v in check_plan(doc, db_url, expected_kg=want))
+    monkeypatch.setenv("WASTEROUTE_FORECAST", "off")
+    res = CliRunner().invoke(app, ["plan", "--date", day.isoformat(), "--time-limit", "2",
+                                   "--out", str(out), "--db", db_url])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    assert doc["demand"]["source"] == "static"
+    assert_plan_ok(doc, db_url, expected_kg=static)
 
 
 def test_forecast_cli_json_and_backtest(db_url: str, session: Session) -> None:
