@@ -229,7 +229,7 @@ class _Checker:
             return
         if vid in seen:
             self.bad("vehicle", where, "vehicle has more than one route")
-        seen.add(vid)
+        seen.add(str(vid))
         if r.get("depot_id") != veh["depot_id"]:
             self.bad("vehicle", where, f"depot {r.get('depot_id')} is not the vehicle's "
                                        f"{veh['depot_id']}")
@@ -526,7 +526,7 @@ class _Checker:
                 self.bad("reason", where, f"reason not machine-readable: {reason!r}")
             elif reason not in KNOWN_REASONS:
                 self.bad("reason", where, f"unknown reason {reason!r}")
-            pt = self.w.points.get(pid)  # type: ignore[arg-type]
+            pt = self.w.points.get(pid)
             if pt is not None:
                 if u.get("category") != pt["category"]:
                     self.bad("due", where, f"category {u.get('category')} is not the point's")

@@ -39,7 +39,8 @@ def test_selection_must_optional_and_unscheduled_overflow(session: Session) -> N
     assert sel[SURGE][1] is None
     for pid in LIGHT:
         assert info[pid]["kind"] == "optional", info[pid]
-        assert sel[pid][1] is not None and sel[pid][1] >= 1
+        penalty = sel[pid][1]
+        assert penalty is not None and penalty >= 1
         assert info[pid]["fill_ratio"] < 0.6
     assert info["P038"]["why"] == "schedule_no_history"  # no records: the schedule
     # a point is chosen by its schedule or because it would overflow before its next visit
