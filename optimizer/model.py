@@ -45,6 +45,10 @@ COST_SCALE = 1000
 FSS = routing_enums_pb2.FirstSolutionStrategy
 LSM = routing_enums_pb2.LocalSearchMetaheuristic
 
+#: RoutingModel.status() values (routing_enums.proto)
+STATUS_NAMES = {0: "NOT_SOLVED", 1: "SUCCESS", 2: "PARTIAL_SUCCESS", 3: "FAIL",
+                4: "FAIL_TIMEOUT", 5: "INVALID", 6: "INFEASIBLE", 7: "OPTIMAL"}
+
 STRATEGIES = {
     name: FSS.Value.Value(name) for name in FSS.Value.keys()  # noqa: SIM118
 }
@@ -108,6 +112,12 @@ def _facility_copies(problem: Problem, jobs: Sequence[Job], vehicles: Sequence[i
     return [min(c, 400) for c in out]
 
 
+def _users(problem: Problem, f: object, vehicles: Sequence[int]) -> int:
+    acc = getattr(f, "accepts", frozenset())
+    return sum(1 for g in vehicles
+               if any(problem.vehicles[g].capacities.get(k, 0) > 0 for k in acc))
+
+
 class RoutingModel:
     """One OR-Tools model over a subset of jobs and vehicles."""
 
@@ -143,13 +153,16 @@ class RoutingModel:
             self.node_ref.append(ji)
         copies = _facility_copies(p, self.jobs, self.vehicles)
         if initial is not None:
-            # room for every unload of the given first solution, plus a few
             used = [0] * len(p.facilities)
             for seq in initial:
                 for kind, ref in seq:
                     if kind == "facility":
                         used[ref] += 1
-            copies = [max(c, u + 2) if u else c for c, u in zip(copies, used, strict=True)]
+            # room for every unload of the given first solution plus one more trip
+            # per vehicle (without spare copies the search cannot add a trip, and
+            # clients the start left out stay out)
+            copies = [max(c, u + 2 + _users(p, f, self.vehicles)) if u else c
+                      for c, u, f in zip(copies, used, p.facilities, strict=True)]
         self.fac_nodes: list[list[int]] = []
         for fi, f in enumerate(p.facilities):
             nodes = []
@@ -494,8 +507,18 @@ class RoutingModel:
         if left > 0.05:
             sp = self.tuned(self.search_parameters(left, "PARALLEL_CHEAPEST_INSERTION"))
             sol = r.SolveFromAssignmentWithParameters(best, sp)
+            stats["improve_status"] = STATUS_NAMES.get(int(r.status()), str(r.status()))
             if sol is not None and sol.ObjectiveValue() <= best.ObjectiveValue():
                 best = sol
+            left = time_limit_s - (time.monotonic() - t0)
+            if sol is None and left > 1.0:
+                # restoring the start failed (seen with breaks on large models): search
+                # without it for the rest of the budget rather than stop here
+                sp = self.search_parameters(left, "LOCAL_CHEAPEST_INSERTION")
+                sol = r.SolveWithParameters(sp)
+                stats["fallback_status"] = STATUS_NAMES.get(int(r.status()), str(r.status()))
+                if sol is not None and sol.ObjectiveValue() < best.ObjectiveValue():
+                    best, best_name = r.solver().Assignment(sol), "LOCAL_CHEAPEST_INSERTION"
         stats["strategy"] = f"{best_name}+GLS"
         return self._extract(best, stats)
 

@@ -119,7 +119,7 @@ def solve_jobs(problem: Problem, params: SolveParams, prep: Prepared, t0: float,
         if greedy:
             seqs = best_greedy(problem, [jobs[i] for i in gj], gv)
             served = sum(1 for sq in seqs for kind, _ in sq if kind == "client")
-            weights.append(len(gj) + 4.0 * (len(gj) - served))
+            weights.append(len(gj) + 20.0 * (len(gj) - served))
         else:
             weights.append(float(len(gj)))
         starts.append(seqs)

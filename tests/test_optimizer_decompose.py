@@ -55,3 +55,32 @@ def test_decomposed_solve_is_feasible_and_serves_all() -> None:
     assert s.stats["strategy"] == "decomposed"
     assert s.check(p) == []
     assert not s.unassigned
+
+
+def test_generated_day_with_breaks_keeps_searching_from_the_greedy_start() -> None:
+    """Regression (issue 4): on demo-sized days with breaks, restoring the greedy start
+    in one model over every compartment failed (status FAIL) and the plan was the
+    greedy one, returned after a fraction of the budget with clients dropped.
+    Now each group of compartments gets its own model and its search must run."""
+    from optimizer.decompose import greedy_routes
+    from optimizer.generate import generate_county_day
+
+    p = generate_county_day(80, seed=1)
+    assert any(v.has_break for v in p.vehicles)
+    budget = 3.0
+    s = solve(p, SolveParams(time_limit_s=budget))
+    assert s.check(p) == []
+    groups = s.stats["group_stats"]
+    assert isinstance(groups, list) and len(groups) == len(components(p, prepare(p).jobs))
+    for g in groups:
+        assert g["strategy"] == "greedy+GLS"
+        assert g["improve_status"] in ("SUCCESS", "PARTIAL_SUCCESS")
+    # a known feasible assignment: the greedy start over the whole day
+    jobs = prepare(p).jobs
+    seqs = greedy_routes(p, jobs, list(range(len(p.vehicles))))
+    greedy_served = {jobs[r].client for seq in seqs for kind, r in seq if kind == "client"}
+    served = {v.index for r in s.routes for v in r.client_visits}
+    assert len(served) >= len(greedy_served)
+    if s.unassigned:
+        # clients left out: the search must have used its time trying to serve them
+        assert s.wall_s >= 0.5 * budget
