@@ -633,6 +633,10 @@ def replan(
     distance: Annotated[
         str | None, typer.Option("--distance", help="distance model (default: the plan's)")
     ] = None,
+    keep_trucks: Annotated[
+        bool, typer.Option("--keep-trucks/--free-trucks",
+                           help="keep open stops on their truck where that serves as many")
+    ] = True,
     db: DbOpt = None,
 ) -> None:
     """Re-plan the rest of a day after an event; served stops stay / 日内重新规划.
@@ -664,7 +668,8 @@ def replan(
     with session_scope(url) as session:
         result = replan_day(session, day, at_s, vehicles_down=list(vehicle_down or []),
                             add_points=pairs, facilities_closed=list(facility_closed or []),
-                            time_limit_s=time_limit, distance_model=distance)
+                            time_limit_s=time_limit, distance_model=distance,
+                            keep_trucks=keep_trucks)
     doc = result.document
     target = out_path or Path(f"plan-{day.isoformat()}-v{result.version}.json")
     tmp = target.with_name(target.name + ".tmp")
@@ -690,7 +695,7 @@ def replan(
     out.print(
         f"served before / 已收 {diff['served_before']}, kept on their truck / 原车 "
         f"{len(diff['kept'])}, moved / 调车 {len(diff['moved'])}, dropped / 未安排 "
-        f"{len(diff['dropped'])}; points served / 已安排 {sm['points_served']} of "
+        f"{len(diff['dropped'])} ({diff['assignment']}); points served / 已安排 {sm['points_served']} of "
         f"{sm['points_due']}, {sm['distance_km']} km",
         markup=False, highlight=False,
     )
@@ -842,21 +847,32 @@ def master_routes(
         Path | None, typer.Option("--out", help="CSV of the points whose weekdays change")
     ] = None,
     tolerance: Annotated[float, typer.Option("--tolerance", help="fraction of the mean")] = 0.10,
+    do_apply: Annotated[
+        bool, typer.Option("--apply", help="write the proposed days into the points "
+                           "(one transaction; default: propose only)")
+    ] = False,
     db: DbOpt = None,
 ) -> None:
-    """Weekly visit days that balance tonnage and hours per weekday / 周收运日排布."""
+    """Weekly visit days that balance tonnage and hours per weekday / 周收运日排布.
+
+    Each point keeps its usual truck (from the recent plans) unless that truck's
+    shift is full on its new days; the share kept is reported."""
     import csv
 
     from rich.table import Table
 
-    from logistics.master_routes import balance, days_text
+    from logistics.master_routes import apply, balance, days_text
     from logistics.persistence.db import session_scope, upgrade
 
     url = _db(db)
     upgrade(url)
+    applied = 0
     with session_scope(url) as session:
         result = balance(session, tolerance=tolerance)
-        session.rollback()  # proposes only; nothing is changed
+        if do_apply:
+            applied = apply(session, result)  # committed with the session, all or nothing
+        else:
+            session.rollback()  # proposes only; nothing is changed
     changed = [{"point_id": pid, "days_before": days_text(a), "days_after": days_text(b)}
                for pid, (a, b) in sorted(result.changed.items())]
     if out_path is not None:
@@ -866,7 +882,8 @@ def master_routes(
             w.writerows(changed)
     if as_json:
         print_json({"format": "wasteroute.master-routes/1", "tolerance": tolerance,
-                    "by_category": result.by_category, "changed": changed})
+                    "by_category": result.by_category, "changed": changed,
+                    "trucks": result.truck_figures(), "applied": applied})
         return
     table = Table(title="master routes / 周排班 (max deviation from the weekday mean)")
     for col in ("category / 类别", "points", "changed", "kg before", "kg after",
@@ -878,8 +895,14 @@ def master_routes(
                       f"{f['max_dev_hours_before']:.0%}", f"{f['max_dev_hours_after']:.0%}",
                       "yes" if f["within_tolerance"] else "no")
     out.print(table)
+    tf = result.truck_figures()
     out.print(f"{len(changed)} point(s) change weekdays"
-              + (f" -> {out_path}" if out_path else ""), markup=False, highlight=False)
+              + (f" -> {out_path}" if out_path else "")
+              + (f"; applied to {applied} point(s) / 已写入" if do_apply else
+                 " (proposed only; --apply writes them)"), markup=False, highlight=False)
+    if tf["points_with_truck"]:
+        out.print(f"same truck / 原车: {tf['same_truck']} of {tf['points_with_truck']} "
+                  f"({tf['share_same_truck']:.0%})", markup=False, highlight=False)
 
 
 if __name__ == "__main__":  # pragma: no cover

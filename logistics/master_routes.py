@@ -64,6 +64,73 @@ class _P:
 class MasterRoutes:
     changed: dict[str, tuple[int, int]] = field(default_factory=dict)  # point -> (old, new)
     by_category: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: point -> (usual truck, proposed truck) for the points with a usual truck
+    trucks: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    def truck_figures(self) -> dict[str, Any]:
+        same = sum(1 for a, b in self.trucks.values() if a == b)
+        return {"points_with_truck": len(self.trucks), "same_truck": same,
+                "share_same_truck": round(same / len(self.trucks), 4) if self.trucks else None}
+
+
+def usual_trucks(session: Session, *, plans: int = 28) -> dict[str, str]:
+    """Per point the truck that collected it most often in the current plans of the
+    latest ``plans`` dates (ties: the latest plan)."""
+    from collections import Counter
+
+    from logistics.persistence.models import Plan
+
+    docs = session.scalars(select(Plan.document).where(Plan.status == "current")
+                           .order_by(Plan.date.desc()).limit(plans)).all()
+    counts: dict[str, Counter[str]] = {}
+    for doc in reversed(docs):
+        for r in (doc or {}).get("routes", []):
+            for st in r.get("stops", []):
+                if st.get("kind") == "collect":
+                    counts.setdefault(st["id"], Counter())[r["vehicle_id"]] += 1
+    return {pid: c.most_common(1)[0][0] for pid, c in counts.items()}
+
+
+def _assign_trucks(session: Session, ps: list[_P], old: dict[str, int], new: dict[str, int],
+                   usual: dict[str, str], kg_per_min: float) -> dict[str, tuple[str, str]]:
+    """Keep each point on its usual truck unless the truck's work on one of the
+    point's new weekdays would exceed its shift; then the truck of the category with
+    the least work on those days."""
+    from sqlalchemy.orm import selectinload
+
+    from logistics.persistence.models import Vehicle
+
+    cat = ps[0].category if ps else ""
+    vehicles = {v.vehicle_id: v for v in session.scalars(
+        select(Vehicle).options(selectinload(Vehicle.compartments)))
+        if any(c.category == cat and c.capacity_kg >= 1 for c in v.compartments)}
+    shift = {vid: float(v.shift_end_min - v.shift_start_min - (v.break_min or 0))
+             for vid, v in vehicles.items()}
+    work = {vid: [0.0] * 7 for vid in vehicles}
+    known = [p for p in ps if usual.get(p.point_id) in vehicles]
+
+    def add(p: _P, vid: str, mask: int, sign: float) -> None:
+        for w, g in enumerate(gaps(mask)):
+            if g:
+                work[vid][w] += sign * (p.stop_min + p.rate_kg * g / kg_per_min)
+
+    for p in known:  # the unchanged points first
+        if old[p.point_id] == new[p.point_id]:
+            add(p, usual[p.point_id], new[p.point_id], 1)
+    out: dict[str, tuple[str, str]] = {}
+    for p in sorted(known, key=lambda p: -p.rate_kg):
+        u = usual[p.point_id]
+        if old[p.point_id] != new[p.point_id]:
+            days = [w for w, g in enumerate(gaps(new[p.point_id])) if g]
+            add(p, u, new[p.point_id], 1)
+            if any(work[u][w] > shift[u] for w in days):
+                add(p, u, new[p.point_id], -1)
+                best = min(vehicles, key=lambda vid: max(work[vid][w] / shift[vid]
+                                                         for w in days))
+                add(p, best, new[p.point_id], 1)
+                u = best
+        out[p.point_id] = (usual[p.point_id], u)
+    return out
 
 
 def _loads(ps: list[_P], masks: dict[str, int], kg_per_min: float) -> tuple[list[float],
@@ -100,8 +167,10 @@ def balance(
     tolerance: float = 0.10,
     max_rounds: int = 20,
 ) -> MasterRoutes:
-    """Weekday patterns for the points collected fewer than 7 days a week."""
+    """Weekday patterns for the points collected fewer than 7 days a week, and the
+    truck of each point (its usual one from the recent plans where its shift allows)."""
     rows = list(session.scalars(select(Point).order_by(Point.point_id)))
+    usual = usual_trucks(session)
     by_cat: dict[str, list[_P]] = {}
     for r in rows:
         n = bin(int(r.days_mask) & ALL_DAYS_MASK).count("1")
@@ -150,6 +219,9 @@ def balance(
         for pid, m in masks.items():
             if m != old[pid]:
                 result.changed[pid] = (old[pid], m)
+        trucks = _assign_trucks(session, ps, old, masks, usual, unload_kg_per_min)
+        result.trucks.update(trucks)
+        same = sum(1 for a, b in trucks.values() if a == b)
         result.by_category[cat] = {
             "points": len(ps),
             "movable": len(movable),
@@ -161,6 +233,7 @@ def balance(
             "max_dev_hours_before": round(dev(work0), 3),
             "max_dev_hours_after": round(dev(work1), 3),
             "within_tolerance": dev(kg1) <= tolerance and dev(work1) <= tolerance,
+            "points_with_truck": len(trucks), "same_truck": same,
         }
     log.info("master routes: %d point(s) change weekdays", len(result.changed))
     return result
@@ -173,4 +246,16 @@ def days_text(mask: int) -> str:
     return ";".join(str(w + 1) for w in range(7) if mask & (1 << w))
 
 
-__all__ = ["MasterRoutes", "balance", "days_text", "gaps", "patterns"]
+def apply(session: Session, result: MasterRoutes) -> int:
+    """Write the proposed weekdays into ``points.days_mask`` (the caller commits: one
+    transaction). Returns the number of points changed."""
+    from sqlalchemy import update
+
+    for pid, (_, new) in sorted(result.changed.items()):
+        session.execute(update(Point).where(Point.point_id == pid).values(days_mask=new))
+    session.flush()
+    return len(result.changed)
+
+
+__all__ = ["MasterRoutes", "apply", "balance", "days_text", "gaps", "patterns",
+           "usual_trucks"]

@@ -600,6 +600,7 @@ def solve_tail(
     *,
     time_limit_s: float,
     distance_model: DistanceModel | str | None = None,
+    pin: dict[str, str] | None = None,
 ) -> TailPlan:
     """Plan the open remainder of a day.
 
@@ -609,6 +610,12 @@ def solve_tail(
     depot, with no change to the engine. Facilities have ``facility_room_kg`` left
     of their daily capacity. Stops carry ``load_kg`` (including the load carried in),
     ``leg_m`` and ``travel_s`` like :func:`build_document`.
+
+    ``pin`` (point id -> vehicle id): every client is served by that vehicle or not
+    at all (clients without a pin are left out of the problem). Done without an
+    engine feature: each vehicle's compartments are renamed ``category@vehicle`` and
+    a pinned client's demand uses its vehicle's names (facilities accept them all),
+    so the engine solves each vehicle apart; names are mapped back in the stops.
     """
     from optimizer.solve import solve
 
@@ -622,6 +629,15 @@ def solve_tail(
             places.append(Place(kind, id_, name, float(lon), float(lat)))
         return loc_of[(kind, id_)]
 
+    def key(cat: str, vid: str) -> str:
+        return cat if pin is None else f"{cat}@{vid}"
+
+    def base(k: str) -> str:
+        return k if pin is None else k.split("@", 1)[0]
+
+    if pin is not None:
+        known = {tv.vehicle.vehicle_id for tv in vehicles}
+        clients = [c for c in clients if pin.get(c.point.point_id) in known]
     for tv in vehicles:
         d = depots[tv.vehicle.depot_id]
         add("depot", d.depot_id, d.name, d.lon, d.lat)
@@ -644,7 +660,8 @@ def solve_tail(
 
     solver_clients = [
         Client(location=loc_of[("point", c.point.point_id)],
-               demand={c.point.category: max(0, int(c.kg))},
+               demand={key(c.point.category, (pin or {}).get(c.point.point_id, "")):
+                       max(0, int(c.kg))},
                service_s=seconds(c.point.service_min),
                tw_start_s=seconds(c.point.tw_start_min), tw_end_s=seconds(c.point.tw_end_min),
                label=c.point.point_id)
@@ -654,9 +671,9 @@ def solve_tail(
     solver_vehicles = []
     for tv, s in zip(vehicles, start_of, strict=True):
         veh = tv.vehicle
-        caps = {c.category: int(math.floor(c.capacity_kg)) for c in veh.compartments
-                if c.capacity_kg >= 1}
-        load = {k: int(q) for k, q in tv.load_kg.items() if int(q) > 0}
+        caps = {key(c.category, veh.vehicle_id): int(math.floor(c.capacity_kg))
+                for c in veh.compartments if c.capacity_kg >= 1}
+        load = {key(k, veh.vehicle_id): int(q) for k, q in tv.load_kg.items() if int(q) > 0}
         if load:
             carried_in[len(solver_clients)] = veh.vehicle_id
             solver_clients.append(Client(location=s, demand=load, service_s=0,
@@ -682,8 +699,10 @@ def solve_tail(
             break_s=break_s, break_earliest_s=earliest, break_latest_s=latest,
             fixed_cost=0, cost_per_km=float(veh.cost_per_km) if veh.cost_per_km else 1.0,
             label=veh.vehicle_id))
+    vids = [tv.vehicle.vehicle_id for tv in vehicles]
     solver_facilities = [
-        Facility(location=loc_of[("facility", f.facility_id)], accepts=frozenset(f.accepts or ()),
+        Facility(location=loc_of[("facility", f.facility_id)],
+                 accepts=frozenset(key(a, v) for a in (f.accepts or ()) for v in vids),
                  open_s=seconds(f.open_min), close_s=seconds(f.close_min),
                  unload_s=seconds(f.unload_min),
                  daily_capacity=(None if facility_room_kg.get(f.facility_id) is None
@@ -710,7 +729,7 @@ def solve_tail(
     out: dict[str, list[dict[str, Any]]] = {}
     for r in solution.routes:
         tv = vehicles[r.vehicle]
-        load = {k: 0 for k in problem.vehicles[r.vehicle].capacities}
+        load = {base(k): 0 for k in problem.vehicles[r.vehicle].capacities}
         stops: list[dict[str, Any]] = []
         prev_loc: int | None = None
         for v in _drop_empty_unloads(day, r.visits, r.vehicle):
@@ -721,7 +740,7 @@ def solve_tail(
             assert v.location is not None
             if v.kind == "client" and v.index in carried_in:
                 for k, q in v.amount.items():
-                    load[k] = load.get(k, 0) + int(q)
+                    load[base(k)] = load.get(base(k), 0) + int(q)
                 if stops:
                     stops[0]["load_kg"] = dict(load)
                 continue
@@ -748,7 +767,8 @@ def solve_tail(
             else:
                 assert v.index is not None
                 fac = problem.facilities[v.index]
-                unloaded = {k: q for k, q in load.items() if k in fac.accepts}
+                accepts = {base(a) for a in fac.accepts}
+                unloaded = {k: q for k, q in load.items() if k in accepts}
                 for k in unloaded:
                     load[k] = 0
                 stop.update(kind="unload", arrival=iso(date, v.arrival_s),

@@ -221,6 +221,48 @@ def _finish_route(date: dt.date, vid: str, depot_id: str,
     }
 
 
+def _served(tail: Any) -> dict[str, str]:
+    return {s["id"]: vid for vid, stops in tail.stops.items() for s in stops
+            if s["kind"] == "collect"}
+
+
+def _keep_trucks(
+    date: dt.date, free: Any, vehicles: list[TailVehicle], clients: list[TailClient],
+    facilities: list[FacilityRow], room: dict[str, float | None], depots: dict[str, Depot],
+    old_vehicle: dict[str, str], *, time_limit_s: float, model: Any,
+) -> Any | None:
+    """The rest of the day with every open stop on its truck, or None when that
+    serves fewer points than the free re-plan ``free``.
+
+    Pins (``solve_tail(pin=...)``): a stop of a truck that goes on stays on it; a
+    stop of a downed truck, an unassigned or an added point goes to the truck the
+    free re-plan gave it (points it could not serve stay out). Each truck is then
+    sequenced on its own, so only the downed truck's stops change truck."""
+    going = {tv.vehicle.vehicle_id for tv in vehicles}
+    free_of = _served(free)
+    pin: dict[str, str] = {}
+    for c in clients:
+        pid = c.point.point_id
+        if old_vehicle.get(pid) in going:
+            pin[pid] = old_vehicle[pid]
+        elif pid in free_of:
+            pin[pid] = free_of[pid]
+    kept = solve_tail(date, vehicles, clients, facilities, room, depots,
+                      time_limit_s=max(1.0, time_limit_s / 2), distance_model=model, pin=pin)
+    served = _served(kept)
+    if len(served) < len(free_of) or kept.rule_problems:
+        log.info("keeping trucks serves %d point(s), the free re-plan %d: free", len(served),
+                 len(free_of))
+        return None
+    pinned_out = {c.point.point_id for c in clients} - set(pin)
+    by_id = {u["point_id"]: u for u in free.unassigned}
+    kept.unassigned = sorted(
+        [u for u in kept.unassigned if u["point_id"] not in pinned_out]
+        + [by_id[p] for p in pinned_out if p in by_id], key=lambda u: u["point_id"])
+    kept.wall_s += free.wall_s
+    return kept
+
+
 def replan_day(
     session: Session,
     date: dt.date,
@@ -232,8 +274,12 @@ def replan_day(
     time_limit_s: float = 10.0,
     distance_model: str | None = None,
     store: bool = True,
+    keep_trucks: bool = True,
 ) -> ReplanResult:
-    """Re-plan the rest of ``date`` from ``at_s`` (seconds after local midnight)."""
+    """Re-plan the rest of ``date`` from ``at_s`` (seconds after local midnight).
+
+    ``keep_trucks``: prefer a plan that keeps every open stop on its truck (see
+    :func:`_keep_trucks`); False lets the engine move stops freely."""
     base = plan_repo.current_plan(session, date)
     if base is None:
         raise NotFound(f"no plan for {date.isoformat()}: run `wasteroute plan` first / 当日无计划")
@@ -349,9 +395,16 @@ def replan_day(
     points = {p.point_id: p for p in session.scalars(
         select(Point).where(Point.point_id.in_(sorted(open_kg))))}
     clients = [TailClient(points[pid], int(round(open_kg[pid]))) for pid in sorted(open_kg)]
+    assignment = "none"
     if tail_vehicles:
         tail = solve_tail(date, tail_vehicles, clients, facilities, room, depots,
                           time_limit_s=time_limit_s, distance_model=model)
+        assignment = "free"
+        if keep_trucks:
+            kept = _keep_trucks(date, tail, tail_vehicles, clients, facilities, room, depots,
+                                old_vehicle, time_limit_s=time_limit_s, model=model)
+            if kept is not None:
+                tail, assignment = kept, "kept"
     else:
         from logistics.planning import TailPlan
 
@@ -404,6 +457,7 @@ def replan_day(
         "added": [{"point_id": p, "kg": added_kg[p], "to": new_vehicle.get(p),
                    "reason": reason_of.get(p)} for p in sorted(added)],
         "served_before": len(served_before),
+        "assignment": assignment,
         "stranded_kg": stranded,
         "rule_problems": tail.rule_problems[:20],
     }

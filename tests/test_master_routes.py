@@ -64,3 +64,37 @@ def test_master_routes_cli(db_url: str, tmp_path: Path) -> None:
     lines = out.read_text(encoding="utf-8").splitlines()
     assert lines[0] == "point_id,days_before,days_after"
     assert len(lines) == 1 + len(doc["changed"])
+
+
+def test_master_routes_apply_writes_days_and_reports_trucks(db_url: str, tmp_path: Path) -> None:
+    runner = CliRunner()
+    assert runner.invoke(app, ["import", str(COUNTY), "--db", db_url]).exit_code == 0
+    res = runner.invoke(app, ["plan", "--date", "2026-11-27", "--time-limit", "2",
+                              "--out", str(tmp_path / "p.json"), "--db", db_url])
+    assert res.exit_code == 0, res.output
+    from logistics.persistence.db import session_scope
+
+    with session_scope(db_url) as s:
+        s.execute(update(Point).where(Point.category == "recyclable")
+                  .values(days_mask=0b0000001))
+        before = {p.point_id: p.days_mask for p in s.scalars(select(Point))}
+    res = runner.invoke(app, ["master-routes", "--json", "--tolerance", "0.5", "--db", db_url])
+    assert res.exit_code == 0, res.output
+    proposed = json.loads(res.stdout)
+    assert proposed["applied"] == 0 and proposed["changed"]
+    t = proposed["trucks"]
+    assert t["points_with_truck"] > 0 and 0 <= t["same_truck"] <= t["points_with_truck"]
+    with session_scope(db_url) as s:  # proposing wrote nothing
+        assert {p.point_id: p.days_mask for p in s.scalars(select(Point))} == before
+    res = runner.invoke(app, ["master-routes", "--apply", "--tolerance", "0.5", "--db", db_url])
+    assert res.exit_code == 0, res.output
+    assert "applied" in res.stdout and "same truck" in res.stdout
+    with session_scope(db_url) as s:
+        after = {p.point_id: p.days_mask for p in s.scalars(select(Point))}
+    want = dict(before)
+    for c in proposed["changed"]:
+        want[c["point_id"]] = sum(1 << (int(d) - 1) for d in c["days_after"].split(";"))
+    assert after == want
+    # applied: the week is now balanced, so a second run proposes nothing new
+    res = runner.invoke(app, ["master-routes", "--json", "--tolerance", "0.5", "--db", db_url])
+    assert json.loads(res.stdout)["changed"] == []
