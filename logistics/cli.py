@@ -637,6 +637,10 @@ def replan(
         bool, typer.Option("--keep-trucks/--free-trucks",
                            help="keep open stops on their truck where that serves as many")
     ] = True,
+    keep_tolerance: Annotated[
+        float, typer.Option("--keep-tolerance",
+                            help="fraction of the open points keeping trucks may serve less")
+    ] = 0.0,
     db: DbOpt = None,
 ) -> None:
     """Re-plan the rest of a day after an event; served stops stay / 日内重新规划.
@@ -669,7 +673,7 @@ def replan(
         result = replan_day(session, day, at_s, vehicles_down=list(vehicle_down or []),
                             add_points=pairs, facilities_closed=list(facility_closed or []),
                             time_limit_s=time_limit, distance_model=distance,
-                            keep_trucks=keep_trucks)
+                            keep_trucks=keep_trucks, keep_tolerance=keep_tolerance)
     doc = result.document
     target = out_path or Path(f"plan-{day.isoformat()}-v{result.version}.json")
     tmp = target.with_name(target.name + ".tmp")

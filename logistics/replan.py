@@ -229,7 +229,7 @@ def _served(tail: Any) -> dict[str, str]:
 def _keep_trucks(
     date: dt.date, free: Any, vehicles: list[TailVehicle], clients: list[TailClient],
     facilities: list[FacilityRow], room: dict[str, float | None], depots: dict[str, Depot],
-    old_vehicle: dict[str, str], *, time_limit_s: float, model: Any,
+    old_vehicle: dict[str, str], *, time_limit_s: float, model: Any, allowed_loss: int = 0,
 ) -> Any | None:
     """The rest of the day with every open stop on its truck, or None when that
     serves fewer points than the free re-plan ``free``.
@@ -250,9 +250,9 @@ def _keep_trucks(
     kept = solve_tail(date, vehicles, clients, facilities, room, depots,
                       time_limit_s=max(1.0, time_limit_s / 2), distance_model=model, pin=pin)
     served = _served(kept)
-    if len(served) < len(free_of) or kept.rule_problems:
-        log.info("keeping trucks serves %d point(s), the free re-plan %d: free", len(served),
-                 len(free_of))
+    log.info("keeping trucks serves %d point(s), the free re-plan %d", len(served),
+             len(free_of))
+    if len(served) < len(free_of) - allowed_loss or kept.rule_problems:
         return None
     pinned_out = {c.point.point_id for c in clients} - set(pin)
     by_id = {u["point_id"]: u for u in free.unassigned}
@@ -275,11 +275,14 @@ def replan_day(
     distance_model: str | None = None,
     store: bool = True,
     keep_trucks: bool = True,
+    keep_tolerance: float = 0.0,
 ) -> ReplanResult:
     """Re-plan the rest of ``date`` from ``at_s`` (seconds after local midnight).
 
     ``keep_trucks``: prefer a plan that keeps every open stop on its truck (see
-    :func:`_keep_trucks`); False lets the engine move stops freely."""
+    :func:`_keep_trucks`) when it serves at least as many points as the free re-plan
+    less ``keep_tolerance`` (a fraction of the open points); False lets the engine
+    move stops freely."""
     base = plan_repo.current_plan(session, date)
     if base is None:
         raise NotFound(f"no plan for {date.isoformat()}: run `wasteroute plan` first / 当日无计划")
@@ -402,7 +405,8 @@ def replan_day(
         assignment = "free"
         if keep_trucks:
             kept = _keep_trucks(date, tail, tail_vehicles, clients, facilities, room, depots,
-                                old_vehicle, time_limit_s=time_limit_s, model=model)
+                                old_vehicle, time_limit_s=time_limit_s, model=model,
+                                allowed_loss=int(keep_tolerance * len(clients)))
             if kept is not None:
                 tail, assignment = kept, "kept"
     else:
