@@ -508,8 +508,9 @@ class _Checker:
     def want_kg(self, pid: str, p: dict[str, Any]) -> float:
         if self.expected:
             return float(self.expected[pid])
-        exp = self.demand_section().get("expected_kg")
-        if isinstance(exp, dict) and pid in exp:
+        dem = self.demand_section()
+        exp = dem.get("expected_kg")
+        if dem.get("source") != "static" and isinstance(exp, dict) and pid in exp:
             return float(exp[pid])
         return float(p["kg_per_visit"])
 
