@@ -37,7 +37,7 @@ from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
 from optimizer.decompose import Job
 from optimizer.params import SolveParams
-from optimizer.problem import Problem
+from optimizer.problem import Facility, Problem
 
 log = logging.getLogger(__name__)
 
@@ -112,8 +112,9 @@ def _facility_copies(problem: Problem, jobs: Sequence[Job], vehicles: Sequence[i
     return [min(c, 400) for c in out]
 
 
-def _users(problem: Problem, f: object, vehicles: Sequence[int]) -> int:
-    acc = getattr(f, "accepts", frozenset())
+def _users(problem: Problem, f: Facility, vehicles: Sequence[int]) -> int:
+    """How many of `vehicles` may unload at `f`."""
+    acc = f.accepts
     return sum(1 for g in vehicles
                if any(problem.vehicles[g].capacities.get(k, 0) > 0 for k in acc))
 
@@ -180,6 +181,7 @@ class RoutingModel:
         ends = [depot_node[v.end_location] for v in vs]
         self.manager = pywrapcp.RoutingIndexManager(n, len(vs), starts, ends)
         self.routing = pywrapcp.RoutingModel(self.manager)
+        self._closed = False
         m, r = self.manager, self.routing
         solver = r.solver()
 
@@ -437,7 +439,7 @@ class RoutingModel:
             seqs.append(seq)
         r = self.routing
         sp = self.search_parameters(time_limit_s, "PARALLEL_CHEAPEST_INSERTION")
-        r.CloseModelWithParameters(sp)
+        self._close(sp)
         init = r.ReadAssignmentFromRoutes(self.routes_as_indices(seqs), True)
         if init is None:
             return None
@@ -457,7 +459,7 @@ class RoutingModel:
         best_name = ""
         firsts: dict[str, int] = {}
         if initial is not None:
-            r.CloseModelWithParameters(self.search_parameters(time_limit_s, "PATH_CHEAPEST_ARC"))
+            self._close(self.search_parameters(time_limit_s, "PATH_CHEAPEST_ARC"))
             best = r.ReadAssignmentFromRoutes(initial, True)
             if best is not None:
                 # the model owns the returned assignment and reuses it in later
@@ -549,6 +551,18 @@ class RoutingModel:
             routes.append(RawRoute(g, visits, start_s, end_s, None))
         dropped = [ji for ji in range(len(self.jobs)) if ji not in served]
         return RawResult(routes, dropped, int(sol.ObjectiveValue()), True, stats)
+
+    def _close(self, sp: Any) -> None:
+        """Close the model once (OR-Tools warns on every later close)."""
+        if not self._closed:
+            self.routing.CloseModelWithParameters(sp)
+            self._closed = True
+
+    def readable(self, routes: list[list[int]]) -> bool:
+        """Whether these routes (from routes_as_indices) are a feasible assignment."""
+        r = self.routing
+        self._close(self.search_parameters(1.0, "PATH_CHEAPEST_ARC"))
+        return r.ReadAssignmentFromRoutes(routes, True) is not None
 
     def routes_as_indices(self, raw: Sequence[Sequence[tuple[str, int]]]) -> list[list[int]]:
         """Turn per-vehicle (kind, ref) sequences into node lists for ReadAssignmentFromRoutes."""

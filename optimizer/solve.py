@@ -163,9 +163,24 @@ def _solve_group(problem: Problem, params: SolveParams, jobs: list[Job], vehicle
                  deadline: float, plain: bool, progress: Progress | None) -> Any:
     from optimizer.model import RoutingModel
 
+    plain_seqs = seqs
+    if seqs is not None:
+        seqs = spare_unloads(problem, jobs, vehicles, seqs)
     model = RoutingModel(problem, jobs, vehicles, params, initial=seqs,
                          facility_capacity_left=cap_left)
     initial = model.routes_as_indices(seqs) if seqs is not None else None
+    if seqs is not None and plain_seqs is not None and seqs != plain_seqs:
+        assert initial is not None
+        if not model.readable(initial):
+            # a spare unload the conservative timing let through does not fit:
+            # keep the spares route by route where the start stays feasible
+            keep = list(plain_seqs)
+            for i, sq in enumerate(seqs):
+                if sq != plain_seqs[i] and model.readable(
+                        model.routes_as_indices([*keep[:i], sq, *keep[i + 1:]])):
+                    keep[i] = sq
+            seqs = keep
+            initial = model.routes_as_indices(seqs)
     left = max(0.2, deadline - time.monotonic())
     raw = model.solve(left, params.strategy, plain=plain, progress=progress, initial=initial)
     raw.stats["nodes"] = model.num_nodes
@@ -173,6 +188,42 @@ def _solve_group(problem: Problem, params: SolveParams, jobs: list[Job], vehicle
         raw.stats["greedy_dropped"] = len(jobs) - sum(
             1 for sq in seqs for kind, _ in sq if kind == "client")
     return raw
+
+
+def spare_unloads(problem: Problem, jobs: Sequence[Job], vehicles: Sequence[int],
+                  seqs: list[list[tuple[str, int]]]) -> list[list[tuple[str, int]]]:
+    """Give each route that ends with an unload a second, empty one at the same place.
+
+    It costs no distance, so the search keeps it, and a client inserted before it
+    is a new last trip: one-node moves can then add a trip, which they otherwise
+    cannot (a client needs an unload after it). Added only where the shift leaves
+    room for it (times simulated conservatively, break included); empty unloads
+    left at the end are removed when the routes are read back.
+    """
+    dur = problem.duration_s
+    out: list[list[tuple[str, int]]] = []
+    for g, seq in zip(vehicles, seqs, strict=True):
+        if not seq or seq[-1][0] != "facility":
+            out.append(seq)
+            continue
+        v = problem.vehicles[g]
+        t, loc = v.shift_start_s + v.break_s, v.start_location
+        for kind, ref in seq:
+            if kind == "client":
+                j = jobs[ref]
+                t = max(t + int(dur[loc, j.location]), j.tw_start_s) + j.service_s
+                loc = j.location
+            else:
+                f = problem.facilities[ref]
+                t = max(t + int(dur[loc, f.location]), f.open_s) + f.unload_s
+                loc = f.location
+        f = problem.facilities[seq[-1][1]]
+        if t <= f.close_s - f.unload_s and \
+                t + f.unload_s + int(dur[f.location, v.end_location]) <= v.shift_end_s:
+            out.append([*seq, seq[-1]])
+        else:
+            out.append(seq)
+    return out
 
 
 # --------------------------------------------------------------------------- assembly
