@@ -558,6 +558,15 @@ class RoutingModel:
             self.routing.CloseModelWithParameters(sp)
             self._closed = True
 
+    def read_result(self, routes: list[list[int]], stats: dict[str, object]) -> RawResult | None:
+        """The RawResult of these routes (from routes_as_indices), None when infeasible."""
+        r = self.routing
+        self._close(self.search_parameters(1.0, "PATH_CHEAPEST_ARC"))
+        a = r.ReadAssignmentFromRoutes(routes, True)
+        if a is None:
+            return None
+        return self._extract(r.solver().Assignment(a), stats)
+
     def readable(self, routes: list[list[int]]) -> bool:
         """Whether these routes (from routes_as_indices) are a feasible assignment."""
         r = self.routing

@@ -182,12 +182,98 @@ def _solve_group(problem: Problem, params: SolveParams, jobs: list[Job], vehicle
             seqs = keep
             initial = model.routes_as_indices(seqs)
     left = max(0.2, deadline - time.monotonic())
-    raw = model.solve(left, params.strategy, plain=plain, progress=progress, initial=initial)
+    # the search keeps the last part of its budget for inserting what it left out
+    search_s = left if plain or seqs is None else max(0.2, 0.85 * left)
+    raw = model.solve(search_s, params.strategy, plain=plain, progress=progress, initial=initial)
+    if raw.dropped and not plain and raw.found:
+        inserted = insert_dropped(problem, jobs, vehicles, model, raw, deadline)
+        if inserted is not None:
+            raw = inserted
+        left = deadline - time.monotonic()
+        if left > 1.0:
+            # improve again from the (repaired) routes for the rest of the budget
+            seqs2 = [[(rv.kind, rv.ref) for rv in rr.visits] for rr in raw.routes]
+            again = model.solve(left, params.strategy, progress=progress,
+                                initial=model.routes_as_indices(seqs2))
+            if again.found and len(again.dropped) <= len(raw.dropped):
+                again.stats.update({k: v for k, v in raw.stats.items()
+                                    if k not in again.stats})
+                raw = again
     raw.stats["nodes"] = model.num_nodes
     if seqs is not None:
         raw.stats["greedy_dropped"] = len(jobs) - sum(
             1 for sq in seqs for kind, _ in sq if kind == "client")
     return raw
+
+
+def insert_dropped(problem: Problem, jobs: Sequence[Job], vehicles: Sequence[int],
+                   model: Any, raw: Any, deadline: float, tries: int = 20) -> Any:
+    """Put dropped jobs back one at a time where the model says the routes stay feasible.
+
+    OR-Tools' local search did not insert a dropped client even where a one-node
+    insertion (before a spare unload) is feasible and saves its whole penalty;
+    this pass tries, per dropped job, the cheapest positions (just before an
+    unload that takes its compartments, or a new last trip client + unload),
+    each checked on the full model. Returns the new RawResult, or None.
+    """
+    dist = problem.distance_m
+    seqs = [[(rv.kind, rv.ref) for rv in rr.visits] for rr in raw.routes]
+    dropped = list(raw.dropped)
+    done = 0
+    for ji in sorted(dropped, key=lambda i: jobs[i].tw_end_s):
+        if time.monotonic() >= deadline - 0.3:
+            break
+        j = jobs[ji]
+        cats = {k for k, q in j.amount.items() if q > 0}
+        cands: list[tuple[int, int, list[tuple[str, int]]]] = []
+        for ri, (g, seq) in enumerate(zip(vehicles, seqs, strict=True)):
+            if g not in j.vehicles:
+                continue
+            v = problem.vehicles[g]
+            prev = v.start_location
+            for pos, (kind, ref) in enumerate([*seq, ("end", -1)]):
+                loc = (jobs[ref].location if kind == "client" else v.end_location
+                       if kind == "end" else problem.facilities[ref].location)
+                if kind == "facility" and cats <= problem.facilities[ref].accepts:
+                    cost = int(dist[prev, j.location] + dist[j.location, loc] - dist[prev, loc])
+                    cands.append((cost, ri, [*seq[:pos], ("client", ji), *seq[pos:]]))
+                if (pos == 0 or seq[pos - 1][0] == "facility") and pos < len(seq):
+                    # a new trip (client + unload) between two trips
+                    for fi, f in enumerate(problem.facilities):
+                        if cats <= f.accepts and model.fac_nodes[fi]:
+                            cost = int(dist[prev, j.location] + dist[j.location, f.location]
+                                       + dist[f.location, loc] - dist[prev, loc])
+                            cands.append((cost, ri, [*seq[:pos], ("client", ji),
+                                                     ("facility", fi), *seq[pos:]]))
+                prev = loc
+            for fi, f in enumerate(problem.facilities):
+                if cats <= f.accepts and model.fac_nodes[fi]:
+                    cost = int(dist[prev, j.location] + dist[j.location, f.location]
+                               + dist[f.location, v.end_location] - dist[prev, v.end_location])
+                    cands.append((cost, ri, [*seq, ("client", ji), ("facility", fi)]))
+        cands.sort(key=lambda c: c[0])
+        for _, ri, new in cands[:tries]:
+            if time.monotonic() >= deadline - 0.3:
+                break
+            trial = [*seqs[:ri], new, *seqs[ri + 1:]]
+            used = [0] * len(problem.facilities)
+            for sq in trial:
+                for kind, ref in sq:
+                    if kind == "facility":
+                        used[ref] += 1
+            if any(u > len(model.fac_nodes[fi]) for fi, u in enumerate(used)):
+                continue
+            if model.readable(model.routes_as_indices(trial)):
+                seqs = trial
+                done += 1
+                break
+    if not done:
+        return None
+    res = model.read_result(model.routes_as_indices(seqs), dict(raw.stats))
+    if res is None:
+        return None
+    res.stats["inserted_after_search"] = done
+    return res
 
 
 def spare_unloads(problem: Problem, jobs: Sequence[Job], vehicles: Sequence[int],
