@@ -84,3 +84,17 @@ def test_generated_day_with_breaks_keeps_searching_from_the_greedy_start() -> No
     if s.unassigned:
         # clients left out: the search must have used its time trying to serve them
         assert s.wall_s >= 0.5 * budget
+
+
+def test_generated_day_with_breaks_serves_every_client() -> None:
+    """Regression (issue 4): every client of this day can be served (the plan below
+    shows it); the code before the fix left 3 out at 3 s (14 on seed 1): its greedy
+    start kept early-closing windows for the last vehicles, the search could not add
+    a trip, and local search missed feasible one-client insertions."""
+    from optimizer.generate import generate_county_day
+
+    p = generate_county_day(150, seed=0, fleet_slack=1.0)
+    assert any(v.has_break for v in p.vehicles)
+    s = solve(p, SolveParams(time_limit_s=3.0))
+    assert s.check(p) == []
+    assert s.unassigned == ()
