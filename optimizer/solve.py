@@ -4,11 +4,16 @@ Strategies (``SolveParams.strategy``):
 
 * ``"plain"``: the peer in benchmark tables: the same model, PATH_CHEAPEST_ARC +
   GUIDED_LOCAL_SEARCH, OR-Tools defaults otherwise, no decomposition, no greedy start.
-* ``"auto"`` (default): for days that must end empty at facilities a greedy
-  multi-trip construction (``decompose.greedy_routes``) is the first solution;
-  otherwise LOCAL_CHEAPEST_INSERTION, SAVINGS, PARALLEL_CHEAPEST_INSERTION and
-  PATH_CHEAPEST_ARC are tried in turn within 30 % of the budget, then GLS from the
-  best. Above ``params.decompose_above`` visits the day is cut into sub-problems
+* ``"auto"`` (default): one OR-Tools model per independent group of compartments
+  (``decompose.components``; facility daily capacity handed on from group to
+  group), the budget shared by jobs and by what the greedy start left out. For
+  days that must end empty at facilities the first solution is the best of a few
+  greedy multi-trip constructions (``decompose.best_greedy``) with a spare unload
+  at the end of each route; otherwise LOCAL_CHEAPEST_INSERTION, SAVINGS,
+  PARALLEL_CHEAPEST_INSERTION and PATH_CHEAPEST_ARC are tried in turn within 30 %
+  of the budget. Then GLS; after 85 % of the budget the dropped jobs are inserted
+  where the model reads the routes back feasible (``insert_dropped``), and GLS
+  again. Above ``params.decompose_above`` visits the day is cut into sub-problems
   (``decompose.solve_large``) followed by repair rounds.
 * any OR-Tools first-solution strategy name: that one, then GLS.
 
