@@ -41,7 +41,10 @@ from optimizer.solution import Solution
 log = logging.getLogger(__name__)
 
 BENCH_FORMAT = "wasteroute.bench/1"
-ENGINES = ("ours", "ortools_plain", "pyvrp")
+#: ours = solve(engine="auto"): PyVRP's HGS where it expresses every rule of the problem,
+#: our OR-Tools model otherwise; ours_ortools = our OR-Tools model alone (tuned "auto"
+#: strategy); ortools_plain = PATH_CHEAPEST_ARC + GLS on the same model; pyvrp = PyVRP alone
+ENGINES = ("ours", "ours_ortools", "ortools_plain", "pyvrp")
 EPS = 1e-6
 
 
@@ -395,7 +398,11 @@ def _engine_solver(engine: str) -> tuple[SolveFn, Callable[[float], SolveParams]
     if engine == "ours":
         from optimizer.solve import solve
 
-        return solve, lambda t: SolveParams(time_limit_s=t, num_workers=1)
+        return solve, lambda t: SolveParams(time_limit_s=t, engine="auto", num_workers=1)
+    if engine == "ours_ortools":
+        from optimizer.solve import solve
+
+        return solve, lambda t: SolveParams(time_limit_s=t, engine="ortools", num_workers=1)
     if engine == "ortools_plain":
         from optimizer.solve import solve
 
@@ -457,6 +464,8 @@ def run_one(
         routes=routes,
         unassigned=len(sol.unassigned),
         solution_check_errors=own_errors,
+        #: which engine actually ran (solve(engine="auto") delegates where it can)
+        engine_used=sol.engine,
     )
     if not chk.feasible:
         res["errors"] = chk.errors[:10]
