@@ -336,9 +336,9 @@ def solve_large(problem: Problem, params: object, prep: Prepared, t0: float,
     """Decomposed solve: components x clusters, budget split by size, then a repair pass."""
     import time as _time
 
-    from optimizer.model import RawRoute, RoutingModel
+    from optimizer.model import RawRoute
     from optimizer.params import SolveParams
-    from optimizer.solve import assemble
+    from optimizer.solve import _solve_group, assemble
 
     assert isinstance(params, SolveParams)
     jobs = prep.jobs
@@ -365,13 +365,11 @@ def solve_large(problem: Problem, params: object, prep: Prepared, t0: float,
         sub_jobs = [jobs[i] for i in pj]
         seqs = None
         if problem.end_empty and problem.facilities:
-            seqs = greedy_routes(problem, sub_jobs, pv, facility_capacity_left=cap_left)
-        model = RoutingModel(problem, sub_jobs, pv, params, facility_capacity_left=cap_left,
-                             initial=seqs)
-        initial = model.routes_as_indices(seqs) if seqs is not None else None
-        tl = max(0.3, tl - (_time.monotonic() - t_build))
-        raw = model.solve(tl, "auto" if params.strategy in ("auto", "plain") else params.strategy,
-                          initial=initial)
+            seqs = best_greedy(problem, sub_jobs, pv, facility_capacity_left=cap_left)
+        # same path as a whole day's group: spare unloads, search, insertion of
+        # what the search left out, search again
+        raw = _solve_group(problem, params, sub_jobs, pv, seqs, cap_left,
+                           t_build + max(0.3, tl), False, None)
         done_jobs += len(pj)
         objective += raw.objective
         for rr in raw.routes:
