@@ -45,6 +45,9 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[float, int | None], None]
 
+#: share of a group's budget searched before the dropped jobs are inserted by hand
+INSERT_AT = 0.85
+
 
 
 def solve(problem: Problem, params: SolveParams | None = None,
@@ -188,7 +191,7 @@ def _solve_group(problem: Problem, params: SolveParams, jobs: list[Job], vehicle
             initial = model.routes_as_indices(seqs)
     left = max(0.2, deadline - time.monotonic())
     # the search keeps the last part of its budget for inserting what it left out
-    search_s = left if plain or seqs is None else max(0.2, 0.85 * left)
+    search_s = left if plain or seqs is None else max(0.2, INSERT_AT * left)
     raw = model.solve(search_s, params.strategy, plain=plain, progress=progress, initial=initial)
     if raw.dropped and not plain and raw.found:
         inserted = insert_dropped(problem, jobs, vehicles, model, raw, deadline)
