@@ -641,6 +641,11 @@ def replan(
         float, typer.Option("--keep-tolerance",
                             help="fraction of the open points keeping trucks may serve less")
     ] = 0.0,
+    complaints: Annotated[
+        bool, typer.Option("--complaints",
+                           help="add the day's open overflow reports (POST /events/complaints) "
+                                "received up to --at as urgent points, and mark them handled")
+    ] = False,
     db: DbOpt = None,
 ) -> None:
     """Re-plan the rest of a day after an event; served stops stay / 日内重新规划.
@@ -653,7 +658,13 @@ def replan(
     from logistics.domain import BadInput
     from logistics.persistence.db import session_scope, upgrade
     from logistics.planning import parse_date
-    from logistics.replan import parse_at, replan_day
+    from logistics.replan import (
+        complaint_points,
+        mark_handled,
+        open_complaints,
+        parse_at,
+        replan_day,
+    )
 
     day = parse_date(date)
     at_s = parse_at(at)
@@ -670,10 +681,16 @@ def replan(
     url = _db(db)
     upgrade(url)
     with session_scope(url) as session:
+        reports = open_complaints(session, day, at_s) if complaints else []
+        named = {p for p, _ in pairs}
+        pairs += [(p, k) for p, k in complaint_points(reports) if p not in named]
+        if complaints and not reports:
+            err.print("no open complaints up to --at / 无待处理投诉", markup=False)
         result = replan_day(session, day, at_s, vehicles_down=list(vehicle_down or []),
                             add_points=pairs, facilities_closed=list(facility_closed or []),
                             time_limit_s=time_limit, distance_model=distance,
                             keep_trucks=keep_trucks, keep_tolerance=keep_tolerance)
+        mark_handled(session, reports)
     doc = result.document
     target = out_path or Path(f"plan-{day.isoformat()}-v{result.version}.json")
     tmp = target.with_name(target.name + ".tmp")

@@ -41,7 +41,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from logistics.domain import BadInput, NotFound
 from logistics.persistence import plan_repo
-from logistics.persistence.models import Depot, Point, Vehicle
+from logistics.persistence.models import Complaint, Depot, Point, Vehicle
 from logistics.persistence.models import Facility as FacilityRow
 from logistics.planning import (
     TZ,
@@ -508,3 +508,34 @@ def replan_day(
 
 
 __all__ = ["ReplanResult", "parse_at", "replan_day"]
+
+
+# --------------------------------------------------------------------------- complaints
+
+
+def open_complaints(session: Session, date: dt.date, at_s: int) -> list[Complaint]:
+    """Overflow reports of ``date`` received from the city-management platform
+    (``POST /events/complaints``) up to the event time and not handled yet."""
+    day0 = dt.datetime.combine(date, dt.time(0))
+    return list(session.scalars(
+        select(Complaint)
+        .where(Complaint.handled.is_(False), Complaint.time >= day0,
+               Complaint.time <= day0 + dt.timedelta(seconds=at_s))
+        .order_by(Complaint.time, Complaint.id)))
+
+
+def complaint_points(complaints: list[Complaint]) -> list[tuple[str, float | None]]:
+    """One urgent point per reported point; the largest kg estimate wins (None = the
+    point's expected kg)."""
+    kg: dict[str, float | None] = {}
+    for c in complaints:
+        old = kg.get(c.point_id)
+        new = c.kg_estimate
+        kg[c.point_id] = new if old is None else (old if new is None else max(old, new))
+    return list(kg.items())
+
+
+def mark_handled(session: Session, complaints: list[Complaint]) -> None:
+    for c in complaints:
+        c.handled = True
+    session.flush()
