@@ -261,7 +261,13 @@ def components(problem: Problem, jobs: Sequence[Job]) -> list[tuple[list[int], l
             parent[find(a)] = find(b)
     groups: dict[str, tuple[list[int], list[int]]] = {}
     for ji, j in enumerate(jobs):
-        root = find(next(iter(j.amount))) if j.amount else "__none__"
+        if j.amount:
+            root = find(next(iter(j.amount)))
+        else:
+            # nothing to carry (a visit expected at 0 kg): the group of an allowed vehicle
+            ks = [k for vi in j.vehicles[:1]
+                  for k, c in problem.vehicles[vi].capacities.items() if c > 0]
+            root = find(ks[0]) if ks else "__none__"
         groups.setdefault(root, ([], []))[0].append(ji)
     for vi, v in enumerate(problem.vehicles):
         ks = [k for k, c in v.capacities.items() if c > 0]

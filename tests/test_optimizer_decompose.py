@@ -98,3 +98,18 @@ def test_generated_day_with_breaks_serves_every_client() -> None:
     s = solve(p, SolveParams(time_limit_s=3.0))
     assert s.check(p) == []
     assert s.unassigned == ()
+
+
+def test_zero_kg_visits_are_served_with_their_compartment_group() -> None:
+    """A visit expected at 0 kg (e.g. a demand-mode check of a light point) still needs a
+    truck that may carry its category; it must not be orphaned by the grouping."""
+    base = grid_problem(3)
+    zero = [Client(2 + i, {"a" if i % 2 else "b": 0}, service_s=30) for i in range(3)]
+    p = Problem(base.distance_m, base.duration_s, base.clients + tuple(zero), base.vehicles,
+                base.facilities, end_empty=True, extra=dict(base.extra))
+    jobs = prepare(p).jobs
+    comps = components(p, jobs)
+    assert sorted(j for js, _ in comps for j in js) == list(range(len(jobs)))
+    sol = solve(p, SolveParams(time_limit_s=2))
+    assert sol.unassigned == ()
+    assert sol.check(p) == []
