@@ -35,7 +35,7 @@ LABELS: dict[str, dict[str, str]] = {
         "driving": "行驶", "collecting": "收集", "unloading": "卸料", "break": "休息",
         "waiting": "等待", "utilisation": "班次利用率", "km": "公里", "trips": "趟数",
         "fleet": "车队（计划日）", "year_t": "全年清运量（吨）", "points": "收集点",
-        "town_hull": "乡镇范围",
+        "town_hull": "乡镇范围", "no_tickets": "本年无过磅记录",
     },
     "en": {
         "monthly": "Tonnage per month by stream (t)", "month": "Month", "t": "t",
@@ -49,6 +49,7 @@ LABELS: dict[str, dict[str, str]] = {
         "waiting": "Waiting", "utilisation": "Shift utilisation", "km": "km",
         "trips": "Trips", "fleet": "Fleet (plan day)", "year_t": "Year tonnage (t)",
         "points": "Collection points", "town_hull": "Town area",
+        "no_tickets": "No weighbridge tickets this year",
     },
 }
 
@@ -140,6 +141,14 @@ def draw_disposal_sankey(data: dict[str, Any], lang: str = "zh") -> go.Figure:
             names.append(label(lang, n["key"]))
             colours.append("#2ca02c" if n["key"] == "harmless" else "#d62728")
     links = data["links"]
+    if not links:
+        # plotly.js throws "Invalid array length" on a sankey without links
+        fig = go.Figure()
+        fig.add_annotation(text=label(lang, "no_tickets"), showarrow=False, x=0.5, y=0.5,
+                           xref="paper", yref="paper", font={"size": 16, "color": "#777"})
+        fig.update_xaxes(visible=False)
+        fig.update_yaxes(visible=False)
+        return _layout(fig, label(lang, "sankey"))
     fig = go.Figure(go.Sankey(
         arrangement="snap",
         node={"label": names, "color": colours, "pad": 14, "thickness": 16},
