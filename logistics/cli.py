@@ -479,8 +479,10 @@ def serve(
         os.environ["WASTEROUTE_DB"] = url
     upgrade(url)
     err.print(f"wasteroute API on http://{host}:{port}/docs", markup=False, highlight=False)
+    # keep-alive 75 s (uvicorn's default is 5 s): a busy client that reuses an idle
+    # connection just as the server closes it gets a read error (seen in the load test)
     uvicorn.run("api.main:app", host=host, port=port, workers=workers, log_level="warning",
-                access_log=False)
+                access_log=False, timeout_keep_alive=75)
 
 
 users_app = typer.Typer(help="API users / 接口用户", no_args_is_help=True)
