@@ -12,8 +12,9 @@ Model, per point ``p`` and day ``D`` (history strictly before ``D``):
   lunar new year: the 10 days before (shopping and cleaning) x1.15, 除夕..初七
   x0.85, 初八..元宵 x1.08 - estimated from the previous year's records around its
   festival when they exist, these defaults otherwise;
-* ``holiday(c, D)``: other statutory holidays (``chinese_calendar``), the mean
-  ratio actual / expected on such days in the last year, 1 when none;
+* ``holiday(c, D)``: other statutory holidays (``chinese_calendar`` finds them); the
+  factor per category is meant to be the mean ratio actual / expected on such days
+  in the last year, but that estimate is NOT implemented yet: it is 1 (issue 7);
 * ``level(p)``: recency-weighted mean (half-life 14 days, last ``level_days``
   = 28) of the visits with all the factors above divided out - this follows a
   trend (and a community starting source separation) within about two weeks.
