@@ -18,12 +18,13 @@ import json
 import logging
 import platform
 import resource
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from _common import git_commit
 
 from optimizer.bench import check_problem_solution
 from optimizer.generate import generate_county_day
@@ -38,7 +39,7 @@ ENGINES = {
 
 
 def run(sizes: list[int], seed: int, time_limit_s: float, engines: list[str]) -> dict[str, Any]:
-    commit = _commit()
+    commit = git_commit()
     rows: list[dict[str, Any]] = []
     for n in sizes:
         problem = generate_county_day(n, seed)
@@ -119,20 +120,6 @@ def table(doc: dict[str, Any]) -> str:
             f"{'ok' if r['independent_check_feasible'] else 'FAIL'} | {r['wall_s']} |"
         )
     return "\n".join(lines)
-
-
-def _commit() -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=Path(__file__).parent,
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return out.stdout.strip()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,28 +12,15 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import subprocess
 import sys
 from pathlib import Path
+
+from _common import git_commit
 
 from optimizer.bench import ENGINES, format_markdown, format_table, run_bench
 from optimizer.instances import FAMILIES
 
 DEFAULT_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "benchmarks"
-
-
-def _commit() -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=Path(__file__).parent,
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return out.stdout.strip()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     def progress(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
-    commit_at_start = _commit()
+    commit_at_start = git_commit()
     doc = run_bench(
         args.instances,
         args.family,
