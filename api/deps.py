@@ -26,6 +26,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.cache import TtlCache
 from api.errors import ApiError
+from logistics.persistence.db import transaction
 from logistics.users import (
     ROLES,
     Principal,
@@ -62,15 +63,8 @@ def session_factory(request: Request) -> sessionmaker[Session]:
 def get_session(request: Request) -> Iterator[Session]:
     """The request's transaction: committed when the endpoint returns, rolled back
     on any error."""
-    session = session_factory(request)()
-    try:
+    with transaction(session_factory(request)) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]

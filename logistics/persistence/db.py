@@ -60,9 +60,9 @@ def session_factory(url: str | None = None) -> sessionmaker[Session]:
 
 
 @contextmanager
-def session_scope(url: str | None = None) -> Iterator[Session]:
-    """One transaction: commit on success, roll back on any error."""
-    session = session_factory(url)()
+def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One transaction on a new session: commit on success, roll back on any error."""
+    session = factory()
     try:
         yield session
         session.commit()
@@ -71,3 +71,10 @@ def session_scope(url: str | None = None) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+@contextmanager
+def session_scope(url: str | None = None) -> Iterator[Session]:
+    """One transaction on the database at ``url`` (see :func:`transaction`)."""
+    with transaction(session_factory(url)) as session:
+        yield session
