@@ -6,9 +6,11 @@ import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import unquote_plus
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -87,6 +89,26 @@ class ClearCacheOnWrite:
         await self.app(scope, receive, sent)
 
 
+class RefuseNulBytes:
+    """A NUL byte in the path or query is refused before any endpoint runs: PostgreSQL
+    text cannot hold one (SQLite can), so the answer would otherwise differ by database."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (
+                "\x00" in scope["path"]
+                or "\x00" in unquote_plus(scope.get("query_string", b"").decode("latin-1"))):
+            response = JSONResponse(
+                {"detail": [{"loc": ["query"], "msg": "NUL byte in the request / 请求含 NUL 字符",
+                             "type": "value_error"}], "reason": "validation"},
+                status_code=422)
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 def create_app(db_url: str | None = None, *, migrate: bool = True) -> FastAPI:
     url = resolve_db_url(db_url)
     threads = api_threads()
@@ -130,6 +152,7 @@ def create_app(db_url: str | None = None, *, migrate: bool = True) -> FastAPI:
     app.state.principal_cache = TtlCache(min(PRINCIPAL_TTL_S, read_cache.ttl_s), 4096)
     app.state.secret = None
     errors.install(app)
+    app.add_middleware(RefuseNulBytes)
     app.add_middleware(ClearCacheOnWrite,
                        caches=(read_cache, app.state.principal_cache))
     origins = cors_origins()

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.schemas import ErrorOut
@@ -75,6 +75,14 @@ def install(app: FastAPI) -> None:
         log.info("integrity error: %s", exc.orig)
         return _json(409, "conflicts with stored data (still referenced, or exists) / 数据冲突",
                      "conflict")
+
+    @app.exception_handler(DataError)
+    async def data_error(_: Request, exc: DataError) -> JSONResponse:
+        # a value the database cannot store (NUL byte in a JSON string, out-of-range
+        # number): the caller's value, not a server fault; the transaction rolled back
+        log.warning("data error: %s", exc.orig)
+        return _json(422, "a value cannot be stored (invalid text or number out of range) / "
+                          "数值无法保存（非法字符或超出范围）", "validation")
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -12,7 +12,7 @@ import datetime as dt
 from typing import Annotated, Any, Generic, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from logistics.settings import TIMEZONE
 
@@ -156,7 +156,30 @@ class TicketOut(_Orm):
 # ---------------------------------------------------------------- write bodies (import rows)
 
 
-class DepotIn(BaseModel):
+class _In(BaseModel):
+    """A request body. Text with a NUL byte is refused here: PostgreSQL cannot store
+    it and SQLite can, so letting it through would make the answer depend on the
+    database."""
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if _has_nul(value):
+            raise ValueError("NUL byte in text / 文本含 NUL 字符")
+        return value
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+class DepotIn(_In):
     depot_id: Cell = None
     name: Cell = None
     lon: Cell = None
@@ -167,7 +190,7 @@ class DepotIn(BaseModel):
     })
 
 
-class FacilityIn(BaseModel):
+class FacilityIn(_In):
     facility_id: Cell = None
     name: Cell = None
     kind: Cell = None
@@ -187,7 +210,7 @@ class FacilityIn(BaseModel):
     })
 
 
-class VehicleIn(BaseModel):
+class VehicleIn(_In):
     vehicle_id: Cell = None
     plate: Cell = None
     depot_id: Cell = None
@@ -206,7 +229,7 @@ class VehicleIn(BaseModel):
     })
 
 
-class CommunityIn(BaseModel):
+class CommunityIn(_In):
     community_id: Cell = None
     name: Cell = None
     town: Cell = None
@@ -218,7 +241,7 @@ class CommunityIn(BaseModel):
     })
 
 
-class PointIn(BaseModel):
+class PointIn(_In):
     point_id: Cell = None
     name: Cell = None
     community_id: Cell = None
@@ -239,7 +262,7 @@ class PointIn(BaseModel):
     })
 
 
-class RecordIn(BaseModel):
+class RecordIn(_In):
     date: Cell = None
     point_id: Cell = None
     kg: Cell = None
@@ -249,7 +272,7 @@ class RecordIn(BaseModel):
     })
 
 
-class TicketIn(BaseModel):
+class TicketIn(_In):
     ticket_no: Cell = None
     facility_id: Cell = None
     time: Cell = None
@@ -300,7 +323,7 @@ class RouteOut(_Orm):
     stops: list[StopOut]
 
 
-class PlanRequest(BaseModel):
+class PlanRequest(_In):
     date: dt.date = Field(description="the day to plan")
     time_limit_s: float = Field(30.0, gt=0, le=3600, description="solver time limit, seconds")
     model_config = ConfigDict(json_schema_extra={
@@ -334,7 +357,7 @@ class TokenOut(BaseModel):
     expires_in: int
 
 
-class UserIn(BaseModel):
+class UserIn(_In):
     name: str = Field(min_length=1, max_length=64)
     role: Literal["admin", "dispatcher", "driver", "viewer"]
     password: str | None = Field(None, min_length=8, max_length=200)
@@ -357,7 +380,7 @@ class ApiKeyOut(BaseModel):
     user: str
 
 
-class ComplaintIn(BaseModel):
+class ComplaintIn(_In):
     point_id: str = Field(min_length=1, max_length=64)
     time: dt.datetime = Field(description="when the overflow was seen (local time)")
     note: str = Field("", max_length=1000)

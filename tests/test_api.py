@@ -478,3 +478,14 @@ def test_api_key_helper_refuses_unknown_users(db_url: str) -> None:
 
     with session_scope(db_url) as s, pytest.raises(NotFound):
         create_api_key(s, "ghost")
+
+
+def test_nul_bytes_are_refused_alike_on_every_database(api: Api, db_url: str) -> None:
+    # PostgreSQL cannot store NUL in text, SQLite can: both answer 422 and store nothing
+    _is_error(api.get("/points", params={"category": "\x00"}), 422, "validation")
+    _is_error(api.get("/points/P%00"), 422, "validation")
+    body = {"point_id": "P003", "time": "2026-11-27T07:40:00+08:00", "note": "溢\x00出"}
+    _is_error(api.post("/events/complaints", "dispatcher", json=body), 422, "validation")
+    with session_scope(db_url) as s:
+        assert s.scalars(select(Complaint)).first() is None
+    assert api.get("/points", params={"category": "kitchen"}).status_code == 200
