@@ -45,6 +45,7 @@ import pandas as pd
 
 from logistics import demo_data as dd
 from logistics.domain import CATEGORY_BY_KEY, FACILITY_KINDS
+from logistics.forecast import is_public_holiday
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -492,6 +493,10 @@ def _records(rng: np.random.Generator, points: pd.DataFrame, scale: float) -> pd
     house, market = _daily_factors(dates)
     is_market = points["_market"].to_numpy()
     mod = np.where(is_market[:, None], market[None, :], house[None, :])
+    # statutory holidays: per category (people come home, offices close; demo_data)
+    holiday = np.array([is_public_holiday(d) for d in dates.date])
+    by_cat = points["category"].map(dd.HOLIDAY_FACTORS).fillna(1.0).to_numpy(dtype=float)
+    mod = mod * np.where(holiday[None, :], by_cat[:, None], 1.0)
     # sorting active on the day (community started source separation)
     since = pd.to_datetime(points["_since"]).to_numpy(dtype="datetime64[D]")
     day = dates.to_numpy(dtype="datetime64[D]")
