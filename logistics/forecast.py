@@ -12,9 +12,15 @@ Model, per point ``p`` and day ``D`` (history strictly before ``D``):
   lunar new year: the 10 days before (shopping and cleaning) x1.15, 除夕..初七
   x0.85, 初八..元宵 x1.08 - estimated from the previous year's records around its
   festival when they exist, these defaults otherwise;
-* ``holiday(c, D)``: other statutory holidays (``chinese_calendar`` finds them); the
-  factor per category is meant to be the mean ratio actual / expected on such days
-  in the last year, but that estimate is NOT implemented yet: it is 1 (issue 7);
+* ``holiday(c, D)``: other statutory holidays (元旦, 清明, 劳动节, 端午, 中秋, 国庆;
+  ``chinese_calendar`` finds them). Per category, from the holidays of the last 365
+  days: kg per gap-day of each holiday visit against the same point on the same
+  weekday in the week before and the week after that run of holidays (non-holiday,
+  non-festival days; a same-weekday match needs no weekday profile, and the two
+  sides cancel a trend), as the ratio of the sums (kg-weighted, so small noisy
+  points do not dominate). Shrunk toward 1 with weight n / (n + 10) for n matched
+  visits (one holiday visit is mostly noise), clamped to [0.5, 2]; 1 without
+  holiday history;
 * ``level(p)``: recency-weighted mean (half-life 14 days, last ``level_days``
   = 28) of the visits with all the factors above divided out - this follows a
   trend (and a community starting source separation) within about two weeks.
@@ -24,16 +30,18 @@ to ``kg_per_visit``. ``safety_margin`` (env ``WASTEROUTE_FORECAST_MARGIN``,
 fraction, default 0) is added on top for planning.
 
 The baseline for the backtest is the naive same-weekday forecast: the kg of the
-same point 7 days earlier (``kg_per_visit`` when there is none).
+same point 7 days earlier (``kg_per_visit`` when there is none). The backtest
+reports the statutory-holiday visits separately too (``holidays``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -56,6 +64,15 @@ LUNAR_NEW_YEAR = {
 #: (first offset, last offset, default factor) of the festival windows
 FESTIVAL_WINDOWS = ((-11, -2, 1.15), (-1, 6, 0.85), (7, 14, 1.08))
 MARGIN_ENV = "WASTEROUTE_FORECAST_MARGIN"
+#: holidays of this many days before D estimate the holiday factor
+HOLIDAY_LOOKBACK_DAYS = 365
+#: the week before and the week after a run of holidays is its baseline
+HOLIDAY_CONTEXT_DAYS = 7
+#: shrinkage toward 1: weight n / (n + k) for n holiday visits. k = the variance of
+#: one visit's ratio (noise 0.15-0.2 on each side) over the spread of real holiday
+#: effects (about 0.1): about 5-10; the larger one errs toward 1
+HOLIDAY_SHRINK_VISITS = 10
+HOLIDAY_FACTOR_RANGE = (0.5, 2.0)
 
 
 def safety_margin(value: float | None = None) -> float:
@@ -82,6 +99,7 @@ def festival_window(day: dt.date) -> int | None:
     return None
 
 
+@functools.lru_cache(maxsize=4096)  # a backtest asks for the same days many times
 def is_public_holiday(day: dt.date) -> bool:
     """A statutory holiday other than the Spring Festival (chinese_calendar)."""
     try:
@@ -102,51 +120,119 @@ def gaps(days_mask: int) -> np.ndarray:
     return out
 
 
+def holiday_runs(day: dt.date, lookback_days: int = HOLIDAY_LOOKBACK_DAYS
+                 ) -> list[tuple[dt.date, dt.date]]:
+    """Runs of consecutive statutory holidays, (first, last), within the
+    ``lookback_days`` before ``day`` (``day`` excluded)."""
+    runs: list[tuple[dt.date, dt.date]] = []
+    d = day - dt.timedelta(days=lookback_days)
+    while d < day:
+        if is_public_holiday(d):
+            if runs and runs[-1][1] == d - dt.timedelta(days=1):
+                runs[-1] = (runs[-1][0], d)
+            else:
+                runs.append((d, d))
+        d += dt.timedelta(days=1)
+    return runs
+
+
+def _holiday_windows(day: dt.date) -> list[tuple[dt.date, dt.date, dt.date, dt.date]]:
+    """(first, last, window start, window end) per holiday run before ``day``: the
+    records the holiday factor reads, all before ``day``."""
+    ctx = dt.timedelta(days=HOLIDAY_CONTEXT_DAYS)
+    last_known = day - dt.timedelta(days=1)
+    return [(a, b, a - ctx, min(b + ctx, last_known)) for a, b in holiday_runs(day)]
+
+
+def _holiday_dates(day: dt.date) -> set[dt.date]:
+    """The days :func:`holiday_factors` reads: the holidays and, around each run, the
+    ordinary days on the weekdays of its holidays (about 60 days a year, not 90)."""
+    out: set[dt.date] = set()
+    for first, last, lo, hi in _holiday_windows(day):
+        wds = {(first + dt.timedelta(days=i)).weekday() for i in range((last - first).days + 1)}
+        out.update(lo + dt.timedelta(days=i) for i in range((hi - lo).days + 1)
+                   if (lo + dt.timedelta(days=i)).weekday() in wds)
+    return out
+
+
+def _gap_matrix(points: pd.DataFrame) -> np.ndarray:
+    """gaps() of every point, rows in the order of ``points.index``."""
+    if points.empty:
+        return np.zeros((0, 7))
+    return np.stack([gaps(int(m)) for m in points["days_mask"]])
+
+
+@dataclass(frozen=True)
+class HolidayFactor:
+    """A category's holiday factor: ``factor`` (shrunk, clamped) is what the forecast
+    uses; ``raw`` = sum of holiday kg / sum of the matched baseline; ``visits`` = n."""
+
+    factor: float
+    raw: float
+    visits: int
+
+
 @dataclass
 class History:
     """Records and points as frames (one load for many forecasts)."""
 
     records: pd.DataFrame  # date (datetime64), point_id, kg
     points: pd.DataFrame  # index point_id: category, kg_per_visit, days_mask
+    #: holiday factors per set of holiday windows (a backtest asks ~365 times for the
+    #: same few); valid because records and points are not changed after loading
+    _holiday_cache: dict[Any, dict[str, HolidayFactor]] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
+
+    @classmethod
+    def _from_rows(cls, session: Session, rows: Sequence[Any]) -> History:
+        # columns from the row tuples: pandas inspects every SQLAlchemy Row otherwise
+        # (0.7 s on the demo day)
+        cols = list(zip(*rows, strict=True)) or [(), (), ()]
+        rec = pd.DataFrame({"date": pd.to_datetime(pd.Series(cols[0], dtype=object)),
+                            "point_id": pd.Series(cols[1], dtype=object),
+                            "kg": np.asarray(cols[2], dtype=float)})
+        prow = session.execute(select(Point.point_id, Point.category, Point.kg_per_visit,
+                                      Point.days_mask)).all()
+        pts = pd.DataFrame(prow, columns=["point_id", "category", "kg_per_visit", "days_mask"])
+        return cls(rec, pts.set_index("point_id"))
 
     @classmethod
     def load(cls, session: Session, start: dt.date, end: dt.date) -> History:
         rows = session.execute(
-            select(CollectionRecord.date, CollectionRecord.point_id, CollectionRecord.kg)
-            .where(CollectionRecord.date >= start, CollectionRecord.date < end)).all()
-        rec = pd.DataFrame(rows, columns=["date", "point_id", "kg"])
-        rec["date"] = pd.to_datetime(rec["date"])
-        rec["kg"] = rec["kg"].astype(float)
-        rec = pd.DataFrame(rec.groupby(["date", "point_id"], as_index=False)["kg"].sum())
-        prow = session.execute(select(Point.point_id, Point.category, Point.kg_per_visit,
-                                      Point.days_mask)).all()
-        pts = pd.DataFrame(prow, columns=["point_id", "category", "kg_per_visit", "days_mask"])
-        return cls(rec, pts.set_index("point_id"))
+            select(CollectionRecord.date, CollectionRecord.point_id,
+                   func.sum(CollectionRecord.kg))
+            .where(CollectionRecord.date >= start, CollectionRecord.date < end)
+            .group_by(CollectionRecord.date, CollectionRecord.point_id)
+            .order_by(CollectionRecord.date, CollectionRecord.point_id)).all()
+        return cls._from_rows(session, rows)
 
     @classmethod
     def load_for(cls, session: Session, day: dt.date, *, profile_days: int = 56) -> History:
         """Just what :func:`forecast_day` reads for ``day``, in ONE SQL aggregate:
-        kg per (date, point) over the last ``profile_days`` and around the previous
-        year's Spring Festival (for its factors). Planning uses this (fast)."""
+        kg per (date, point) over the last ``profile_days``, around the previous
+        year's Spring Festival (for its factors) and, for the holiday factors, the
+        statutory holidays of the last year and the same weekdays in the week before
+        and after each run of them. Planning uses this (fast)."""
+        last = day - dt.timedelta(days=1)
+        spans = [(day - dt.timedelta(days=profile_days), last)]
         lny = LUNAR_NEW_YEAR.get(day.year - 1)
-        recent = and_(CollectionRecord.date >= day - dt.timedelta(days=profile_days),
-                      CollectionRecord.date < day)
-        cond = recent
         if lny is not None:
-            cond = or_(recent, and_(CollectionRecord.date >= lny - dt.timedelta(days=40),
-                                    CollectionRecord.date <= lny + dt.timedelta(days=45),
-                                    CollectionRecord.date < day))
+            spans.append((lny - dt.timedelta(days=40), min(lny + dt.timedelta(days=45), last)))
+        merged: list[tuple[dt.date, dt.date]] = []
+        for lo, hi in sorted(spans):
+            if merged and lo <= merged[-1][1] + dt.timedelta(days=1):
+                merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
+            else:
+                merged.append((lo, hi))
+        extra = sorted(d for d in _holiday_dates(day)
+                       if not any(lo <= d <= hi for lo, hi in merged))
+        cond = or_(*[and_(CollectionRecord.date >= lo, CollectionRecord.date <= hi)
+                     for lo, hi in merged], CollectionRecord.date.in_(extra))
         rows = session.execute(
             select(CollectionRecord.date, CollectionRecord.point_id,
                    func.sum(CollectionRecord.kg))
             .where(cond).group_by(CollectionRecord.date, CollectionRecord.point_id)).all()
-        rec = pd.DataFrame(rows, columns=["date", "point_id", "kg"])
-        rec["date"] = pd.to_datetime(rec["date"])
-        rec["kg"] = rec["kg"].astype(float)
-        prow = session.execute(select(Point.point_id, Point.category, Point.kg_per_visit,
-                                      Point.days_mask)).all()
-        pts = pd.DataFrame(prow, columns=["point_id", "category", "kg_per_visit", "days_mask"])
-        return cls(rec, pts.set_index("point_id"))
+        return cls._from_rows(session, rows)
 
 
 def _festival_factors(h: History, day: dt.date) -> dict[int, dict[str, float]]:
@@ -167,6 +253,54 @@ def _festival_factors(h: History, day: dt.date) -> dict[int, dict[str, float]]:
                     m = w.groupby(w["point_id"].map(cat))["kg"].mean()
                     for c, v in (m / base_mean).dropna().items():
                         out[i][str(c)] = float(v)
+    return out
+
+
+def holiday_factors(h: History, day: dt.date) -> dict[str, HolidayFactor]:
+    """Holiday factor per category for ``day`` from the history before it (module
+    docstring); categories without a matched holiday visit are absent (factor 1)."""
+    windows = _holiday_windows(day)
+    if not windows or h.records.empty:
+        return {}
+    key = tuple(windows)
+    cached = h._holiday_cache.get(key)
+    if cached is not None:
+        return cached
+    rec = h.records
+    near = np.zeros(len(rec), dtype=bool)
+    for _, _, lo, hi in windows:
+        near |= ((rec["date"] >= pd.Timestamp(lo)) & (rec["date"] <= pd.Timestamp(hi))).to_numpy()
+    rec = rec[near & (rec["kg"] > 0).to_numpy() & rec["point_id"].isin(h.points.index).to_numpy()]
+    out: dict[str, HolidayFactor] = {}
+    if not rec.empty:
+        wd = rec["date"].dt.day_of_week.to_numpy()
+        gap = _gap_matrix(h.points)[h.points.index.get_indexer(pd.Index(rec["point_id"])), wd]
+        days = pd.Series(rec["date"].unique())
+        hol = dict(zip(days, [is_public_holiday(d.date()) for d in days], strict=True))
+        fest = dict(zip(days, [festival_window(d.date()) is not None for d in days], strict=True))
+        rec = pd.DataFrame({"date": rec["date"].to_numpy(), "point_id": rec["point_id"].to_numpy(),
+                            "wd": wd, "x": rec["kg"].to_numpy(dtype=float) / np.maximum(gap, 1),
+                            "hol": rec["date"].map(hol).to_numpy(dtype=bool)})[
+            (gap > 0) & ~rec["date"].map(fest).to_numpy(dtype=bool)]
+        pairs = []
+        for i, (first, last, lo, hi) in enumerate(windows):
+            w = rec[(rec["date"] >= pd.Timestamp(lo)) & (rec["date"] <= pd.Timestamp(hi))]
+            # the same point on the same weekday, on ordinary days around this run
+            base = w[~w["hol"]].groupby(["point_id", "wd"])["x"].mean().rename("base")
+            on = w[(w["date"] >= pd.Timestamp(first)) & (w["date"] <= pd.Timestamp(last))
+                   & w["hol"]]
+            m = on.join(base, on=["point_id", "wd"], how="inner")
+            pairs.append(m.assign(run=i))
+        got = pd.concat(pairs) if pairs else pd.DataFrame()
+        if not got.empty:
+            got["cat"] = got["point_id"].map(h.points["category"])
+            lo_f, hi_f = HOLIDAY_FACTOR_RANGE
+            for c, g in got.groupby("cat"):
+                raw = float(g["x"].sum() / g["base"].sum())
+                n = len(g)
+                f = 1.0 + (raw - 1.0) * n / (n + HOLIDAY_SHRINK_VISITS)
+                out[str(c)] = HolidayFactor(min(max(f, lo_f), hi_f), raw, n)
+    h._holiday_cache[key] = out
     return out
 
 
@@ -198,24 +332,26 @@ def forecast_day(
     rec = h.records[(h.records["date"] < t)
                     & (h.records["date"] >= t - pd.Timedelta(days=profile_days))]
     rec = rec[rec["point_id"].isin(pts.index) & (rec["kg"] > 0)].copy()
-    gap_tab = {pid: gaps(int(m)) for pid, m in h.points["days_mask"].items()}
+    gap_mat = _gap_matrix(h.points)
     fest = _festival_factors(h, day)
-    hol: dict[str, float] = {}
+    hol = {c: f.factor for c, f in holiday_factors(h, day).items()}
     if not rec.empty:
         rec["cat"] = rec["point_id"].map(h.points["category"])
         rec["wd"] = rec["date"].dt.day_of_week
-        rec["gap"] = [gap_tab[p][w] for p, w in zip(rec["point_id"], rec["wd"], strict=True)]
+        rec["gap"] = gap_mat[h.points.index.get_indexer(pd.Index(rec["point_id"])),
+                             rec["wd"].to_numpy()]
         rec = rec[rec["gap"] > 0]
         days = rec["date"].drop_duplicates()
-        fcache = {(d, c): _day_factor(d, c, fest, hol) for d in days
-                  for c in rec["cat"].unique()}
-        rec["f"] = [fcache[(d, c)] for d, c in zip(rec["date"], rec["cat"], strict=True)]
+        cats = rec["cat"].unique()
+        fcache = pd.Series({(d, c): _day_factor(d, c, fest, hol) for d in days for c in cats})
+        rec["f"] = fcache.reindex(pd.MultiIndex.from_arrays([rec["date"], rec["cat"]])).to_numpy()
         rec["x"] = rec["kg"] / rec["gap"] / rec["f"]
         # weekday profile per category: x relative to the point's mean
         rec["rel"] = rec["x"] / rec.groupby("point_id")["x"].transform("mean")
         prof = rec.groupby(["cat", "wd"])["rel"].mean()
         prof = prof / prof.groupby(level=0).transform("mean")
-        rec["prof"] = [prof.get((c, w), 1.0) for c, w in zip(rec["cat"], rec["wd"], strict=True)]
+        rec["prof"] = prof.reindex(pd.MultiIndex.from_arrays([rec["cat"], rec["wd"]])
+                                   ).fillna(1.0).to_numpy()
         lvl = rec[rec["date"] >= t - pd.Timedelta(days=level_days)].copy()
         age = (t - lvl["date"]).dt.days.to_numpy(dtype=float)
         lvl["w"] = 0.5 ** (age / half_life_days)
@@ -230,8 +366,9 @@ def forecast_day(
     wd = t.day_of_week
     out_kg = []
     source = []
-    for pid, p in pts.iterrows():
-        gap = gap_tab[str(pid)][wd] or 1.0
+    pos = h.points.index.get_indexer(pts.index)
+    for i, (pid, p) in enumerate(pts.iterrows()):
+        gap = gap_mat[pos[i], wd] or 1.0
         if count.get(pid, 0) >= min_visits:
             f = _day_factor(t, p["category"], fest, hol)
             out_kg.append(float(level.loc[str(pid)]) * gap * float(prof.get((p["category"], wd), 1.0)) * f)
@@ -263,7 +400,8 @@ def expected_kg_forecast(
 def backtest(session: Session, start: dt.date, end: dt.date) -> dict[str, Any]:
     """Forecast every recorded visit from ``start`` to ``end`` (inclusive) with the
     history before its day; MAPE and bias per category, model versus the naive
-    same-weekday baseline (7 days earlier)."""
+    same-weekday baseline (7 days earlier), for all visits and (``holidays``) for
+    the visits on statutory holidays other than the Spring Festival."""
     h = History.load(session, start - dt.timedelta(days=400), end + dt.timedelta(days=1))
     rec = h.records
     rows = []
@@ -295,14 +433,23 @@ def backtest(session: Session, start: dt.date, end: dt.date) -> dict[str, Any]:
             out[f"{m}_bias_pct"] = round(float(err.sum() / g["actual"].sum() * 100), 2)
         return out
 
+    # statutory-holiday visits alone: where the holiday factor acts (the naive
+    # baseline then looks at an ordinary day)
+    hd = df[df["date"].map(is_public_holiday).astype(bool)]
     return {
         "format": "wasteroute.forecast-backtest/1",
         "from": start.isoformat(), "to": end.isoformat(),
         "by_category": {str(c): figures(g) for c, g in df.groupby("category")},
         "all": figures(df) if len(df) else {},
         "fallback_share": round(float((df["source"] != "model").mean()), 4) if len(df) else None,
+        "holidays": {
+            "days": int(hd["date"].nunique()),
+            "by_category": {str(c): figures(g) for c, g in hd.groupby("category")},
+            "all": figures(hd) if len(hd) else {},
+        },
     }
 
 
-__all__ = ["History", "backtest", "expected_kg_forecast", "festival_window", "forecast_day",
-           "gaps", "is_public_holiday", "safety_margin"]
+__all__ = ["History", "HolidayFactor", "backtest", "expected_kg_forecast", "festival_window",
+           "forecast_day", "gaps", "holiday_factors", "holiday_runs", "is_public_holiday",
+           "safety_margin"]
