@@ -749,7 +749,14 @@ def forecast(
 
     from logistics.demand import due_points
     from logistics.domain import BadInput
-    from logistics.forecast import History, backtest, forecast_day, safety_margin
+    from logistics.forecast import (
+        History,
+        backtest,
+        forecast_day,
+        holiday_factors,
+        is_public_holiday,
+        safety_margin,
+    )
     from logistics.persistence.db import session_scope, upgrade
     from logistics.planning import parse_date
 
@@ -766,16 +773,20 @@ def forecast(
         if as_json:
             print_json(result)
             return
-        table = Table(title=f"forecast backtest / 预测回测 {start} .. {end}")
-        for col in ("category / 类别", "visits / 次", "MAPE %", "bias %", "naive MAPE %",
-                    "naive bias %"):
-            table.add_column(col, justify="left" if col.startswith("category") else "right")
-        for cat, f in [*result["by_category"].items(), ("all / 合计", result["all"])]:
-            if f:
+        hol = result["holidays"]
+        for title, part in ((f"forecast backtest / 预测回测 {start} .. {end}", result),
+                            (f"statutory holidays / 法定节假日 ({hol['days']} days)", hol)):
+            if not part["all"]:
+                continue
+            table = Table(title=title)
+            for col in ("category / 类别", "visits / 次", "MAPE %", "bias %", "naive MAPE %",
+                        "naive bias %"):
+                table.add_column(col, justify="left" if col.startswith("category") else "right")
+            for cat, f in [*part["by_category"].items(), ("all / 合计", part["all"])]:
                 table.add_row(cat, str(f["visits"]), f"{f['model_mape_pct']:.1f}",
                               f"{f['model_bias_pct']:+.1f}", f"{f['naive_mape_pct']:.1f}",
                               f"{f['naive_bias_pct']:+.1f}")
-        out.print(table)
+            out.print(table)
         return
     if not date:
         raise BadInput("--date is required (or --backtest --from D --to D)")
@@ -785,11 +796,17 @@ def forecast(
         points = due_points(session, day)
         h = History.load_for(session, day)
         fc = forecast_day(h, day, [p.point_id for p in points])
+        # the factors this day's forecast used (1 for a category not listed)
+        hol = {c: round(f.factor, 3) for c, f in holiday_factors(h, day).items()} if (
+            is_public_holiday(day)) else None
     rows = [{"point_id": str(pid), "category": r["category"],
              "kg": round(float(r["kg"]) * (1 + m), 1), "source": r["source"]}
             for pid, r in fc.iterrows()]
-    doc = {"format": "wasteroute.forecast/1", "date": day.isoformat(), "margin": m,
-           "points": rows, "kg_total": round(sum(r["kg"] for r in rows), 1)}
+    doc: dict[str, Any] = {"format": "wasteroute.forecast/1", "date": day.isoformat(),
+                           "margin": m, "points": rows,
+                           "kg_total": round(sum(r["kg"] for r in rows), 1)}
+    if hol is not None:
+        doc["holiday_factors"] = hol
     if as_json:
         print_json(doc)
         return
@@ -805,6 +822,10 @@ def forecast(
     out.print(table)
     out.print(f"total / 合计 {doc['kg_total']:,.0f} kg, margin / 余量 {m:.0%}", markup=False,
               highlight=False)
+    if hol is not None:
+        factors = ", ".join(f"{c} x{f:.2f}" for c, f in sorted(hol.items())) or "none / 无"
+        out.print(f"statutory holiday / 法定节假日: factors / 系数 {factors}", markup=False,
+                  highlight=False)
 
 
 @app.command()
