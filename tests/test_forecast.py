@@ -8,6 +8,7 @@ import math
 import random
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,7 +16,16 @@ from typer.testing import CliRunner
 
 from logistics.cli import app
 from logistics.demand import due_points, expected_kg, expected_kg_detail
-from logistics.forecast import backtest, festival_window, gaps, is_public_holiday
+from logistics.forecast import (
+    HOLIDAY_SHRINK_VISITS,
+    History,
+    backtest,
+    festival_window,
+    forecast_day,
+    gaps,
+    holiday_factors,
+    is_public_holiday,
+)
 from logistics.imports import import_paths
 from logistics.persistence.models import CollectionRecord, Point
 from tests.plan_checker import assert_plan_ok, check_plan
@@ -156,3 +166,138 @@ def test_forecast_cli_json_and_backtest(db_url: str, session: Session) -> None:
     assert "MAPE" in res.stdout and "kitchen" in res.stdout
     res = runner.invoke(app, ["forecast", "--backtest", "--db", db_url])
     assert res.exit_code == 2
+
+
+# ------------------------------------------------------------------ statutory holidays
+
+HOL_START = dt.date(2026, 3, 9)  # a Monday after the 2026 Spring Festival window
+HOL_END = dt.date(2026, 9, 30)  # Qingming, Labour Day, Dragon Boat, Mid-Autumn in between
+NATIONAL_DAY = dt.date(2026, 10, 1)  # a Thursday
+
+
+NOISE = 0.05  # small: 14 kitchen points, one of them 20 times the others
+
+
+def _holiday_history(session: Session, holiday: dict[str, float], start: dt.date = HOL_START,
+                     end: dt.date = HOL_END, seed: int = 3) -> None:
+    """Records with weekends +10 %, noise, and ``holiday[category]`` x on statutory
+    holidays (no trend: the holiday factor alone is what the forecast has to find)."""
+    import_paths(session, [COUNTY])
+    rng = random.Random(seed)
+    points = list(session.scalars(select(Point)))
+    day = start
+    while day <= end:
+        weekend = 1.1 if day.isoweekday() >= 6 else 0.96
+        for p in points:
+            gap = gaps(p.days_mask)[day.isoweekday() - 1]
+            if gap == 0:
+                continue
+            f = holiday.get(p.category, 1.0) if is_public_holiday(day) else 1.0
+            kg = p.kg_per_visit * gap * weekend * f * math.exp(rng.gauss(0, NOISE))
+            session.add(CollectionRecord(date=day, point_id=p.point_id, vehicle_id="",
+                                         kg=round(kg, 1)))
+        day += dt.timedelta(days=1)
+    session.flush()
+
+
+def _ratio_to_truth(session: Session, fc: pd.DataFrame, day: dt.date, category: str,
+                    factor: float) -> float:
+    """Forecast / the kg the history was drawn from (weekday 0.96, noise mean e^(σ²/2))."""
+    points = {p.point_id: p for p in session.scalars(select(Point).where(
+        Point.category == category)) if gaps(p.days_mask)[day.weekday()] > 0}  # due
+    truth = sum(p.kg_per_visit * gaps(p.days_mask)[day.weekday()] * 0.96 * factor
+                * math.exp(NOISE**2 / 2) for p in points.values())
+    assert truth > 0
+    return float(fc.loc[list(points), "kg"].sum()) / truth
+
+
+def test_holiday_factor_from_last_years_holidays_forecasts_the_next_one(session: Session) -> None:
+    _holiday_history(session, {"kitchen": 1.3})
+    h = History.load(session, HOL_START, NATIONAL_DAY)
+    factors = holiday_factors(h, NATIONAL_DAY)
+    assert factors["kitchen"].factor == pytest.approx(1.3, abs=0.04), factors
+    assert factors["kitchen"].visits > 100
+    assert factors["residual"].factor == pytest.approx(1.0, abs=0.04), factors
+    fc = forecast_day(h, NATIONAL_DAY)
+    assert set(fc["source"]) == {"model"}
+    assert 0.96 < _ratio_to_truth(session, fc, NATIONAL_DAY, "kitchen", 1.3) < 1.04
+    assert 0.96 < _ratio_to_truth(session, fc, NATIONAL_DAY, "residual", 1.0) < 1.04
+    # the day after the holidays is an ordinary day again
+    after = dt.date(2026, 10, 8)
+    _holiday_history(session, {"kitchen": 1.3}, start=NATIONAL_DAY, end=after - dt.timedelta(1))
+    h = History.load(session, HOL_START, after)
+    fc = forecast_day(h, after)
+    assert 0.96 < _ratio_to_truth(session, fc, after, "kitchen", 1.0) < 1.04
+
+
+def test_no_holiday_in_the_history_means_factor_one(session: Session) -> None:
+    start, day = dt.date(2026, 7, 6), dt.date(2026, 9, 25)  # after 端午; 中秋 on the 25th
+    _holiday_history(session, {"kitchen": 1.3}, start=start, end=day - dt.timedelta(days=1))
+    h = History.load(session, start, day)
+    assert holiday_factors(h, day) == {}
+    fc = forecast_day(h, day)
+    assert 0.96 < _ratio_to_truth(session, fc, day, "kitchen", 1.0) < 1.04
+
+
+def _frames(n_points: int, holiday_kg: float) -> History:
+    """``n_points`` daily kitchen points of 100 kg a day around Labour Day 2026
+    (1-5 May), ``holiday_kg`` on the holidays."""
+    pts = pd.DataFrame({"point_id": [f"K{i}" for i in range(n_points)], "category": "kitchen",
+                        "kg_per_visit": 100.0, "days_mask": 0b1111111}).set_index("point_id")
+    days = pd.date_range("2026-04-20", "2026-05-12")
+    rows = [(d, pid, holiday_kg if is_public_holiday(d.date()) else 100.0)
+            for d in days for pid in pts.index]
+    return History(pd.DataFrame(rows, columns=["date", "point_id", "kg"]), pts)
+
+
+def test_few_holiday_visits_are_shrunk_toward_one_and_the_factor_is_clamped() -> None:
+    day = dt.date(2026, 5, 20)
+    one = holiday_factors(_frames(1, 130.0), day)["kitchen"]
+    assert (one.raw, one.visits) == (pytest.approx(1.3), 5)
+    assert one.factor == pytest.approx(1 + 0.3 * 5 / (5 + HOLIDAY_SHRINK_VISITS))
+    assert one.factor < 1.15  # five visits are not enough to believe +30 %
+    many = holiday_factors(_frames(40, 130.0), day)["kitchen"]
+    assert many.visits == 200 and 1.28 < many.factor < 1.3
+    assert holiday_factors(_frames(40, 1000.0), day)["kitchen"].factor == 2.0
+    assert holiday_factors(_frames(40, 1.0), day)["kitchen"].factor == 0.5
+
+
+def test_load_for_loads_what_the_forecast_needs(session: Session) -> None:
+    _holiday_history(session, {"kitchen": 1.3, "recyclable": 0.8})
+    session.commit()
+    for day in (dt.date(2026, 9, 26), NATIONAL_DAY):  # inside a run of holidays, and after
+        full = History.load(session, HOL_START - dt.timedelta(days=400), day)
+        some = History.load_for(session, day)
+        assert len(some.records) < len(full.records)
+        want = holiday_factors(full, day)
+        assert want["kitchen"].factor > 1.2 and want["recyclable"].factor < 0.85
+        got = holiday_factors(some, day)
+        assert {c: f.visits for c, f in got.items()} == {c: f.visits for c, f in want.items()}
+        assert {c: f.factor for c, f in got.items()} == pytest.approx(
+            {c: f.factor for c, f in want.items()})
+        pd.testing.assert_frame_equal(forecast_day(some, day), forecast_day(full, day),
+                                      rtol=1e-9)
+
+
+def test_backtest_and_cli_report_statutory_holidays(db_url: str, session: Session) -> None:
+    _holiday_history(session, {"kitchen": 1.3})
+    _holiday_history(session, {"kitchen": 1.3}, start=NATIONAL_DAY, end=dt.date(2026, 10, 11))
+    session.commit()
+    result = backtest(session, dt.date(2026, 9, 28), dt.date(2026, 10, 11))
+    hol = result["holidays"]
+    assert hol["days"] == 7  # 1-7 October
+    kitchen = hol["by_category"]["kitchen"]
+    assert abs(kitchen["model_bias_pct"]) < 5 < -kitchen["naive_bias_pct"], kitchen
+    assert kitchen["model_mape_pct"] < kitchen["naive_mape_pct"]
+    assert hol["all"]["visits"] < result["all"]["visits"]
+    runner = CliRunner()
+    res = runner.invoke(app, ["forecast", "--backtest", "--from", "2026-09-28", "--to",
+                              "2026-10-11", "--db", db_url])
+    assert res.exit_code == 0, res.output
+    assert "statutory holidays" in res.stdout and "(7 days)" in res.stdout
+    res = runner.invoke(app, ["forecast", "--date", "2026-10-01", "--json", "--db", db_url])
+    assert res.exit_code == 0, res.output
+    factors = json.loads(res.stdout)["holiday_factors"]
+    assert factors["kitchen"] == pytest.approx(1.3, abs=0.04)
+    res = runner.invoke(app, ["forecast", "--date", "2026-10-12", "--json", "--db", db_url])
+    assert "holiday_factors" not in json.loads(res.stdout)  # an ordinary day
