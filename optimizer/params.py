@@ -22,8 +22,12 @@ class SolveParams:
     num_workers: int = 1
     #: above this many visits the day is cut into sub-problems (clusters)
     decompose_above: int = 1200
-    #: target number of visits per sub-problem when decomposing
-    chunk_size: int = 500
+    #: target number of visits per sub-problem when decomposing. Small on purpose:
+    #: OR-Tools (9.15) fails to restore the greedy start of larger models with
+    #: breaks (status FAIL in 0.2 s, even for routes a schedule shows feasible), and
+    #: the part is then left with its greedy routes; at 1,500 clients (60 s) 500
+    #: gave 6,699 km, 300 gave 6,202 km, 250 gave 6,105 km (docs/benchmarks.md)
+    chunk_size: int = 250
 
     @classmethod
     def from_toml(cls, path: str | Path) -> SolveParams:
