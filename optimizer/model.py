@@ -41,6 +41,9 @@ from optimizer.problem import Facility, Problem
 
 log = logging.getLogger(__name__)
 
+#: time limit of the model's own restore searches (reading routes back)
+CLOSE_LIMIT_S = 600
+
 COST_SCALE = 1000
 FSS = routing_enums_pb2.FirstSolutionStrategy
 LSM = routing_enums_pb2.LocalSearchMetaheuristic
@@ -513,6 +516,8 @@ class RoutingModel:
             if sol is not None and sol.ObjectiveValue() <= best.ObjectiveValue():
                 best = sol
             left = time_limit_s - (time.monotonic() - t0)
+            if sol is None and best_name == "greedy":
+                stats["restore_failed"] = True
             if sol is None and left > 1.0:
                 # restoring the start failed (seen with breaks on large models): search
                 # without it for the rest of the budget rather than stop here
@@ -553,8 +558,15 @@ class RoutingModel:
         return RawResult(routes, dropped, int(sol.ObjectiveValue()), True, stats)
 
     def _close(self, sp: Any) -> None:
-        """Close the model once (OR-Tools warns on every later close)."""
+        """Close the model once (OR-Tools warns on every later close).
+
+        The time limit given here also bounds every later ``ReadAssignmentFromRoutes``
+        (a small search): closed with 1 s, reading a 900-visit start took 0.9 s on a
+        loaded machine and failed beyond, so a start was lost to CPU load alone.
+        Searches set their own limits, so the model is closed with a long one."""
         if not self._closed:
+            sp = type(sp).FromString(sp.SerializeToString())
+            sp.time_limit.FromSeconds(CLOSE_LIMIT_S)
             self.routing.CloseModelWithParameters(sp)
             self._closed = True
 

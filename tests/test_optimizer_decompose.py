@@ -113,3 +113,30 @@ def test_zero_kg_visits_are_served_with_their_compartment_group() -> None:
     sol = solve(p, SolveParams(time_limit_s=2))
     assert sol.unassigned == ()
     assert sol.check(p) == []
+
+
+def test_reading_a_start_back_does_not_depend_on_the_first_time_limit_seen() -> None:
+    """Regression (issue 4, session 2): the model was closed with the search
+    parameters first used, whose time limit (1 s in ``readable``) also bounds every
+    later ``ReadAssignmentFromRoutes``; on a loaded machine reading a large start took
+    longer and failed, and the day lost its greedy start. A 1 ms limit at closing
+    must not make a feasible start unreadable."""
+    from optimizer.decompose import best_greedy
+    from optimizer.generate import generate_county_day
+    from optimizer.model import RoutingModel
+
+    p = generate_county_day(150, seed=2)
+    jobs = prepare(p).jobs
+    gj, gv = max(components(p, jobs), key=lambda c: len(c[0]))
+    sub = [jobs[i] for i in gj]
+    seqs = best_greedy(p, sub, gv)
+    assert any(kind == "client" for sq in seqs for kind, _ in sq)
+    model = RoutingModel(p, sub, gv, SolveParams(), initial=seqs)
+    model._close(model.search_parameters(0.001, "PATH_CHEAPEST_ARC"))
+    routes = model.routes_as_indices(seqs)
+    for _ in range(3):
+        assert model.readable(routes)
+    res = model.read_result(routes, {})
+    assert res is not None
+    assert {rv.ref for rr in res.routes for rv in rr.visits if rv.kind == "client"} == {
+        ref for sq in seqs for kind, ref in sq if kind == "client"}
