@@ -352,7 +352,9 @@ def solve_large(problem: Problem, params: object, prep: Prepared, t0: float,
     parts = plan_parts(problem, jobs, chunk, params.seed)
     total_jobs = max(1, sum(len(p[0]) for p in parts))
     budget = params.time_limit_s - (_time.monotonic() - t0)
-    reserve = max(0.12 * budget, min(2.0, 0.3 * budget))
+    # the last share of the budget re-plans neighbouring routes across part borders
+    improve_s = max(0.0, min(1.0, params.neighbourhood_share)) * budget
+    reserve = max(0.12 * budget, min(2.0, 0.3 * budget)) + improve_s
     routes: list[RawRoute] = []
     dropped: list[int] = []
     cap_left: list[int | None] = [f.daily_capacity for f in problem.facilities]
@@ -391,7 +393,7 @@ def solve_large(problem: Problem, params: object, prep: Prepared, t0: float,
     # repair: dropped jobs with unused vehicles and the emptiest used routes
     rounds = 0
     while dropped:
-        left = params.time_limit_s - (_time.monotonic() - t0) - 0.5
+        left = params.time_limit_s - (_time.monotonic() - t0) - 0.5 - improve_s
         if left <= 0.5 or rounds >= 6:
             break
         before = len(dropped)
@@ -404,8 +406,121 @@ def solve_large(problem: Problem, params: object, prep: Prepared, t0: float,
             break
     stats["repair_rounds"] = rounds
     stats["dropped_after_repair"] = len(dropped)
+    t_end = t0 + params.time_limit_s - 0.3
+    if improve_s > 0 and t_end - _time.monotonic() > 1.5:
+        routes, dropped, nstats = improve_neighbourhoods(problem, params, jobs, routes, dropped,
+                                                         t_end)
+        stats.update(nstats)
     return assemble(problem, jobs, routes, dropped, prep.unassigned, engine="ortools",
                     wall_s=_time.monotonic() - t0, objective=objective, stats=stats)
+
+
+def _route_cost(problem: Problem, jobs: Sequence[Job], rr: object) -> float:
+    """A route's cost in the model's units (cost per km x metres, fixed cost x 1000)."""
+    from optimizer.model import COST_SCALE, RawRoute
+
+    assert isinstance(rr, RawRoute)
+    if not rr.visits:
+        return 0.0
+    v = problem.vehicles[rr.vehicle]
+    locs = [v.start_location]
+    locs += [jobs[x.ref].location if x.kind == "client" else problem.facilities[x.ref].location
+             for x in rr.visits]
+    locs.append(v.end_location)
+    d = problem.distance_m[np.asarray(locs[:-1]), np.asarray(locs[1:])]
+    return float(v.cost_per_km) * float(d.sum()) + COST_SCALE * float(v.fixed_cost)
+
+
+def improve_neighbourhoods(problem: Problem, params: object, jobs: Sequence[Job],
+                           routes: list, dropped: list[int], t_end: float,
+                           max_jobs: int = 200) -> tuple[list, list[int], dict[str, object]]:
+    """Re-plan a route together with its nearest routes, one neighbourhood at a time.
+
+    Parts are solved apart, so no move crosses a part's border; here a seed route
+    and the routes nearest to it (up to ``max_jobs`` visits, plus nearby jobs left
+    out) form a small model started from their current routes (small models restore
+    their start; docs/benchmarks.md), and the result replaces them when it serves
+    more or serves as many for less. Seeds go round in random order until ``t_end``.
+    """
+    import time as _time
+
+    from optimizer.params import SolveParams
+    from optimizer.solve import _solve_group
+
+    assert isinstance(params, SolveParams)
+    rng = np.random.default_rng(params.seed)
+    dist = problem.distance_m
+    by_vehicle = {rr.vehicle: rr for rr in routes}
+    tried = accepted = 0
+    saved = 0.0
+    order = [rr.vehicle for rr in routes if rr.visits]
+    rng.shuffle(order)
+    while order and _time.monotonic() < t_end - 1.0:
+        seed_v = order.pop(0)
+        if not by_vehicle[seed_v].visits:
+            continue
+
+        def sample(rr: object) -> np.ndarray:
+            locs = [jobs[x.ref].location for x in rr.visits if x.kind == "client"]  # type: ignore[attr-defined]
+            return np.asarray(locs[:: max(1, len(locs) // 8)] or [0])
+
+        seed_locs = sample(by_vehicle[seed_v])
+        scored = []
+        for g, rr in by_vehicle.items():
+            if g == seed_v or not any(x.kind == "client" for x in rr.visits):
+                continue
+            d = dist[np.ix_(seed_locs, sample(rr))]
+            scored.append((float(d.min(axis=1).mean()), g))
+        scored.sort()
+        take = [seed_v]
+        n = sum(1 for x in by_vehicle[seed_v].visits if x.kind == "client")
+        for _, g in scored:
+            k = sum(1 for x in by_vehicle[g].visits if x.kind == "client")
+            if n + k > max_jobs:
+                break
+            take.append(g)
+            n += k
+        if len(take) < 2:
+            continue
+        sub = [x.ref for g in take for x in by_vehicle[g].visits if x.kind == "client"]
+        served_before = len(sub)
+        allowed = set(take)
+        near = [j for j in dropped if allowed & set(jobs[j].vehicles)]
+        if near:
+            d = dist[np.ix_(np.asarray([jobs[j].location for j in near]), seed_locs)].min(axis=1)
+            near = [near[i] for i in np.argsort(d)[:20]]
+            sub += near
+        local = {j: i for i, j in enumerate(sub)}
+        init = [[(x.kind, local[x.ref] if x.kind == "client" else x.ref)
+                 for x in by_vehicle[g].visits] for g in take]
+        cap: list[int | None] = [f.daily_capacity for f in problem.facilities]
+        _consume_capacity(problem, jobs, [rr for g, rr in by_vehicle.items() if g not in allowed],
+                          cap)
+        cost_before = sum(_route_cost(problem, jobs, by_vehicle[g]) for g in take)
+        left = t_end - _time.monotonic()
+        t_sub = min(left, max(2.0, min(6.0, left / 3)))
+        raw = _solve_group(problem, params, [jobs[i] for i in sub], take, init, cap,
+                           _time.monotonic() + t_sub, False, None)
+        tried += 1
+        if not raw.found:
+            continue
+        for rr in raw.routes:
+            for rv in rr.visits:
+                if rv.kind == "client":
+                    rv.ref = sub[rv.ref]
+        served_after = len(sub) - len(raw.dropped)
+        cost_after = sum(_route_cost(problem, jobs, rr) for rr in raw.routes)
+        if served_after > served_before or (served_after == served_before
+                                            and cost_after < cost_before - 1e-6):
+            accepted += 1
+            saved += cost_before - cost_after
+            for rr in raw.routes:
+                by_vehicle[rr.vehicle] = rr
+            in_sub = set(sub)
+            dropped = [j for j in dropped if j not in in_sub] + [sub[i] for i in raw.dropped]
+    stats: dict[str, object] = {"neighbourhoods_tried": tried, "neighbourhoods_improved": accepted,
+                                "neighbourhood_saving": round(saved)}
+    return list(by_vehicle.values()), dropped, stats
 
 
 def _consume_capacity(problem: Problem, jobs: Sequence[Job], raw_routes: Sequence[object],

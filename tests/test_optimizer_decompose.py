@@ -140,3 +140,34 @@ def test_reading_a_start_back_does_not_depend_on_the_first_time_limit_seen() -> 
     assert res is not None
     assert {rv.ref for rr in res.routes for rv in rr.visits if rv.kind == "client"} == {
         ref for sq in seqs for kind, ref in sq if kind == "client"}
+
+
+def test_neighbourhoods_replan_crossing_routes_across_parts() -> None:
+    """Routes that zig-zag across each other (as parts solved apart can leave them) are
+    re-planned together: cheaper, every client still served once, still feasible."""
+    import time
+
+    from optimizer.decompose import _route_cost, improve_neighbourhoods
+    from optimizer.model import RawRoute, RawVisit
+    from optimizer.solve import assemble
+
+    p = grid_problem(4, two_categories=False)
+    jobs = prepare(p).jobs
+    order = [0, 15, 1, 14, 2, 13, 3, 12, 4, 11, 5, 10, 6, 9, 7, 8]
+    routes = []
+    for vi, chunk in enumerate([order[0:6], order[6:12], order[12:16]]):
+        visits = [RawVisit("client", j, 0) for j in chunk] + [RawVisit("facility", 0, 0)]
+        routes.append(RawRoute(vi, visits, 0, 0))
+    routes.append(RawRoute(3, [], 0, 0))
+    before = sum(_route_cost(p, jobs, rr) for rr in routes)
+    params = SolveParams(time_limit_s=5.0)
+    new, dropped, stats = improve_neighbourhoods(p, params, jobs, routes, [],
+                                                 time.monotonic() + 4.0)
+    assert stats["neighbourhoods_improved"] >= 1
+    after = sum(_route_cost(p, jobs, rr) for rr in new)
+    assert after < 0.8 * before
+    served = [rv.ref for rr in new for rv in rr.visits if rv.kind == "client"]
+    assert sorted(served + dropped) == list(range(len(jobs))) and not dropped
+    sol = assemble(p, jobs, new, dropped, [], engine="ortools", wall_s=1.0, objective=0,
+                   stats={})
+    assert sol.check(p) == []
