@@ -64,7 +64,7 @@ def solve(problem: Problem, params: SolveParams | None = None,
         if sol is not None:
             return sol
     prep = prepare(problem)
-    if len(prep.jobs) > params.decompose_above and params.strategy != "plain":
+    if params.strategy != "plain" and _decompose(problem, params, prep):
         from optimizer.decompose import solve_large
 
         res = solve_large(problem, params, prep, t0, progress)
@@ -75,6 +75,20 @@ def solve(problem: Problem, params: SolveParams | None = None,
     if progress is not None:
         progress(1.0, sol.objective)
     return sol
+
+
+def _decompose(problem: Problem, params: SolveParams, prep: Prepared) -> bool:
+    """Large days, and days whose largest compartment group is too big for one model
+    with breaks (OR-Tools then fails to restore the start: docs/benchmarks.md)."""
+    if len(prep.jobs) > params.decompose_above:
+        return True
+    if len(prep.jobs) <= params.decompose_group_above or not any(
+            v.has_break for v in problem.vehicles):
+        return False
+    from optimizer.decompose import components
+
+    return max((len(gj) for gj, _ in components(problem, prep.jobs)), default=0) > \
+        params.decompose_group_above
 
 
 def _try_pyvrp(problem: Problem, params: SolveParams) -> Solution | None:

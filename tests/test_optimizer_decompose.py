@@ -171,3 +171,18 @@ def test_neighbourhoods_replan_crossing_routes_across_parts() -> None:
     sol = assemble(p, jobs, new, dropped, [], engine="ortools", wall_s=1.0, objective=0,
                    stats={})
     assert sol.check(p) == []
+
+
+def test_a_big_compartment_group_with_breaks_is_decomposed() -> None:
+    """One model for a big group with breaks loses its start in OR-Tools 9.15; such a
+    day goes the decomposed way even below ``decompose_above`` visits."""
+    from optimizer.generate import generate_county_day
+
+    p = generate_county_day(120, seed=1)
+    assert any(v.has_break for v in p.vehicles)
+    biggest = max(len(gj) for gj, _ in components(p, prepare(p).jobs))
+    small = SolveParams(time_limit_s=4.0, decompose_group_above=biggest - 1, chunk_size=40)
+    s = solve(p, small)
+    assert s.stats["strategy"] == "decomposed" and s.check(p) == []
+    s = solve(p, SolveParams(time_limit_s=2.0, decompose_group_above=biggest))
+    assert s.stats.get("strategy") != "decomposed" and s.check(p) == []
