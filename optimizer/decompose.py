@@ -455,14 +455,24 @@ def improve_neighbourhoods(problem: Problem, params: object, jobs: Sequence[Job]
     saved = 0.0
     order = [rr.vehicle for rr in routes if rr.visits]
     rng.shuffle(order)
+
+    def sample(rr: object) -> np.ndarray:
+        locs = [jobs[x.ref].location for x in rr.visits if x.kind == "client"]  # type: ignore[attr-defined]
+        return np.asarray(locs[:: max(1, len(locs) // 8)] or [0])
+
     while order and _time.monotonic() < t_end - 1.0:
         seed_v = order.pop(0)
+        if dropped and tried % 2 == 0:
+            # every other neighbourhood is seeded next to a job left out (parts
+            # share vehicles by an estimate and some leave jobs out)
+            j = jobs[dropped[int(rng.integers(len(dropped)))]]
+            cands = [(float(dist[sample(rr), j.location].min()), g)
+                     for g, rr in by_vehicle.items() if rr.visits and g in j.vehicles]
+            if cands:
+                order.append(seed_v)
+                seed_v = min(cands)[1]
         if not by_vehicle[seed_v].visits:
             continue
-
-        def sample(rr: object) -> np.ndarray:
-            locs = [jobs[x.ref].location for x in rr.visits if x.kind == "client"]  # type: ignore[attr-defined]
-            return np.asarray(locs[:: max(1, len(locs) // 8)] or [0])
 
         seed_locs = sample(by_vehicle[seed_v])
         scored = []
@@ -480,6 +490,15 @@ def improve_neighbourhoods(problem: Problem, params: object, jobs: Sequence[Job]
                 break
             take.append(g)
             n += k
+        # idle vehicles that could take the left-out jobs near the seed join in
+        idle = [g for g, rr in by_vehicle.items() if not rr.visits]
+        if dropped and idle:
+            dl = np.asarray([jobs[j].location for j in dropped])
+            close = [dropped[i] for i in np.argsort(
+                dist[np.ix_(dl, seed_locs)].min(axis=1))[:20]]
+            fit = [g for g in idle if any(g in jobs[j].vehicles for j in close)]
+            fit.sort(key=lambda g: float(dist[problem.vehicles[g].start_location, seed_locs].min()))
+            take += fit[:2]
         if len(take) < 2:
             continue
         sub = [x.ref for g in take for x in by_vehicle[g].visits if x.kind == "client"]
