@@ -186,3 +186,30 @@ def test_a_big_compartment_group_with_breaks_is_decomposed() -> None:
     assert s.stats["strategy"] == "decomposed" and s.check(p) == []
     s = solve(p, SolveParams(time_limit_s=2.0, decompose_group_above=biggest))
     assert s.stats.get("strategy") != "decomposed" and s.check(p) == []
+
+
+def test_neighbourhoods_bring_idle_vehicles_to_left_out_jobs() -> None:
+    """Parts share vehicles by an estimate: one may leave jobs out while a vehicle
+    elsewhere stays idle. A neighbourhood next to left-out jobs takes idle vehicles
+    in, and the jobs get served."""
+    import time
+
+    from optimizer.decompose import improve_neighbourhoods
+    from optimizer.model import RawRoute, RawVisit
+    from optimizer.solve import assemble
+
+    p = grid_problem(4, two_categories=False)
+    jobs = prepare(p).jobs
+    routes = [RawRoute(0, [RawVisit("client", j, 0) for j in range(6)]
+                       + [RawVisit("facility", 0, 0)], 0, 0)]
+    routes += [RawRoute(g, [], 0, 0) for g in (1, 2, 3)]
+    left_out = list(range(6, len(jobs)))
+    new, dropped, stats = improve_neighbourhoods(p, SolveParams(time_limit_s=5.0), jobs,
+                                                 routes, left_out, time.monotonic() + 4.0)
+    assert stats["neighbourhoods_improved"] >= 1
+    assert len(dropped) < len(left_out)
+    served = [rv.ref for rr in new for rv in rr.visits if rv.kind == "client"]
+    assert sorted(served + dropped) == list(range(len(jobs)))
+    sol = assemble(p, jobs, new, dropped, [], engine="ortools", wall_s=1.0, objective=0,
+                   stats={})
+    assert sol.check(p) == []
