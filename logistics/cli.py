@@ -148,7 +148,7 @@ def demo(
     ] = None,
     time_limit: Annotated[
         float, typer.Option("--time-limit", help="solver seconds for the next-day plan (0 = skip planning)")
-    ] = 90.0,
+    ] = 110.0,
     sheets: Annotated[bool, typer.Option("--sheets/--no-sheets", help="write route sheets")] = True,
 ) -> None:
     """Build the demo county, import it, plan the next day, write sheets and dashboards /
@@ -182,8 +182,8 @@ def demo(
 def plan(
     date: Annotated[str, typer.Option("--date", help="the day to plan, YYYY-MM-DD")],
     time_limit: Annotated[
-        float, typer.Option("--time-limit", help="solver time limit in seconds (a county day of ~1,200 points needs about 90)")
-    ] = 90.0,
+        float, typer.Option("--time-limit", help="solver time limit in seconds (a county day of ~1,200 points needs about 90-110)")
+    ] = 110.0,
     out_path: Annotated[
         Path | None,
         typer.Option("--out", help="plan document to write (default: ./plan-YYYY-MM-DD.json)"),

@@ -45,7 +45,7 @@ def plan_next_day(
     db_url: str,
     out_dir: Path,
     day: dt.date = DEMO_PLAN_DATE,
-    time_limit_s: float = 90.0,
+    time_limit_s: float = 110.0,
     console: Console | None = None,
 ) -> DayOutputs:
     """Plan ``day``, store it and write ``OUT/plan-DAY.json``."""
