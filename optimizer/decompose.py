@@ -15,8 +15,9 @@ from __future__ import annotations
 import heapq
 import logging
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -415,6 +416,25 @@ def solve_large(problem: Problem, params: object, prep: Prepared, t0: float,
                     wall_s=_time.monotonic() - t0, objective=objective, stats=stats)
 
 
+def _n_clients(rr: Any) -> int:
+    """Client visits of a RawRoute."""
+    return sum(1 for x in rr.visits if x.kind == "client")
+
+
+def _nearest_that_fit(scored: Sequence[tuple[float, int]], size: Callable[[int], int],
+                      n: int, limit: int) -> list[int]:
+    """Keys of ``scored`` (sorted nearest first) while the visits stay within ``limit``,
+    ``n`` being taken already."""
+    take: list[int] = []
+    for _, key in scored:
+        k = size(key)
+        if n + k > limit:
+            break
+        take.append(key)
+        n += k
+    return take
+
+
 def _route_cost(problem: Problem, jobs: Sequence[Job], rr: object) -> float:
     """A route's cost in the model's units (cost per km x metres, fixed cost x 1000)."""
     from optimizer.model import COST_SCALE, RawRoute
@@ -482,14 +502,8 @@ def improve_neighbourhoods(problem: Problem, params: object, jobs: Sequence[Job]
             d = dist[np.ix_(seed_locs, sample(rr))]
             scored.append((float(d.min(axis=1).mean()), g))
         scored.sort()
-        take = [seed_v]
-        n = sum(1 for x in by_vehicle[seed_v].visits if x.kind == "client")
-        for _, g in scored:
-            k = sum(1 for x in by_vehicle[g].visits if x.kind == "client")
-            if n + k > max_jobs:
-                break
-            take.append(g)
-            n += k
+        take = [seed_v, *_nearest_that_fit(scored, lambda g: _n_clients(by_vehicle[g]),
+                                           _n_clients(by_vehicle[seed_v]), max_jobs)]
         # idle vehicles that could take the left-out jobs near the seed join in
         idle = [g for g, rr in by_vehicle.items() if not rr.visits]
         if dropped and idle:
@@ -580,15 +594,7 @@ def _repair(problem: Problem, jobs: Sequence[Job], routes: list, dropped: list[i
         d = problem.distance_m[np.ix_(np.asarray(locs[:50]), drop_locs[:200])]
         scored.append((float(d.min()), ri))
     scored.sort()
-    budget_jobs = 450
-    take: list[int] = []
-    n = len(dropped)
-    for _, ri in scored:
-        k = sum(1 for v in routes[ri].visits if v.kind == "client")
-        if n + k > budget_jobs:
-            break
-        take.append(ri)
-        n += k
+    take = _nearest_that_fit(scored, lambda ri: _n_clients(routes[ri]), len(dropped), 450)
     sub = list(dropped)
     veh = list(unused)
     for ri in take:
