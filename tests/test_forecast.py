@@ -52,24 +52,36 @@ def test_festival_windows_and_holidays() -> None:
     assert not is_public_holiday(dt.date(2020, 6, 3))
 
 
-def _history(session: Session, seed: int = 1) -> None:
-    """Records with a weekday profile (weekends +10 %), a growing trend and noise."""
+def _records(session: Session, start: dt.date, end: dt.date, *, seed: int, noise: float,
+             trend: float = 0.0, holiday: dict[str, float] | None = None,
+             without: str | None = None) -> None:
+    """The county's points with records from ``start`` to ``end``: weekends +10 %,
+    a linear ``trend`` over the period, ``holiday[category]`` x on statutory holidays,
+    lognormal ``noise``; the point ``without`` gets no history."""
     import_paths(session, [COUNTY])
     rng = random.Random(seed)
     points = list(session.scalars(select(Point)))
-    day = START
-    while day <= END:
+    day = start
+    while day <= end:
         weekend = 1.1 if day.isoweekday() >= 6 else 0.96
-        trend = 1.0 + 0.2 * (day - START).days / (END - START).days
+        growth = 1.0 + trend * (day - start).days / max(1, (end - start).days)
+        hol = holiday if holiday and is_public_holiday(day) else {}
         for p in points:
             gap = gaps(p.days_mask)[day.isoweekday() - 1]
-            if gap == 0 or p.point_id == "P038":  # P038: no history at all
+            if gap == 0 or p.point_id == without:
                 continue
-            kg = p.kg_per_visit * gap * weekend * trend * math.exp(rng.gauss(0, 0.15))
+            kg = (p.kg_per_visit * gap * weekend * growth * hol.get(p.category, 1.0)
+                  * math.exp(rng.gauss(0, noise)))
             session.add(CollectionRecord(date=day, point_id=p.point_id, vehicle_id="",
                                          kg=round(kg, 1)))
         day += dt.timedelta(days=1)
     session.flush()
+
+
+def _history(session: Session, seed: int = 1) -> None:
+    """Records with a weekday profile (weekends +10 %), a growing trend and noise;
+    P038 has no history at all."""
+    _records(session, START, END, seed=seed, noise=0.15, trend=0.2, without="P038")
 
 
 def test_forecast_beats_the_same_weekday_baseline(session: Session) -> None:
@@ -182,22 +194,7 @@ def _holiday_history(session: Session, holiday: dict[str, float], start: dt.date
                      end: dt.date = HOL_END, seed: int = 3) -> None:
     """Records with weekends +10 %, noise, and ``holiday[category]`` x on statutory
     holidays (no trend: the holiday factor alone is what the forecast has to find)."""
-    import_paths(session, [COUNTY])
-    rng = random.Random(seed)
-    points = list(session.scalars(select(Point)))
-    day = start
-    while day <= end:
-        weekend = 1.1 if day.isoweekday() >= 6 else 0.96
-        for p in points:
-            gap = gaps(p.days_mask)[day.isoweekday() - 1]
-            if gap == 0:
-                continue
-            f = holiday.get(p.category, 1.0) if is_public_holiday(day) else 1.0
-            kg = p.kg_per_visit * gap * weekend * f * math.exp(rng.gauss(0, NOISE))
-            session.add(CollectionRecord(date=day, point_id=p.point_id, vehicle_id="",
-                                         kg=round(kg, 1)))
-        day += dt.timedelta(days=1)
-    session.flush()
+    _records(session, start, end, seed=seed, noise=NOISE, holiday=holiday)
 
 
 def _ratio_to_truth(session: Session, fc: pd.DataFrame, day: dt.date, category: str,
