@@ -302,39 +302,96 @@ def plan_parts(problem: Problem, jobs: Sequence[Job], chunk: int,
                seed: int = 0) -> list[tuple[list[int], list[int]]]:
     """(job indices, vehicle indices) per sub-problem, vehicles shared out by need."""
     parts: list[tuple[list[int], list[int]]] = []
-    for comp_jobs, comp_veh in components(problem, jobs):
-        if not comp_veh:
-            parts.append((comp_jobs, []))
+    for comp_jobs0, comp_veh0 in components(problem, jobs):
+        if not comp_veh0:
+            parts.append((comp_jobs0, []))
             continue
-        sub = [jobs[i] for i in comp_jobs]
-        groups = [[comp_jobs[i] for i in g] for g in cluster_jobs(problem, sub, chunk, seed)]
-        needs = [_vehicle_need(problem, jobs, g, comp_veh) for g in groups]
-        total = sum(needs)
-        nv = len(comp_veh)
-        # largest-remainder share, at least one vehicle per group when possible
-        raw = [nv * n / total for n in needs]
-        share = [max(1 if nv >= len(groups) else 0, int(x)) for x in raw]
-        while sum(share) > nv:
-            i = max(range(len(share)), key=lambda i: share[i] - raw[i])
-            share[i] -= 1
-        order = sorted(range(len(groups)), key=lambda i: raw[i] - share[i], reverse=True)
-        k = 0
-        while sum(share) < nv:
-            share[order[k % len(order)]] += 1
-            k += 1
-        # give each group the vehicles whose depot is nearest to it
-        pool = list(comp_veh)
-        dist = problem.distance_m
-        for g, s in sorted(zip(groups, share, strict=True), key=lambda t: -t[1]):
-            if not pool:
-                parts.append((g, []))
-                continue
-            locs = np.asarray([jobs[i].location for i in g[:200]])
-            scores = [float(np.mean(dist[problem.vehicles[v].start_location, locs]))
-                      for v in pool]
-            pick = [pool[i] for i in np.argsort(scores)[:s]]
-            pool = [v for v in pool if v not in set(pick)]
-            parts.append((g, pick))
+        for comp_jobs, comp_veh in vehicle_classes(problem, jobs, comp_jobs0, comp_veh0):
+            parts.extend(_share_out(problem, jobs, comp_jobs, comp_veh, chunk, seed))
+    return parts
+
+
+def vehicle_classes(problem: Problem, jobs: Sequence[Job], comp_jobs: list[int],
+                    comp_veh: list[int]) -> list[tuple[list[int], list[int]]]:
+    """Jobs only a few of the group's vehicles may serve, apart with those vehicles.
+
+    Shared out by geography alone, the few vehicles that carry a rare compartment
+    (say 3 of 35) end in one or two parts, and the rare jobs of every other part
+    are left out. So jobs whose allowed vehicles are at most half of the group
+    form their own part(s) with those vehicles (overlapping sets merged); the
+    other jobs share the remaining vehicles. Neighbourhood re-planning later lets
+    the common jobs use what the few vehicles have left. Only compartments count:
+    a window that only early shifts reach must not take those shifts apart.
+    """
+    full = set(comp_veh)
+    kinds: dict[frozenset[str], frozenset[int]] = {}
+    allowed: dict[int, frozenset[int]] = {}
+    for i in comp_jobs:
+        cats = frozenset(k for k, q in jobs[i].amount.items() if q > 0)
+        if cats not in kinds:
+            kinds[cats] = frozenset(g for g in comp_veh if all(
+                problem.vehicles[g].capacities.get(k, 0) > 0 for k in cats))
+        allowed[i] = kinds[cats]
+    rare = {s for s in set(allowed.values()) if s and len(s) <= len(full) // 2}
+    if not rare:
+        return [(comp_jobs, comp_veh)]
+    # merge rare vehicle sets that overlap
+    merged: list[set[int]] = []
+    for s in sorted(rare, key=len):
+        hit = [m for m in merged if m & s]
+        for m in hit:
+            merged.remove(m)
+        merged.append(set(s).union(*hit))
+    rest_veh = full.difference(*merged)
+    out: list[tuple[list[int], list[int]]] = [([], sorted(m)) for m in merged]
+    rest: list[int] = []
+    for i in comp_jobs:
+        a = allowed[i]
+        if a in rare or not a & rest_veh:
+            # rare, or only the rare vehicles can take it: with the vehicles it shares most
+            k = max(range(len(merged)), key=lambda k: len(merged[k] & a))
+            out[k][0].append(i)
+        else:
+            rest.append(i)
+    if rest:
+        out.append((rest, sorted(rest_veh)))
+    return [o for o in out if o[0]]
+
+
+def _share_out(problem: Problem, jobs: Sequence[Job], comp_jobs: list[int],
+               comp_veh: list[int], chunk: int,
+               seed: int) -> list[tuple[list[int], list[int]]]:
+    """Geographic clusters of about ``chunk`` jobs, the vehicles shared by need."""
+    parts: list[tuple[list[int], list[int]]] = []
+    sub = [jobs[i] for i in comp_jobs]
+    groups = [[comp_jobs[i] for i in g] for g in cluster_jobs(problem, sub, chunk, seed)]
+    needs = [_vehicle_need(problem, jobs, g, comp_veh) for g in groups]
+    total = sum(needs)
+    nv = len(comp_veh)
+    # largest-remainder share, at least one vehicle per group when possible
+    raw = [nv * n / total for n in needs]
+    share = [max(1 if nv >= len(groups) else 0, int(x)) for x in raw]
+    while sum(share) > nv:
+        i = max(range(len(share)), key=lambda i: share[i] - raw[i])
+        share[i] -= 1
+    order = sorted(range(len(groups)), key=lambda i: raw[i] - share[i], reverse=True)
+    k = 0
+    while sum(share) < nv:
+        share[order[k % len(order)]] += 1
+        k += 1
+    # give each group the vehicles whose depot is nearest to it
+    pool = list(comp_veh)
+    dist = problem.distance_m
+    for g, s in sorted(zip(groups, share, strict=True), key=lambda t: -t[1]):
+        if not pool:
+            parts.append((g, []))
+            continue
+        locs = np.asarray([jobs[i].location for i in g[:200]])
+        scores = [float(np.mean(dist[problem.vehicles[v].start_location, locs]))
+                  for v in pool]
+        pick = [pool[i] for i in np.argsort(scores)[:s]]
+        pool = [v for v in pool if v not in set(pick)]
+        parts.append((g, pick))
     return parts
 
 

@@ -213,3 +213,40 @@ def test_neighbourhoods_bring_idle_vehicles_to_left_out_jobs() -> None:
     sol = assemble(p, jobs, new, dropped, [], engine="ortools", wall_s=1.0, objective=0,
                    stats={})
     assert sol.check(p) == []
+
+
+def rare_compartment_problem() -> Problem:
+    """A 10 x 10 grid of 'a' points, every 6th also 'r'-only; 2 of 10 trucks carry 'r'."""
+    n = 100
+    pts = [(0.0, 0.0), (500.0, 500.0)] + [(100.0 * (i % 10), 100.0 * (i // 10)) for i in range(n)]
+    xy = np.asarray(pts)
+    d = np.rint(np.abs(xy[:, None, :] - xy[None, :, :]).sum(2)).astype(np.int64)
+    clients = [Client(2 + i, {"r": 5} if i % 6 == 0 else {"a": 10}, service_s=30)
+               for i in range(n)]
+    vehicles = [Vehicle(0, 0, {"a": 80}) for _ in range(8)]
+    vehicles += [Vehicle(0, 0, {"a": 80, "r": 40}) for _ in range(2)]
+    return Problem(d, d // 5, tuple(clients), tuple(vehicles),
+                   (Facility(1, frozenset({"a", "r"}), unload_s=60),), end_empty=True,
+                   extra={"coords": xy.tolist()})
+
+
+def test_parts_keep_jobs_of_a_rare_compartment_with_the_trucks_that_carry_it() -> None:
+    """Shared out by geography alone, the two 'r' trucks land in one or two parts and
+    the 'r' points of the other parts can only be left out."""
+    p = rare_compartment_problem()
+    jobs = prepare(p).jobs
+    parts = plan_parts(p, jobs, chunk=20)
+    assert sorted(j for js, _ in parts for j in js) == list(range(len(jobs)))
+    assert sorted(v for _, vs in parts for v in vs) == list(range(10))
+    for js, vs in parts:
+        for j in js:
+            assert set(jobs[j].vehicles) & set(vs), f"job {j} has no truck in its part"
+
+
+def test_decomposed_day_serves_every_point_of_a_rare_compartment() -> None:
+    p = rare_compartment_problem()
+    s = solve(p, SolveParams(time_limit_s=6.0, decompose_above=20, chunk_size=20,
+                             neighbourhood_share=0.0))
+    assert s.stats["strategy"] == "decomposed" and s.check(p) == []
+    assert not s.unassigned
+    assert s.stats["dropped_before_repair"] == 0
