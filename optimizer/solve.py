@@ -46,7 +46,9 @@ log = logging.getLogger(__name__)
 Progress = Callable[[float, int | None], None]
 
 #: share of a group's budget searched before the dropped jobs are inserted by hand
-INSERT_AT = 0.85
+INSERT_AT = 0.8
+#: seconds per model node to read a set of routes back (ReadAssignmentFromRoutes)
+READ_S_PER_NODE = 1.3e-4
 
 
 
@@ -204,13 +206,22 @@ def _solve_group(problem: Problem, params: SolveParams, jobs: list[Job], vehicle
             seqs = keep
             initial = model.routes_as_indices(seqs)
     left = max(0.2, deadline - time.monotonic())
-    # the search keeps the last part of its budget for inserting what it left out
-    search_s = left if plain or seqs is None else max(0.2, INSERT_AT * left)
+    # the search keeps the last part of its budget for inserting what it left out:
+    # at least a share, more when the start left many jobs out (each try reads the
+    # whole model back: 0.03-0.09 s for 475-686 nodes on this machine; reading it
+    # before the search made OR-Tools fail to restore the start)
+    search_s = left
+    if not plain and seqs is not None:
+        left_out = len(jobs) - sum(1 for sq in seqs for kind, _ in sq if kind == "client")
+        t_read = READ_S_PER_NODE * model.num_nodes
+        reserve_s = max((1.0 - INSERT_AT) * left, min(0.4 * left, 2 * left_out * t_read))
+        search_s = max(0.2, left - reserve_s)
     raw = model.solve(search_s, params.strategy, plain=plain, progress=progress, initial=initial)
-    if raw.dropped and not plain and raw.found:
-        inserted = insert_dropped(problem, jobs, vehicles, model, raw, deadline)
-        if inserted is not None:
-            raw = inserted
+    if not plain and raw.found:
+        if raw.dropped:
+            inserted = insert_dropped(problem, jobs, vehicles, model, raw, deadline)
+            if inserted is not None:
+                raw = inserted
         left = deadline - time.monotonic()
         if left > 1.0:
             # improve again from the (repaired) routes for the rest of the budget
@@ -228,15 +239,76 @@ def _solve_group(problem: Problem, params: SolveParams, jobs: list[Job], vehicle
     return raw
 
 
+def _time_room(problem: Problem, jobs: Sequence[Job], vehicle: int,
+               seq: Sequence[tuple[str, int]]) -> list[tuple[int, int, int, int]]:
+    """Per position of a route (its stops, then its end): the departure time and
+    location of the stop before it, its start time, and how much later it may start
+    without a later stop missing its window, its hours or the shift (forward time
+    slack). Times are the earliest schedule of the visit order, the break left
+    out (the model's own times may sit anywhere in their windows): optimistic, so
+    it only rules out what cannot fit."""
+    v = problem.vehicles[vehicle]
+    dur = problem.duration_s
+    rows: list[tuple[int, int, int, int, int]] = []  # loc, start, latest, departure, wait
+    loc, dep = v.start_location, v.shift_start_s
+    for kind, ref in [*seq, ("end", -1)]:
+        if kind == "client":
+            j = jobs[ref]
+            here, earliest, latest, service = j.location, j.tw_start_s, j.tw_end_s, j.service_s
+        elif kind == "facility":
+            f = problem.facilities[ref]
+            here, earliest, latest, service = f.location, f.open_s, f.close_s, f.unload_s
+        else:
+            here, earliest, latest, service = v.end_location, 0, v.shift_end_s, 0
+        arrive = dep + int(dur[loc, here])
+        start = max(arrive, earliest)
+        rows.append((here, start, latest, start + service, start - arrive))
+        loc, dep = here, start + service
+    out: list[tuple[int, int, int, int]] = [(0, 0, 0, 0)] * len(rows)
+    room = 1 << 60
+    for i in range(len(rows) - 1, -1, -1):
+        here, start, latest, _, wait = rows[i]
+        room = min(latest - start, room)
+        prev_loc, prev_dep = (v.start_location, v.shift_start_s) if i == 0 else \
+            (rows[i - 1][0], rows[i - 1][3])
+        out[i] = (prev_dep, prev_loc, start, room)
+        room += wait
+    return out
+
+
+def _fits_in_time(problem: Problem, jobs: Sequence[Job], room: tuple[int, int, int, int],
+                  next_loc: int, stops: Sequence[tuple[str, int]]) -> bool:
+    """Whether inserting ``stops`` before a position (its ``_time_room`` row) can keep
+    the route's times."""
+    dur = problem.duration_s
+    t, loc, start_next, slack = room
+    for kind, ref in stops:
+        if kind == "client":
+            j = jobs[ref]
+            t = max(t + int(dur[loc, j.location]), j.tw_start_s)
+            if t > j.tw_end_s:
+                return False
+            t, loc = t + j.service_s, j.location
+        else:
+            f = problem.facilities[ref]
+            t = max(t + int(dur[loc, f.location]), f.open_s)
+            if t > f.close_s:
+                return False
+            t, loc = t + f.unload_s, f.location
+    return max(t + int(dur[loc, next_loc]), start_next) - start_next <= slack
+
+
 def insert_dropped(problem: Problem, jobs: Sequence[Job], vehicles: Sequence[int],
-                   model: Any, raw: Any, deadline: float, tries: int = 20) -> Any:
+                   model: Any, raw: Any, deadline: float, tries: int = 30) -> Any:
     """Put dropped jobs back one at a time where the model says the routes stay feasible.
 
     OR-Tools' local search did not insert a dropped client even where a one-node
     insertion (before a spare unload) is feasible and saves its whole penalty;
     this pass tries, per dropped job, the cheapest positions (just before an
-    unload that takes its compartments, or a new last trip client + unload),
-    each checked on the full model. Returns the new RawResult, or None.
+    unload that takes its compartments, a new trip between two trips, or a new
+    last trip), each checked on the full model. Reading a demo-sized model back
+    takes about 0.1 s, so positions where the load or the times cannot fit are
+    not tried. Returns the new RawResult, or None.
     """
     dist = problem.distance_m
     seqs = [[(rv.kind, rv.ref) for rv in rr.visits] for rr in raw.routes]
@@ -247,34 +319,57 @@ def insert_dropped(problem: Problem, jobs: Sequence[Job], vehicles: Sequence[int
             break
         j = jobs[ji]
         cats = {k for k, q in j.amount.items() if q > 0}
+        unloads = [fi for fi, f in enumerate(problem.facilities)
+                   if cats <= f.accepts and model.fac_nodes[fi]]
         cands: list[tuple[int, int, list[tuple[str, int]]]] = []
         for ri, (g, seq) in enumerate(zip(vehicles, seqs, strict=True)):
             if g not in j.vehicles:
                 continue
             v = problem.vehicles[g]
+            room = _time_room(problem, jobs, g, seq)
             prev = v.start_location
+            # load on board on arrival at each position
+            load: dict[str, int] = {}
             for pos, (kind, ref) in enumerate([*seq, ("end", -1)]):
                 loc = (jobs[ref].location if kind == "client" else v.end_location
                        if kind == "end" else problem.facilities[ref].location)
-                if kind == "facility" and cats <= problem.facilities[ref].accepts:
-                    cost = int(dist[prev, j.location] + dist[j.location, loc] - dist[prev, loc])
-                    cands.append((cost, ri, [*seq[:pos], ("client", ji), *seq[pos:]]))
-                if (pos == 0 or seq[pos - 1][0] == "facility") and pos < len(seq):
-                    # a new trip (client + unload) between two trips
-                    for fi, f in enumerate(problem.facilities):
-                        if cats <= f.accepts and model.fac_nodes[fi]:
-                            cost = int(dist[prev, j.location] + dist[j.location, f.location]
-                                       + dist[f.location, loc] - dist[prev, loc])
-                            cands.append((cost, ri, [*seq[:pos], ("client", ji),
-                                                     ("facility", fi), *seq[pos:]]))
+                fits = all(load.get(k, 0) + q <= v.capacities.get(k, 0)
+                           for k, q in j.amount.items())
+                options: list[list[tuple[str, int]]] = []
+                if fits and kind == "facility" and cats <= problem.facilities[ref].accepts:
+                    options.append([("client", ji)])
+                if fits and (pos == 0 or kind == "end" or seq[pos - 1][0] == "facility"):
+                    # a new trip (client + unload) between two trips, or at the end
+                    options += [[("client", ji), ("facility", fi)] for fi in unloads]
+                for stops in options:
+                    if not _fits_in_time(problem, jobs, room[pos], loc, stops):
+                        continue
+                    locs = [prev] + [jobs[r].location if k == "client"
+                                     else problem.facilities[r].location for k, r in stops]
+                    cost = int(sum(dist[a, b] for a, b in zip(locs, [*locs[1:], loc],
+                                                              strict=True))
+                               - dist[prev, loc])
+                    cands.append((cost, ri, [*seq[:pos], *stops, *seq[pos:]]))
+                if kind == "client":
+                    for k, q in jobs[ref].amount.items():
+                        load[k] = load.get(k, 0) + q
+                elif kind == "facility":
+                    load = {k: q for k, q in load.items()
+                            if k not in problem.facilities[ref].accepts}
                 prev = loc
-            for fi, f in enumerate(problem.facilities):
-                if cats <= f.accepts and model.fac_nodes[fi]:
-                    cost = int(dist[prev, j.location] + dist[j.location, f.location]
-                               + dist[f.location, v.end_location] - dist[prev, v.end_location])
-                    cands.append((cost, ri, [*seq, ("client", ji), ("facility", fi)]))
+        # the cheapest few positions of each route, so that one route does not take
+        # every try; an empty route (an idle truck: a trip of its own) always has one
         cands.sort(key=lambda c: c[0])
-        for _, ri, new in cands[:tries]:
+        per_route: dict[int, int] = {}
+        short: list[tuple[int, int, list[tuple[str, int]]]] = []
+        for c in cands:
+            n = per_route.get(c[1], 0)
+            if n < 3 and (len(short) < tries or not seqs[c[1]]):
+                short.append(c)
+                per_route[c[1]] = n + 1
+        log.debug("insert job %d: %d positions, %d tried, %.1f s left", ji, len(cands),
+                  len(short), deadline - time.monotonic())
+        for _, ri, new in short:
             if time.monotonic() >= deadline - 0.3:
                 break
             trial = [*seqs[:ri], new, *seqs[ri + 1:]]

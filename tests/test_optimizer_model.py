@@ -275,3 +275,37 @@ def test_engine_auto_gives_a_feasible_plan_when_pyvrp_supports_it() -> None:
     s = solved(p, SolveParams(time_limit_s=1.0, engine="auto"))
     assert not s.unassigned
     assert s.distance_m == 600
+
+
+def test_insertion_skips_positions_where_the_load_cannot_fit() -> None:
+    """A left-out point next to a full truck: the cheap positions on that truck cannot
+    take its kg, so the one try allowed goes to the truck with room (a new trip)."""
+    import time
+
+    from optimizer.decompose import prepare
+    from optimizer.model import RoutingModel
+    from optimizer.solve import insert_dropped
+
+    # depot 0, facility at 1,000 m, the full truck's points at 100-300 m, the
+    # other truck's point at 800 m, the left-out point at 200 m: cheapest is to
+    # add it to the full truck's trip (+200 m), which its 100 kg cannot take
+    xs = [0, 1000, 100, 300, 800, 200]
+    clients = [Client(2, {"a": 50}), Client(3, {"a": 50}), Client(4, {"a": 10}),
+               Client(5, {"a": 40})]
+    trucks = [Vehicle(0, 0, {"a": 100}), Vehicle(0, 0, {"a": 100})]
+    p = line_problem(xs, clients, trucks, [Facility(1, {"a"})])
+    jobs = prepare(p).jobs
+    model = RoutingModel(p, jobs, [0, 1], FAST)
+    start = [[("client", 0), ("client", 1), ("facility", 0)], [("client", 2), ("facility", 0)]]
+    raw = model.read_result(model.routes_as_indices(start), {})
+    assert raw is not None and raw.dropped == [3]
+    new = insert_dropped(p, jobs, [0, 1], model, raw, time.monotonic() + 10.0, tries=1)
+    assert new is not None and new.dropped == []
+    served_by = {rv.ref: rr.vehicle for rr in new.routes for rv in rr.visits
+                 if rv.kind == "client"}
+    assert served_by[3] == 1
+    for rr in new.routes:  # a truck never carries more than 100 kg between unloads
+        load = 0
+        for rv in rr.visits:
+            load = load + jobs[rv.ref].total if rv.kind == "client" else 0
+            assert load <= 100
