@@ -228,7 +228,11 @@ def _solve_group(problem: Problem, params: SolveParams, jobs: list[Job], vehicle
             seqs2 = [[(rv.kind, rv.ref) for rv in rr.visits] for rr in raw.routes]
             again = model.solve(left, params.strategy, progress=progress,
                                 initial=model.routes_as_indices(seqs2))
-            if again.found and len(again.dropped) <= len(raw.dropped):
+            # kept when it serves more, or as many for less (a restart may fail to
+            # restore its start and find something worse from scratch)
+            if again.found and (len(again.dropped) < len(raw.dropped) or (
+                    len(again.dropped) == len(raw.dropped)
+                    and again.objective <= raw.objective)):
                 again.stats.update({k: v for k, v in raw.stats.items()
                                     if k not in again.stats})
                 raw = again

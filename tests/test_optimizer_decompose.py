@@ -250,3 +250,19 @@ def test_decomposed_day_serves_every_point_of_a_rare_compartment() -> None:
     assert s.stats["strategy"] == "decomposed" and s.check(p) == []
     assert not s.unassigned
     assert s.stats["dropped_before_repair"] == 0
+
+
+def test_a_large_start_with_breaks_is_restored_and_improved() -> None:
+    """OR-Tools bounds restoring a start by ``lns_time_limit`` (0.1 s by default);
+    with breaks, groups of 300-500 visits took longer, and the search ended at once
+    with ROUTING_FAIL, keeping the greedy start as the plan."""
+    from optimizer.generate import generate_county_day
+
+    p = generate_county_day(800, seed=1)
+    s = solve(p, SolveParams(time_limit_s=8.0))
+    groups = s.stats["group_stats"]
+    assert len(groups) == 2 and max(g["jobs"] for g in groups) > 450
+    for g in groups:
+        assert g["first"] == "greedy" and not g.get("restore_failed")
+        assert g["improve_status"] != "FAIL"
+    assert s.check(p) == []
