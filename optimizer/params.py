@@ -26,12 +26,17 @@ class SolveParams:
     #: (generated 1,100-client day, group of 691, 60 s: one model 5,419 km and 17 left
     #: out; decomposed 4,928 km and 7)
     decompose_group_above: int = 600
-    #: target number of visits per sub-problem when decomposing. Small on purpose:
-    #: OR-Tools (9.15) fails to restore the greedy start of larger models with
-    #: breaks (status FAIL in 0.2 s, even for routes a schedule shows feasible), and
-    #: the part is then left with its greedy routes; at 1,500 clients (60 s) 500
-    #: gave 6,699 km, 300 gave 6,202 km, 250 gave 6,105 km (docs/benchmarks.md)
-    chunk_size: int = 250
+    #: with breaks, a group of more visits than this is decomposed when its greedy
+    #: start serves every visit (a fleet with room: small models improve faster;
+    #: generated 800-client day, group of 504, 60 s: 3,011 -> 2,512 km). A tight
+    #: group stays one model: the demo day's residual group (546 visits, greedy
+    #: start 7 short) decomposed left points out at 110 s
+    decompose_slack_group_above: int = 450
+    #: target number of visits per sub-problem when decomposing. At 1,500 clients
+    #: (60 s, session 2, when OR-Tools still failed to restore starts of larger
+    #: models) 500 gave 6,699 km, 300 6,202 and 250 6,105; session 3, with starts
+    #: restored: 150 gave 5,738 (seed 1) and 6,013 (seed 3, 250: 6,855)
+    chunk_size: int = 150
     #: share of a decomposed day's budget spent re-planning neighbouring routes
     #: across part borders (decompose.improve_neighbourhoods); 1,500 clients at 60 s:
     #: 0 -> 6,105 km (13 left out), 0.3 -> 6,058 (6), 0.5 -> 6,063 (0), 0.7 -> 6,159 (0)

@@ -80,17 +80,26 @@ def solve(problem: Problem, params: SolveParams | None = None,
 
 
 def _decompose(problem: Problem, params: SolveParams, prep: Prepared) -> bool:
-    """Large days, and days whose largest compartment group is too big for one model
-    with breaks (OR-Tools then fails to restore the start: docs/benchmarks.md)."""
+    """Large days, and days with breaks whose compartment groups are big: above
+    ``decompose_group_above`` always, above ``decompose_slack_group_above`` when the
+    greedy start serves the whole group (small models improve faster; a tight
+    group keeps the global moves of one model)."""
     if len(prep.jobs) > params.decompose_above:
         return True
-    if len(prep.jobs) <= params.decompose_group_above or not any(
-            v.has_break for v in problem.vehicles):
+    low = min(params.decompose_group_above, params.decompose_slack_group_above)
+    if len(prep.jobs) <= low or not any(v.has_break for v in problem.vehicles):
         return False
-    from optimizer.decompose import components
+    from optimizer.decompose import best_greedy, components
 
-    return max((len(gj) for gj, _ in components(problem, prep.jobs)), default=0) > \
-        params.decompose_group_above
+    for gj, gv in components(problem, prep.jobs):
+        if len(gj) > params.decompose_group_above:
+            return True
+        if len(gj) > params.decompose_slack_group_above and gv and problem.end_empty \
+                and problem.facilities:
+            seqs = best_greedy(problem, [prep.jobs[i] for i in gj], gv)
+            if sum(1 for sq in seqs for kind, _ in sq if kind == "client") == len(gj):
+                return True
+    return False
 
 
 def _try_pyvrp(problem: Problem, params: SolveParams) -> Solution | None:

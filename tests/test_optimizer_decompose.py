@@ -259,10 +259,33 @@ def test_a_large_start_with_breaks_is_restored_and_improved() -> None:
     from optimizer.generate import generate_county_day
 
     p = generate_county_day(800, seed=1)
-    s = solve(p, SolveParams(time_limit_s=8.0))
+    s = solve(p, SolveParams(time_limit_s=8.0, decompose_slack_group_above=10_000))
     groups = s.stats["group_stats"]
     assert len(groups) == 2 and max(g["jobs"] for g in groups) > 450
     for g in groups:
         assert g["first"] == "greedy" and not g.get("restore_failed")
         assert g["improve_status"] != "FAIL"
     assert s.check(p) == []
+
+
+def test_a_big_group_with_room_is_decomposed_and_a_tight_one_is_not() -> None:
+    """Between ``decompose_slack_group_above`` and ``decompose_group_above`` visits a
+    group is decomposed only when its greedy start serves all of it."""
+    from optimizer.generate import generate_county_day
+    from optimizer.solve import _decompose
+
+    p = generate_county_day(300, seed=1)
+    prep = prepare(p)
+    biggest = max(len(gj) for gj, _ in components(p, prep.jobs))
+    params = SolveParams(decompose_group_above=10_000, decompose_slack_group_above=biggest - 1)
+    assert _decompose(p, params, prep)
+    # the same day with a fleet of one truck per compartment kind: the start is short
+    kinds: dict[tuple[str, ...], Vehicle] = {}
+    for v in p.vehicles:
+        kinds.setdefault(tuple(sorted(v.capacities)), v)
+    tight = Problem(p.distance_m, p.duration_s, p.clients, tuple(kinds.values()),
+                    p.facilities, end_empty=True)
+    prep = prepare(tight)
+    biggest = max(len(gj) for gj, _ in components(tight, prep.jobs))
+    params = SolveParams(decompose_group_above=10_000, decompose_slack_group_above=biggest - 1)
+    assert not _decompose(tight, params, prep)
