@@ -11,10 +11,12 @@ Strategies (``SolveParams.strategy``):
   greedy multi-trip constructions (``decompose.best_greedy``) with a spare unload
   at the end of each route; otherwise LOCAL_CHEAPEST_INSERTION, SAVINGS,
   PARALLEL_CHEAPEST_INSERTION and PATH_CHEAPEST_ARC are tried in turn within 30 %
-  of the budget. Then GLS; after 85 % of the budget the dropped jobs are inserted
-  where the model reads the routes back feasible (``insert_dropped``), and GLS
-  again. Above ``params.decompose_above`` visits the day is cut into sub-problems
-  (``decompose.solve_large``) followed by repair rounds.
+  of the budget. Then GLS; after at most 80 % of the budget (less when the greedy
+  start left many jobs out) the dropped jobs are inserted where the model reads
+  the routes back feasible (``insert_dropped``), and GLS again. Above
+  ``params.decompose_above`` visits, or for big groups with breaks (``_decompose``),
+  the day is cut into sub-problems (``decompose.solve_large``) followed by repair
+  rounds and neighbourhood re-planning.
 * any OR-Tools first-solution strategy name: that one, then GLS.
 
 Engines: ``"ortools"`` (default); ``"pyvrp"`` / ``"auto"`` use
