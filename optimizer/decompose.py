@@ -478,6 +478,11 @@ def _n_clients(rr: Any) -> int:
     return sum(1 for x in rr.visits if x.kind == "client")
 
 
+def served_in(seqs: Sequence[Sequence[tuple[str, int]]]) -> int:
+    """Client visits of (kind, ref) route sequences (a greedy start)."""
+    return sum(1 for sq in seqs for kind, _ in sq if kind == "client")
+
+
 def _nearest_that_fit(scored: Sequence[tuple[float, int]], size: Callable[[int], int],
                       n: int, limit: int) -> list[int]:
     """Keys of ``scored`` (sorted nearest first) while the visits stay within ``limit``,
@@ -912,7 +917,7 @@ def best_greedy(problem: Problem, jobs: Sequence[Job], vehicles: Sequence[int],
     for u in GREEDY_URGENCIES:
         seqs = greedy_routes(problem, jobs, vehicles,
                              facility_capacity_left=facility_capacity_left, urgency=u)
-        served = sum(1 for s in seqs for kind, _ in s if kind == "client")
+        served = served_in(seqs)
         metres = 0
         for g, s in zip(vehicles, seqs, strict=True):
             v = problem.vehicles[g]

@@ -38,7 +38,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from optimizer.decompose import Job, Prepared, prepare
+from optimizer.decompose import Job, Prepared, prepare, served_in
 from optimizer.params import SolveParams
 from optimizer.problem import Problem
 from optimizer.solution import Reason, Route, Solution, Unassigned, Visit, VisitKind
@@ -99,7 +99,7 @@ def _decompose(problem: Problem, params: SolveParams, prep: Prepared) -> bool:
         if len(gj) > params.decompose_slack_group_above and gv and problem.end_empty \
                 and problem.facilities:
             seqs = best_greedy(problem, [prep.jobs[i] for i in gj], gv)
-            if sum(1 for sq in seqs for kind, _ in sq if kind == "client") == len(gj):
+            if served_in(seqs) == len(gj):
                 return True
     return False
 
@@ -153,7 +153,7 @@ def solve_jobs(problem: Problem, params: SolveParams, prep: Prepared, t0: float,
         seqs = None
         if greedy:
             seqs = best_greedy(problem, [jobs[i] for i in gj], gv)
-            served = sum(1 for sq in seqs for kind, _ in sq if kind == "client")
+            served = served_in(seqs)
             weights.append(len(gj) + 20.0 * (len(gj) - served))
         else:
             weights.append(float(len(gj)))
@@ -223,7 +223,7 @@ def _solve_group(problem: Problem, params: SolveParams, jobs: list[Job], vehicle
     # before the search made OR-Tools fail to restore the start)
     search_s = left
     if not plain and seqs is not None:
-        left_out = len(jobs) - sum(1 for sq in seqs for kind, _ in sq if kind == "client")
+        left_out = len(jobs) - served_in(seqs)
         t_read = READ_S_PER_NODE * model.num_nodes
         reserve_s = max((1.0 - INSERT_AT) * left, min(0.4 * left, 2 * left_out * t_read))
         search_s = max(0.2, left - reserve_s)
@@ -249,8 +249,7 @@ def _solve_group(problem: Problem, params: SolveParams, jobs: list[Job], vehicle
                 raw = again
     raw.stats["nodes"] = model.num_nodes
     if seqs is not None:
-        raw.stats["greedy_dropped"] = len(jobs) - sum(
-            1 for sq in seqs for kind, _ in sq if kind == "client")
+        raw.stats["greedy_dropped"] = len(jobs) - served_in(seqs)
     return raw
 
 
