@@ -253,6 +253,20 @@ def _solve_group(problem: Problem, params: SolveParams, jobs: list[Job], vehicle
     return raw
 
 
+def _stop(problem: Problem, jobs: Sequence[Job], vehicle: int, kind: str,
+          ref: int) -> tuple[int, int, int, int]:
+    """(location, earliest start, latest start, service s) of a route stop: a client,
+    an unload (kind "facility") or the vehicle's end (any other kind)."""
+    if kind == "client":
+        j = jobs[ref]
+        return j.location, j.tw_start_s, j.tw_end_s, j.service_s
+    if kind == "facility":
+        f = problem.facilities[ref]
+        return f.location, f.open_s, f.close_s, f.unload_s
+    v = problem.vehicles[vehicle]
+    return v.end_location, 0, v.shift_end_s, 0
+
+
 def _time_room(problem: Problem, jobs: Sequence[Job], vehicle: int,
                seq: Sequence[tuple[str, int]]) -> list[tuple[int, int, int, int]]:
     """Per position of a route (its stops, then its end): the departure time and
@@ -266,14 +280,7 @@ def _time_room(problem: Problem, jobs: Sequence[Job], vehicle: int,
     rows: list[tuple[int, int, int, int, int]] = []  # loc, start, latest, departure, wait
     loc, dep = v.start_location, v.shift_start_s
     for kind, ref in [*seq, ("end", -1)]:
-        if kind == "client":
-            j = jobs[ref]
-            here, earliest, latest, service = j.location, j.tw_start_s, j.tw_end_s, j.service_s
-        elif kind == "facility":
-            f = problem.facilities[ref]
-            here, earliest, latest, service = f.location, f.open_s, f.close_s, f.unload_s
-        else:
-            here, earliest, latest, service = v.end_location, 0, v.shift_end_s, 0
+        here, earliest, latest, service = _stop(problem, jobs, vehicle, kind, ref)
         arrive = dep + int(dur[loc, here])
         start = max(arrive, earliest)
         rows.append((here, start, latest, start + service, start - arrive))
@@ -290,25 +297,19 @@ def _time_room(problem: Problem, jobs: Sequence[Job], vehicle: int,
     return out
 
 
-def _fits_in_time(problem: Problem, jobs: Sequence[Job], room: tuple[int, int, int, int],
-                  next_loc: int, stops: Sequence[tuple[str, int]]) -> bool:
+def _fits_in_time(problem: Problem, jobs: Sequence[Job], vehicle: int,
+                  room: tuple[int, int, int, int], next_loc: int,
+                  stops: Sequence[tuple[str, int]]) -> bool:
     """Whether inserting ``stops`` before a position (its ``_time_room`` row) can keep
     the route's times."""
     dur = problem.duration_s
     t, loc, start_next, slack = room
     for kind, ref in stops:
-        if kind == "client":
-            j = jobs[ref]
-            t = max(t + int(dur[loc, j.location]), j.tw_start_s)
-            if t > j.tw_end_s:
-                return False
-            t, loc = t + j.service_s, j.location
-        else:
-            f = problem.facilities[ref]
-            t = max(t + int(dur[loc, f.location]), f.open_s)
-            if t > f.close_s:
-                return False
-            t, loc = t + f.unload_s, f.location
+        here, earliest, latest, service = _stop(problem, jobs, vehicle, kind, ref)
+        t = max(t + int(dur[loc, here]), earliest)
+        if t > latest:
+            return False
+        t, loc = t + service, here
     return max(t + int(dur[loc, next_loc]), start_next) - start_next <= slack
 
 
@@ -345,8 +346,7 @@ def insert_dropped(problem: Problem, jobs: Sequence[Job], vehicles: Sequence[int
             # load on board on arrival at each position
             load: dict[str, int] = {}
             for pos, (kind, ref) in enumerate([*seq, ("end", -1)]):
-                loc = (jobs[ref].location if kind == "client" else v.end_location
-                       if kind == "end" else problem.facilities[ref].location)
+                loc = _stop(problem, jobs, g, kind, ref)[0]
                 fits = all(load.get(k, 0) + q <= v.capacities.get(k, 0)
                            for k, q in j.amount.items())
                 options: list[list[tuple[str, int]]] = []
@@ -356,10 +356,9 @@ def insert_dropped(problem: Problem, jobs: Sequence[Job], vehicles: Sequence[int
                     # a new trip (client + unload) between two trips, or at the end
                     options += [[("client", ji), ("facility", fi)] for fi in unloads]
                 for stops in options:
-                    if not _fits_in_time(problem, jobs, room[pos], loc, stops):
+                    if not _fits_in_time(problem, jobs, g, room[pos], loc, stops):
                         continue
-                    locs = [prev] + [jobs[r].location if k == "client"
-                                     else problem.facilities[r].location for k, r in stops]
+                    locs = [prev] + [_stop(problem, jobs, g, k, r)[0] for k, r in stops]
                     cost = int(sum(dist[a, b] for a, b in zip(locs, [*locs[1:], loc],
                                                               strict=True))
                                - dist[prev, loc])
@@ -426,14 +425,9 @@ def spare_unloads(problem: Problem, jobs: Sequence[Job], vehicles: Sequence[int]
         v = problem.vehicles[g]
         t, loc = v.shift_start_s + v.break_s, v.start_location
         for kind, ref in seq:
-            if kind == "client":
-                j = jobs[ref]
-                t = max(t + int(dur[loc, j.location]), j.tw_start_s) + j.service_s
-                loc = j.location
-            else:
-                f = problem.facilities[ref]
-                t = max(t + int(dur[loc, f.location]), f.open_s) + f.unload_s
-                loc = f.location
+            here, earliest, _, service = _stop(problem, jobs, g, kind, ref)
+            t = max(t + int(dur[loc, here]), earliest) + service
+            loc = here
         f = problem.facilities[seq[-1][1]]
         if t <= f.close_s - f.unload_s and \
                 t + f.unload_s + int(dur[f.location, v.end_location]) <= v.shift_end_s:
