@@ -19,11 +19,11 @@ from api import errors
 from api.cache import TtlCache, ttl_from_env
 from api.deps import PRINCIPAL_TTL_S
 from api.routers import admin, data, insights, login, plans
-from logistics import jobs
+from logistics.ops import jobs
+from logistics.ops.users import token_secret
 from logistics.persistence import db as dbmod
 from logistics.persistence.db import upgrade
 from logistics.settings import db_url as resolve_db_url
-from logistics.users import token_secret
 
 log = logging.getLogger(__name__)
 

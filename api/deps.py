@@ -26,8 +26,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.cache import TtlCache
 from api.errors import ApiError
-from logistics.persistence.db import transaction
-from logistics.users import (
+from logistics.ops.users import (
     ROLES,
     Principal,
     principal_for,
@@ -35,6 +34,7 @@ from logistics.users import (
     token_secret,
     token_subject,
 )
+from logistics.persistence.db import transaction
 
 T = TypeVar("T")
 

@@ -10,8 +10,8 @@ import datetime as dt
 import json
 import sys
 
+from logistics.demand.simulate import simulate
 from logistics.persistence.db import session_scope
-from logistics.simulate import simulate
 
 
 def main() -> None:

@@ -18,7 +18,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from logistics.domain import CATEGORY_BY_KEY
-from logistics.metrics import NO_TOWN, REGISTRY, compute_metrics, month_of
 from logistics.persistence import plan_repo
 from logistics.persistence.models import (
     CollectionRecord,
@@ -31,6 +30,7 @@ from logistics.persistence.models import (
     Town,
     Vehicle,
 )
+from logistics.reporting.metrics import NO_TOWN, REGISTRY, compute_metrics, month_of
 
 log = logging.getLogger(__name__)
 

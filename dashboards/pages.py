@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 from dashboards import data as D
 from dashboards import figures as F
 from logistics.domain import BadInput
-from logistics.metrics import REGISTRY
+from logistics.reporting.metrics import REGISTRY
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """An independent checker of plan documents (``wasteroute.plan/1``, formats.md).
 
 It reads the world straight from the database with plain SQL (no ORM models,
-nothing of ``optimizer/`` or ``logistics.planning``), recomputes straight-line
+nothing of ``optimizer/`` or ``logistics.planning.plan``), recomputes straight-line
 distances with its own haversine, and tests every rule of the plan section of
 formats.md, plus the facts a plan must agree with (coordinates, summary figures,
 load accounting, facility daily capacity).
@@ -15,7 +15,7 @@ Which points are due and how many kg each (issue 7): due = the weekday schedule
 optional points it left out are under ``skipped`` and not due - the checker
 cannot recompute the fill model, it checks that the lists are consistent).
 kg due per point = ``expected_kg`` when given (tests compute it independently
-through ``logistics.demand`` / ``logistics.forecast``), else the document's
+through ``logistics.demand.due`` / ``logistics.demand.forecast``), else the document's
 ``demand.expected_kg`` (checked against ``kg_per_visit`` for static points),
 else ``kg_per_visit``.
 

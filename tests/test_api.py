@@ -17,9 +17,9 @@ from sqlalchemy import select
 
 from api.app import create_app
 from logistics.imports import import_paths
+from logistics.ops.users import create_api_key, create_user
 from logistics.persistence.db import session_scope
 from logistics.persistence.models import CollectionRecord, Complaint, Depot, Plan
-from logistics.users import create_api_key, create_user
 
 COUNTY = Path(__file__).parent / "data" / "planning"
 BAD = Path(__file__).parent / "data" / "imports" / "bad"

@@ -17,7 +17,7 @@ from dashboards import figures as F
 from dashboards.pages import PAGES, page_figures, render_page, write_dashboards
 from logistics.cli import app
 from logistics.domain import BadInput
-from logistics.metrics import NO_TOWN
+from logistics.reporting.metrics import NO_TOWN
 from tests.test_metrics import build_tiny_county, plan_document
 
 

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from logistics.cli import app
+from logistics.demand.simulate import SimConfig, day_selection, make_demand_document
 from logistics.persistence.models import CollectionRecord, Point
-from logistics.simulate import SimConfig, day_selection, make_demand_document
 from tests.plan_checker import assert_plan_ok, check_plan
 from tests.test_forecast import _history
 

@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from logistics import demo_data as dd
 from logistics.cli import app
-from logistics.demo import FILE_NAMES, DemoCounty, generate_county, write_files
+from logistics.demo import data as dd
+from logistics.demo.run import FILE_NAMES, DemoCounty, generate_county, write_files
 from logistics.persistence import models as m
 from logistics.persistence.db import get_engine, session_scope
 

@@ -9,8 +9,8 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from logistics.cli import app
-from logistics.demand import due_points, expected_kg_detail
-from logistics.demo_day import DEMO_PLAN_DATE
+from logistics.demand.due import due_points, expected_kg_detail
+from logistics.demo.day import DEMO_PLAN_DATE
 from logistics.persistence.db import session_scope
 from tests.plan_checker import assert_plan_ok
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from logistics.exports import FACILITY_COLUMNS, POINT_COLUMNS, export_path
 from logistics.imports import import_paths
 from logistics.persistence.db import session_scope
+from logistics.reporting.exports import FACILITY_COLUMNS, POINT_COLUMNS, export_path
 from tests.test_imports_support import GOOD, ZH, fresh_db, snapshot
 
 

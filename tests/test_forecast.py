@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from logistics.cli import app
-from logistics.demand import due_points, expected_kg, expected_kg_detail
-from logistics.forecast import (
+from logistics.demand.due import due_points, expected_kg, expected_kg_detail
+from logistics.demand.forecast import (
     HOLIDAY_SHRINK_VISITS,
     History,
     backtest,

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.orm import Session
 
-from logistics.simulate import Fill, SimConfig, demand_selection, run_mode, simulate
+from logistics.demand.simulate import Fill, SimConfig, demand_selection, run_mode, simulate
 from tests.test_forecast import END, _history
 
 CFG = SimConfig(capacity_factor=1.5, margin=0.3, optional_from=0.6, optional_visit_at=0.75)

@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from logistics import jobs
 from logistics.imports import import_paths
+from logistics.ops import jobs
 from logistics.persistence.db import session_scope
 from logistics.persistence.models import Job, Plan
-from logistics.planning import plan_day
+from logistics.planning.plan import plan_day
 
 COUNTY = Path(__file__).parent / "data" / "planning"
 FRIDAY = dt.date(2026, 11, 27)

@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from logistics.cli import app
 from logistics.imports import import_paths
-from logistics.master_routes import balance, days_text, gaps, patterns
 from logistics.persistence.models import Point
+from logistics.planning.master_routes import balance, days_text, gaps, patterns
 
 COUNTY = Path(__file__).parent / "data" / "planning"
 

@@ -27,9 +27,9 @@ from typer.testing import CliRunner
 
 from logistics.cli import app
 from logistics.domain import BadInput
-from logistics.metrics import CO2_KG_PER_KM, NO_TOWN, REGISTRY, compute_metrics
 from logistics.persistence import models as m
 from logistics.persistence.plan_repo import store_plan
+from logistics.reporting.metrics import CO2_KG_PER_KM, NO_TOWN, REGISTRY, compute_metrics
 
 D = dt.date
 START, END = D(2020, 1, 6), D(2020, 1, 12)

@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from logistics.demo import generate_county, import_files, write_files
-from logistics.metrics import compute_metrics
+from logistics.demo.run import generate_county, import_files, write_files
 from logistics.persistence.db import session_scope
+from logistics.reporting.metrics import compute_metrics
 
 SCALE = 0.02
 

@@ -10,13 +10,13 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from logistics.demand import due_points, expected_kg
+from logistics.demand.due import due_points, expected_kg
 from logistics.domain import BadInput
 from logistics.imports import import_paths
 from logistics.persistence import plan_repo
 from logistics.persistence.db import session_scope
 from logistics.persistence.models import Plan, PlanStop, PlanUnassigned, Point, Vehicle
-from logistics.planning import parse_date, plan_day
+from logistics.planning.plan import parse_date, plan_day
 from tests.plan_checker import assert_plan_ok, check_plan
 
 COUNTY = Path(__file__).parent / "data" / "planning"

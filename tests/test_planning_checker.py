@@ -18,7 +18,7 @@ from sqlalchemy import Connection, text
 
 from logistics.imports import import_paths
 from logistics.persistence import db as dbmod
-from logistics.planning import plan_day
+from logistics.planning.plan import plan_day
 from tests.plan_checker import ALL_RULES, check_plan
 
 COUNTY = Path(__file__).parent / "data" / "planning"

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from logistics.imports import import_paths
-from logistics.planning import plan_day
+from logistics.planning.plan import plan_day
 from tests.plan_checker import assert_plan_ok
 
 FRIDAY = dt.date(2026, 11, 27)

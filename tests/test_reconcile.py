@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from logistics.cli import app
 from logistics.persistence.db import session_scope
 from logistics.persistence.models import Ticket
-from logistics.reconcile import make_reconcile_day, stored_findings
+from logistics.planning.reconcile import make_reconcile_day, stored_findings
 
 COUNTY = Path(__file__).parent / "data" / "planning"
 DATE = "2026-11-27"

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from logistics.imports import import_paths
 from logistics.persistence.models import Facility, Point
-from logistics.planning import plan_day
+from logistics.planning.plan import plan_day
 from logistics.sheets import write_sheets
 
 COUNTY = Path(__file__).parent / "data" / "planning"

@@ -18,8 +18,8 @@ from api.errors import ApiError
 from api.routers.data import PagingDep, page
 from logistics.domain import ImportRejected, NotFound, RowError
 from logistics.imports import KINDS, import_paths
+from logistics.ops.users import TOKEN_TTL_S, authenticate, create_api_key, create_user, issue_token
 from logistics.persistence.models import Complaint, Point
-from logistics.users import TOKEN_TTL_S, authenticate, create_api_key, create_user, issue_token
 
 router = APIRouter()
 _ADMIN = Depends(require(*ADMIN))

@@ -18,6 +18,7 @@ from api.errors import ApiError
 from api.rows import import_row
 from logistics.domain import NotFound
 from logistics.imports.cells import parse_date_iso
+from logistics.ops.users import Principal
 from logistics.persistence.models import (
     CollectionRecord,
     Community,
@@ -30,7 +31,6 @@ from logistics.persistence.models import (
     Ticket,
     Vehicle,
 )
-from logistics.users import Principal
 
 
 @dataclass(frozen=True)

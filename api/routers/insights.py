@@ -1,4 +1,4 @@
-"""Metrics (logistics.metrics) and live dashboards (dashboards.pages)."""
+"""Metrics (logistics.reporting.metrics) and live dashboards (dashboards.pages)."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ async def metrics(
     category: Annotated[str | None, Query(max_length=32)] = None,
     town: Annotated[str | None, Query(max_length=100)] = None,
 ) -> Response:
-    from logistics.metrics import compute_metrics
+    from logistics.reporting.metrics import compute_metrics
 
     if date_to < date_from:
         raise BadInput("'to' is before 'from' / 结束日期早于开始日期")

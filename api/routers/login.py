@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import COOKIE_NAME, run_db_sync, secret
-from logistics.users import TOKEN_TTL_S, authenticate, issue_token
+from logistics.ops.users import TOKEN_TTL_S, authenticate, issue_token
 
 router = APIRouter()
 

@@ -18,8 +18,8 @@ from api.cache import TtlCache
 from api.deps import EVERYONE, STAFF, PrincipalDep, SessionDep, require, run_db
 from api.errors import ApiError
 from api.routers.data import PagingDep, page
-from logistics import jobs
 from logistics.domain import NotFound
+from logistics.ops import jobs
 from logistics.persistence import plan_repo
 from logistics.persistence.models import Job, Plan, PlanRoute
 

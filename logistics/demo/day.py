@@ -1,6 +1,6 @@
 """The demo's day after the data year: plan it, write the route sheets and dashboards.
 
-These steps run after :func:`logistics.demo.run_demo` has imported the county; each is
+These steps run after :func:`logistics.demo.run.run_demo` has imported the county; each is
 its own transaction (a CLI entry point of its own would be the same), and each prints a
 line with where its output went.
 """
@@ -49,7 +49,7 @@ def plan_next_day(
     console: Console | None = None,
 ) -> DayOutputs:
     """Plan ``day``, store it and write ``OUT/plan-DAY.json``."""
-    from logistics.planning import plan_day
+    from logistics.planning.plan import plan_day
 
     outputs = DayOutputs()
     t0 = time.perf_counter()
@@ -121,7 +121,7 @@ def write_day_dashboards(
 def reconcile_demo_day(db_url: str, out_dir: Path, day: dt.date, outputs: DayOutputs) -> None:
     """Make the planned day "happen" (records and tickets that follow the plan, with a few
     deliberate discrepancies) and reconcile it: the dispatcher's evening check."""
-    from logistics.reconcile import make_reconcile_day, reconcile_day
+    from logistics.planning.reconcile import make_reconcile_day, reconcile_day
 
     t0 = time.perf_counter()
     with session_scope(db_url) as session:

@@ -116,8 +116,8 @@ def export_cmd(
 ) -> None:
     """Export points or facilities as CSV or GeoJSON (re-importable) / 导出点位或设施."""
     from logistics.domain import BadInput
-    from logistics.exports import export_path
     from logistics.persistence.db import session_scope, upgrade
+    from logistics.reporting.exports import export_path
 
     if kind not in ("points", "facilities"):
         raise BadInput(f"kind must be points or facilities (got {kind!r})")
@@ -153,8 +153,7 @@ def demo(
 ) -> None:
     """Build the demo county, import it, plan the next day, write sheets and dashboards /
     生成示范县数据, 导入, 规划次日路线, 生成路线单和看板."""
-    from logistics.demo import run_demo
-    from logistics.demo_day import (
+    from logistics.demo.day import (
         DEMO_PLAN_DATE,
         plan_next_day,
         print_day,
@@ -162,6 +161,7 @@ def demo(
         write_day_dashboards,
         write_day_sheets,
     )
+    from logistics.demo.run import run_demo
 
     summary = run_demo(out_dir=out_dir, seed=seed, db_url=_db(db), console=out, scale=scale)
     if time_limit <= 0:
@@ -224,7 +224,7 @@ def plan(
 
     from logistics.domain import BadInput
     from logistics.persistence.db import session_scope, upgrade
-    from logistics.planning import parse_date, plan_day, resolve_distance_model
+    from logistics.planning.plan import parse_date, plan_day, resolve_distance_model
 
     day = parse_date(date)
     if not (time_limit > 0 and time_limit < float("inf")):
@@ -258,8 +258,8 @@ def plan(
             progress_bar.update(task, completed=min(1.0, max(0.0, fraction)), best=best)
 
         if mode == "demand":
+            from logistics.demand.simulate import make_demand_document
             from logistics.persistence import plan_repo
-            from logistics.simulate import make_demand_document
 
             doc = make_demand_document(session, day, time_limit_s=time_limit,
                                        distance_model=model)
@@ -378,9 +378,9 @@ def metrics(
     from rich.table import Table
 
     from logistics.domain import BadInput, parse_category
-    from logistics.metrics import CO2_KG_PER_KM, REGISTRY, compute_metrics
     from logistics.persistence.db import session_scope, upgrade
-    from logistics.planning import parse_date
+    from logistics.planning.plan import parse_date
+    from logistics.reporting.metrics import CO2_KG_PER_KM, REGISTRY, compute_metrics
 
     start, end = parse_date(date_from), parse_date(date_to)
     cat = None
@@ -437,7 +437,7 @@ def dashboards(
     from dashboards.pages import write_dashboards
     from logistics.domain import BadInput
     from logistics.persistence.db import session_scope, upgrade
-    from logistics.planning import parse_date
+    from logistics.planning.plan import parse_date
 
     if lang not in ("zh", "en"):
         raise BadInput(f"--lang must be zh or en (got {lang})")
@@ -507,8 +507,8 @@ def users_add(
     db: DbOpt = None,
 ) -> None:
     """Add an API user / 添加接口用户."""
+    from logistics.ops.users import create_api_key, create_user
     from logistics.persistence.db import session_scope, upgrade
-    from logistics.users import create_api_key, create_user
 
     if password is None and not api_key:
         password = typer.prompt("password / 密码", hide_input=True, confirmation_prompt=True)
@@ -526,8 +526,8 @@ def users_add(
 @user_errors
 def users_list(db: DbOpt = None) -> None:
     """List API users / 用户列表."""
+    from logistics.ops.users import list_users
     from logistics.persistence.db import session_scope, upgrade
-    from logistics.users import list_users
 
     url = _db(db)
     upgrade(url)
@@ -548,7 +548,7 @@ def worker(
     import signal
     import threading
 
-    from logistics.jobs import run_worker
+    from logistics.ops.jobs import run_worker
     from logistics.persistence.db import upgrade
 
     url = _db(db)
@@ -659,8 +659,8 @@ def replan(
 
     from logistics.domain import BadInput
     from logistics.persistence.db import session_scope, upgrade
-    from logistics.planning import parse_date
-    from logistics.replan import (
+    from logistics.planning.plan import parse_date
+    from logistics.planning.replan import (
         complaint_points,
         mark_handled,
         open_complaints,
@@ -747,9 +747,8 @@ def forecast(
     """Expected kg per point for a day, or a backtest of the forecast / 产量预测."""
     from rich.table import Table
 
-    from logistics.demand import due_points
-    from logistics.domain import BadInput
-    from logistics.forecast import (
+    from logistics.demand.due import due_points
+    from logistics.demand.forecast import (
         History,
         backtest,
         forecast_day,
@@ -757,8 +756,9 @@ def forecast(
         is_public_holiday,
         safety_margin,
     )
+    from logistics.domain import BadInput
     from logistics.persistence.db import session_scope, upgrade
-    from logistics.planning import parse_date
+    from logistics.planning.plan import parse_date
 
     url = _db(db)
     upgrade(url)
@@ -847,8 +847,8 @@ def reconcile(
 
     from logistics.domain import BadInput
     from logistics.persistence.db import session_scope, upgrade
-    from logistics.planning import parse_date
-    from logistics.reconcile import reconcile_day
+    from logistics.planning.plan import parse_date
+    from logistics.planning.reconcile import reconcile_day
 
     day = parse_date(date)
     if not (0 <= threshold_pct < float("inf")):
@@ -905,8 +905,8 @@ def master_routes(
 
     from rich.table import Table
 
-    from logistics.master_routes import apply, balance, days_text
     from logistics.persistence.db import session_scope, upgrade
+    from logistics.planning.master_routes import apply, balance, days_text
 
     url = _db(db)
     upgrade(url)
@@ -947,7 +947,3 @@ def master_routes(
     if tf["points_with_truck"]:
         out.print(f"same truck / 原车: {tf['same_truck']} of {tf['points_with_truck']} "
                   f"({tf['share_same_truck']:.0%})", markup=False, highlight=False)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    app()

@@ -208,7 +208,7 @@ def run_job(job_id: str, db_url: str | None = None) -> str:
     queue does not retry a solve that failed for a reason other than a dead worker.
     """
     from logistics.persistence import plan_repo
-    from logistics.planning import make_plan, parse_date
+    from logistics.planning.plan import make_plan, parse_date
 
     url = resolve_db_url(db_url)
     params = _start(url, job_id)

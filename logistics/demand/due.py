@@ -54,20 +54,20 @@ def expected_kg_detail(
 ) -> tuple[dict[str, float], dict[str, Any]]:
     """Expected kg per point id for ``date`` and where it came from.
 
-    By default the forecast from collection records (:mod:`logistics.forecast`)
+    By default the forecast from collection records (:mod:`logistics.demand.forecast`)
     times ``1 + margin`` (``margin``, else ``WASTEROUTE_FORECAST_MARGIN``, else 0)
     for every point with enough history; ``kg_per_visit`` for the others and for
     all points when ``WASTEROUTE_FORECAST=off``. The second value is the plan
     document's ``demand`` section: ``{"source": "forecast" | "static", "margin",
     "points_forecast", "points_static"}``.
     """
-    from logistics.forecast import safety_margin
+    from logistics.demand.forecast import safety_margin
 
     kg = {p.point_id: float(p.kg_per_visit) for p in points}
     m = safety_margin(margin)
     fc: dict[str, float] = {}
     if forecast_enabled() and points:
-        from logistics.forecast import expected_kg_forecast
+        from logistics.demand.forecast import expected_kg_forecast
 
         fc = expected_kg_forecast(session, [p.point_id for p in points], date, margin=m)
         kg.update(fc)

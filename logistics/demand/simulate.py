@@ -159,7 +159,7 @@ def simulate(
     time_limit_s: float = 10.0,
 ) -> dict[str, Any]:
     """Both modes over [start, end]; km by the engine on ``km_days`` (may be empty)."""
-    from logistics.planning import make_selected_plan
+    from logistics.planning.plan import make_selected_plan
 
     cfg = cfg or SimConfig()
     f = Fill.load(session, start, end, cfg)
@@ -313,7 +313,7 @@ def make_demand_document(
     ones (must-visit and the optional ones planned), ``demand.expected_kg`` their kg.
     """
     from logistics.domain import BadInput
-    from logistics.planning import make_selected_plan
+    from logistics.planning.plan import make_selected_plan
 
     cfg = cfg or SimConfig()
     sel, info = day_selection(session, date, cfg)

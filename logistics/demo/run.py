@@ -43,9 +43,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from logistics import demo_data as dd
+from logistics.demand.forecast import is_public_holiday
+from logistics.demo import data as dd
 from logistics.domain import CATEGORY_BY_KEY, FACILITY_KINDS
-from logistics.forecast import is_public_holiday
 
 if TYPE_CHECKING:
     from rich.console import Console

@@ -43,7 +43,7 @@ from logistics.domain import BadInput, NotFound
 from logistics.persistence import plan_repo
 from logistics.persistence.models import Complaint, Depot, Point, Vehicle
 from logistics.persistence.models import Facility as FacilityRow
-from logistics.planning import (
+from logistics.planning.plan import (
     TZ,
     Place,
     TailClient,
@@ -410,7 +410,7 @@ def replan_day(
             if kept is not None:
                 tail, assignment = kept, "kept"
     else:
-        from logistics.planning import TailPlan
+        from logistics.planning.plan import TailPlan
 
         tail = TailPlan({}, [{"point_id": c.point.point_id, "name": c.point.name,
                               "category": c.point.category, "kg": c.kg,

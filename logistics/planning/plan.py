@@ -41,7 +41,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from logistics.demand import due_points, expected_kg_detail
+from logistics.demand.due import due_points, expected_kg_detail
 from logistics.domain import BadInput
 from logistics.persistence import plan_repo
 from logistics.persistence.models import Depot, Plan, Point, Vehicle

@@ -1,0 +1,1 @@
+"""Operations: planning jobs on a queue, users and API keys."""

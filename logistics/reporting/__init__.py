@@ -1,0 +1,1 @@
+"""Reporting: the official metrics (value + inputs) and exports of stored data."""
