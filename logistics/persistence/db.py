@@ -1,4 +1,8 @@
-"""Engine, sessions and schema migration (Alembic, run programmatically)."""
+"""Engine, sessions and schema migration (Alembic, run programmatically).
+
+Modules outside ``persistence/`` import the session and error types from here, never
+from SQLAlchemy: every query lives in this package.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +16,24 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from logistics.settings import db_url
+
+__all__ = [
+    "DataError",
+    "Engine",
+    "IntegrityError",
+    "OperationalError",
+    "Session",
+    "get_engine",
+    "session_factory",
+    "session_scope",
+    "sessionmaker",
+    "transaction",
+    "upgrade",
+]
 
 log = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
