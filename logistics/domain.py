@@ -1,4 +1,5 @@
-"""Domain vocabulary: waste categories (GB/T 19095-2019), facility kinds, domain errors."""
+"""Domain vocabulary: waste categories (GB/T 19095-2019), facility kinds, times of day,
+domain errors."""
 
 from __future__ import annotations
 
@@ -60,6 +61,12 @@ def parse_facility_kind(text: str) -> str | None:
 #: facility kinds whose deliveries count towards resource utilisation
 RECYCLING_KINDS = frozenset({"recycling_center", "sorting_center"})
 KITCHEN_TREATMENT_KINDS = frozenset({"kitchen_plant", "composting"})
+
+
+def hhmm(minutes: float) -> str:
+    """Minutes after midnight as ``HH:MM`` (24:00 and later stay as they are)."""
+    m = int(round(minutes))
+    return f"{m // 60:02d}:{m % 60:02d}"
 
 
 class DomainError(Exception):
