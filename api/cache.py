@@ -4,7 +4,8 @@ Metrics over a year and dashboard pages take seconds to compute. Under many
 concurrent readers the first request of a key computes it (in a worker thread); the
 others of the same key wait for that one result instead of each computing it again,
 and later requests get it from memory until it is ``ttl_s`` old. Each API process has
-its own cache. Failures are not cached.
+its own cache. Failures are not cached. The clock is injected (monotonic seconds), so
+tests move time forward instead of waiting for it.
 """
 
 from __future__ import annotations
@@ -25,9 +26,15 @@ def ttl_from_env(default_s: float = 60.0) -> float:
 class TtlCache:
     """``await cache.get(key, compute)``: a cached or shared result of ``compute()``."""
 
-    def __init__(self, ttl_s: float, max_entries: int = 256) -> None:
+    def __init__(
+        self,
+        ttl_s: float,
+        max_entries: int = 256,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.ttl_s = ttl_s
         self.max_entries = max_entries
+        self.clock = clock  # monotonic seconds
         self._done: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()
         self._running: dict[Hashable, asyncio.Future[Any]] = {}
         self.computed = 0  # how many times compute() ran (for tests)
@@ -40,7 +47,7 @@ class TtlCache:
             self.computed += 1
             return await compute()
         hit = self._done.get(key)
-        if hit is not None and time.monotonic() - hit[0] < self.ttl_s:
+        if hit is not None and self.clock() - hit[0] < self.ttl_s:
             return hit[1]
         task = self._running.get(key)
         if task is None:
@@ -55,7 +62,7 @@ class TtlCache:
         self._running.pop(key, None)
         if task.cancelled() or task.exception() is not None:
             return  # failures are not cached (and the exception counts as retrieved)
-        self._done[key] = (time.monotonic(), task.result())
+        self._done[key] = (self.clock(), task.result())
         self._done.move_to_end(key)
         while len(self._done) > self.max_entries:
             self._done.popitem(last=False)

@@ -27,7 +27,17 @@ def test_concurrent_readers_share_one_computation() -> None:
     assert len(runs) == 1 and cache.computed == 1
 
 
-def test_failures_are_not_kept_and_expired_entries_are_computed_again() -> None:
+class FakeClock:
+    """Monotonic seconds that move only when the test says so."""
+
+    def __init__(self) -> None:
+        self.now_s = 1000.0
+
+    def __call__(self) -> float:
+        return self.now_s
+
+
+def test_failures_are_not_kept() -> None:
     cache = TtlCache(ttl_s=60)
     calls: list[int] = []
 
@@ -39,16 +49,42 @@ def test_failures_are_not_kept_and_expired_entries_are_computed_again() -> None:
         for _ in range(2):
             with pytest.raises(ValueError):
                 await cache.get("k", failing)
-        assert len(calls) == 2
-        short = TtlCache(ttl_s=0.01)
-
-        async def one() -> int:
-            calls.append(1)
-            return 1
-
-        await short.get("k", one)
-        await asyncio.sleep(0.05)
-        await short.get("k", one)
-        assert short.computed == 2
 
     asyncio.run(main())
+    assert len(calls) == 2 and cache.computed == 2
+
+
+def test_entries_are_kept_until_they_expire() -> None:
+    clock = FakeClock()
+    cache = TtlCache(ttl_s=10, clock=clock)
+    calls: list[int] = []
+
+    async def one() -> int:
+        calls.append(1)
+        return len(calls)
+
+    async def main() -> list[int]:
+        got = [await cache.get("k", one)]
+        clock.now_s += 9.9  # still fresh
+        got.append(await cache.get("k", one))
+        clock.now_s += 0.1  # exactly ttl_s old: expired
+        got.append(await cache.get("k", one))
+        got.append(await cache.get("k", one))
+        return got
+
+    assert asyncio.run(main()) == [1, 1, 2, 2]
+    assert cache.computed == 2
+
+
+def test_a_zero_ttl_computes_every_time() -> None:
+    cache = TtlCache(ttl_s=0, clock=FakeClock())
+
+    async def one() -> int:
+        return 1
+
+    async def main() -> None:
+        for _ in range(3):
+            assert await cache.get("k", one) == 1
+
+    asyncio.run(main())
+    assert cache.computed == 3
