@@ -1,9 +1,9 @@
 """Plain data behind every figure (house rule 7: ``compute_x(...) -> plain data``).
 
 Each ``compute_*`` returns dicts/lists of numbers and strings only (JSON-ready), so
-tests check them with exact values; :mod:`dashboards.figures` draws them. Sums run in
-SQL (a year holds ~400,000 records); the tables read whole are the small ones
-(communities, points, facilities, one plan).
+tests check them with exact values; :mod:`dashboards.figures` draws them. The rows come
+from the read models of ``logistics.persistence.dashboard_repo`` (sums run in SQL); the
+tables read whole are the small ones (communities, points, facilities, one plan).
 """
 
 from __future__ import annotations
@@ -14,23 +14,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from logistics.domain import CATEGORY_BY_KEY
-from logistics.persistence import plan_repo
-from logistics.persistence.models import (
-    CollectionRecord,
-    Community,
-    Depot,
-    Facility,
-    Plan,
-    Point,
-    Ticket,
-    Town,
-    Vehicle,
-)
-from logistics.reporting.metrics import NO_TOWN, REGISTRY, compute_metrics, month_of
+from logistics.persistence import dashboard_repo, plan_repo, reporting_repo
+from logistics.persistence import repositories as repo
+from logistics.persistence.db import Session
+from logistics.reporting.metrics import NO_TOWN, REGISTRY, compute_metrics
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +46,7 @@ def _category_order(keys: list[str]) -> list[str]:
 
 def data_years(session: Session) -> list[int]:
     """Calendar years that have collection records, ascending."""
-    lo, hi = session.execute(
-        select(func.min(CollectionRecord.date), func.max(CollectionRecord.date))
-    ).one()
+    lo, hi = dashboard_repo.record_date_range(session)
     if lo is None:
         return []
     lo_d, hi_d = pd.Timestamp(lo).date(), pd.Timestamp(hi).date()
@@ -98,20 +85,8 @@ def compute_monthly_tonnage(session: Session, years: list[int]) -> dict[str, Any
     """
     if not years:
         return {"years": [], "categories": [], "towns": [], "t": {ALL: {}}}
-    month = month_of(session, CollectionRecord.date).label("month")
-    town = func.coalesce(Community.town, NO_TOWN).label("town")
-    stmt = (
-        select(month, Point.category, town, func.sum(CollectionRecord.kg))
-        .join(Point, Point.point_id == CollectionRecord.point_id)
-        .outerjoin(Community, Community.community_id == Point.community_id)
-        .where(
-            CollectionRecord.date >= dt.date(min(years), 1, 1),
-            CollectionRecord.date <= dt.date(max(years), 12, 31),
-        )
-        .group_by(month, Point.category, town)
-    )
-    df = pd.DataFrame(
-        [tuple(r) for r in session.execute(stmt)], columns=["month", "category", "town", "kg"]
+    df = dashboard_repo.monthly_kg(
+        session, dt.date(min(years), 1, 1), dt.date(max(years), 12, 31)
     )
     categories = _category_order(df["category"].tolist())
     towns = sorted(set(df["town"]))
@@ -132,10 +107,7 @@ def compute_monthly_tonnage(session: Session, years: list[int]) -> dict[str, Any
 
 def compute_coverage_trend(session: Session, year: int) -> dict[str, Any]:
     """Source-separation coverage (households) at each month end, per town and county."""
-    rows = session.execute(
-        select(Community.town, Community.households, Community.sorting_since)
-    ).all()
-    df = pd.DataFrame([tuple(r) for r in rows], columns=["town", "households", "since"])
+    df = dashboard_repo.community_households(session)
     months = [f"{year}-{m:02d}" for m in range(1, 13)]
     ends = [
         (dt.date(year, m, 1) + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
@@ -163,15 +135,7 @@ def compute_coverage_trend(session: Session, year: int) -> dict[str, Any]:
 
 def compute_disposal_flows(session: Session, start: dt.date, end: dt.date) -> dict[str, Any]:
     """Delivered tonnage stream -> facility -> harmless / not harmless (tickets)."""
-    lo = dt.datetime.combine(start, dt.time())
-    hi = dt.datetime.combine(end + dt.timedelta(days=1), dt.time())
-    rows = session.execute(
-        select(Ticket.category, Facility.facility_id, Facility.name, Facility.harmless,
-               func.sum(Ticket.net_kg))
-        .join(Facility, Facility.facility_id == Ticket.facility_id)
-        .where(Ticket.time >= lo, Ticket.time < hi)
-        .group_by(Ticket.category, Facility.facility_id, Facility.name, Facility.harmless)
-    ).all()
+    rows = dashboard_repo.delivered_by_facility(session, start, end)
     cats = _category_order([str(r[0]) for r in rows])
     facs = sorted({(str(r[1]), str(r[2]), bool(r[3])) for r in rows})
     nodes: list[dict[str, Any]] = [{"id": f"cat:{c}", "kind": "category", "key": c} for c in cats]
@@ -209,12 +173,7 @@ def _hull(lon: np.ndarray, lat: np.ndarray) -> list[list[float]] | None:
 
 def compute_county_map(session: Session) -> dict[str, Any]:
     """Points (by category), facilities, depots, and each town's convex hull as GeoJSON."""
-    prow = session.execute(
-        select(Point.point_id, Point.name, Point.lon, Point.lat, Point.category,
-               func.coalesce(Community.town, NO_TOWN))
-        .outerjoin(Community, Community.community_id == Point.community_id)
-        .order_by(Point.point_id)
-    ).all()
+    prow = dashboard_repo.point_places(session)
     points: list[dict[str, Any]] = [
         {"id": str(p), "name": str(n), "lon": float(lo), "lat": float(la), "category": str(c),
          "town": str(t)}
@@ -223,11 +182,11 @@ def compute_county_map(session: Session) -> dict[str, Any]:
     facilities: list[dict[str, Any]] = [
         {"id": f.facility_id, "name": f.name, "kind": f.kind, "lon": f.lon, "lat": f.lat,
          "harmless": bool(f.harmless), "accepts": list(f.accepts)}
-        for f in session.scalars(select(Facility).order_by(Facility.facility_id))
+        for f in repo.all_facilities(session)
     ]
     depots = [
         {"id": d.depot_id, "name": d.name, "lon": d.lon, "lat": d.lat}
-        for d in session.scalars(select(Depot).order_by(Depot.depot_id))
+        for d in repo.all_depots(session)
     ]
     features = []
     df = pd.DataFrame(points, columns=["id", "name", "lon", "lat", "category", "town"])
@@ -334,7 +293,7 @@ def plan_data(document: dict[str, Any]) -> dict[str, Any]:
 
 
 def newest_plan_date(session: Session) -> dt.date | None:
-    d = session.scalar(select(func.max(Plan.date)).where(Plan.status == plan_repo.CURRENT))
+    d = dashboard_repo.newest_plan_date(session)
     return None if d is None else pd.Timestamp(d).date()
 
 
@@ -354,9 +313,7 @@ def compute_fleet(
     session: Session, plan: dict[str, Any] | None, year: int | None
 ) -> dict[str, Any]:
     """Per truck: the plan day's shift use, km, t, trips; the year's t and truck-days."""
-    vehicles = {
-        v.vehicle_id: v for v in session.scalars(select(Vehicle).order_by(Vehicle.vehicle_id))
-    }
+    vehicles = {v.vehicle_id: v for v in repo.all_vehicles(session)}
     rows: dict[str, dict[str, Any]] = {}
     for vid, v in vehicles.items():
         rows[vid] = {"vehicle_id": vid, "plate": v.plate or "",
@@ -376,18 +333,8 @@ def compute_fleet(
                 round(r["duration_min"] / 60.0 / shift, 4) if shift else None
             )
     if year is not None:
-        inner = (
-            select(CollectionRecord.vehicle_id, CollectionRecord.date,
-                   func.sum(CollectionRecord.kg).label("kg"))
-            .where(CollectionRecord.date >= dt.date(year, 1, 1),
-                   CollectionRecord.date <= dt.date(year, 12, 31),
-                   CollectionRecord.vehicle_id != "")
-            .group_by(CollectionRecord.vehicle_id, CollectionRecord.date)
-            .subquery()
-        )
-        for vid, kg, n in session.execute(
-            select(inner.c.vehicle_id, func.sum(inner.c.kg), func.count())
-            .group_by(inner.c.vehicle_id)
+        for vid, kg, n in dashboard_repo.truck_day_totals(
+            session, dt.date(year, 1, 1), dt.date(year, 12, 31)
         ):
             row = rows.setdefault(str(vid), {"vehicle_id": str(vid), "plate": "",
                                              "shift_h": None, "day_km": None, "day_t": None,
@@ -402,4 +349,4 @@ def compute_fleet(
 
 
 def town_names(session: Session) -> list[str]:
-    return [str(t) for t in session.scalars(select(Town.name).order_by(Town.name))]
+    return reporting_repo.town_names(session)

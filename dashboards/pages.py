@@ -29,11 +29,11 @@ from typing import Any
 
 import plotly.graph_objects as go
 from jinja2 import Environment
-from sqlalchemy.orm import Session
 
 from dashboards import data as D
 from dashboards import figures as F
 from logistics.domain import BadInput
+from logistics.persistence.db import Session
 from logistics.reporting.metrics import REGISTRY
 
 log = logging.getLogger(__name__)

@@ -178,7 +178,7 @@ def bulk_upsert(
     session.expire_all()
 
 
-# ---------------------------------------------------------------- reads for exports
+# ---------------------------------------------------------------- master data, read whole
 
 
 def all_points(session: Session) -> list[Point]:
@@ -187,3 +187,11 @@ def all_points(session: Session) -> list[Point]:
 
 def all_facilities(session: Session) -> list[Facility]:
     return list(session.execute(select(Facility).order_by(Facility.facility_id)).scalars())
+
+
+def all_depots(session: Session) -> list[Depot]:
+    return list(session.execute(select(Depot).order_by(Depot.depot_id)).scalars())
+
+
+def all_vehicles(session: Session) -> list[Vehicle]:
+    return list(session.execute(select(Vehicle).order_by(Vehicle.vehicle_id)).scalars())

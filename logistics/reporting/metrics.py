@@ -1,9 +1,10 @@
 """The official metrics (docs/dashboards.md, formats.md "The metrics document").
 
-Every metric is a pure function of a :class:`Facts` object: the handful of SQL
+Every metric is a pure function of a :class:`Facts` object: the handful of
 aggregates of one scope (period, optional town and category filters, county or
-per-town grouping). The SQL does the summing (a year holds ~400,000 records);
-Python only combines the aggregated rows. Each metric returns its ``value`` and
+per-town grouping) that the read models of ``logistics.persistence.reporting_repo``
+return. The database does the summing (a year holds ~400,000 records); this module
+only combines the aggregated rows. Each metric returns its ``value`` and
 the ``inputs`` it was computed from; when an input is missing the value is
 ``None`` with a ``missing`` note, never 0 or 100%.
 
@@ -22,9 +23,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Date, Integer, and_, case, cast, func, literal, or_, select
-from sqlalchemy.orm import Session
-from sqlalchemy.sql.elements import ColumnElement
 
 from logistics.domain import (
     CATEGORY_BY_KEY,
@@ -32,24 +30,14 @@ from logistics.domain import (
     RECYCLING_KINDS,
     BadInput,
 )
-from logistics.persistence.models import (
-    CollectionRecord,
-    Community,
-    Facility,
-    Plan,
-    PlanRoute,
-    PlanStop,
-    Point,
-    Ticket,
-    Town,
-)
+from logistics.persistence import reporting_repo
+from logistics.persistence.db import Session
+from logistics.persistence.reporting_repo import NO_TOWN
 
 log = logging.getLogger(__name__)
 
 FORMAT = "wasteroute.metrics/1"
 COUNTY = "county"
-#: group of points that belong to no community (so to no town)
-NO_TOWN = "(no town / 未归属乡镇)"
 
 #: categories a community only has once it separates at source: such a point is due
 #: only on days when its community practises separation (see collection_coverage)
@@ -122,54 +110,56 @@ class Scope:
         return (self.end - self.start).days + 1
 
 
-# --------------------------------------------------------------------------- SQL helpers
-
-
-def day_of(session: Session, col: Any) -> ColumnElement[Any]:
-    """The calendar day of a DATETIME column (ISO text on SQLite, a date on PostgreSQL)."""
-    if session.get_bind().dialect.name == "sqlite":
-        return func.date(col)
-    return cast(col, Date)
-
-
-def month_of(session: Session, col: Any) -> ColumnElement[Any]:
-    """'YYYY-MM' of a DATE/DATETIME column."""
-    if session.get_bind().dialect.name == "sqlite":
-        return func.strftime("%Y-%m", col)
-    return func.to_char(col, "YYYY-MM")
-
-
-def weekday_bit_of(session: Session, col: Any) -> ColumnElement[Any]:
-    """The ``days_mask`` bit (Monday = 1 .. Sunday = 64) of a DATE column."""
-    if session.get_bind().dialect.name == "sqlite":
-        dow: Any = cast(func.strftime("%w", col), Integer)
-    else:
-        dow = cast(func.extract("dow", col), Integer)
-    return case({0: 64, 1: 1, 2: 2, 3: 4, 4: 8, 5: 16, 6: 32}, value=dow, else_=0)
-
-
-def _frame(session: Session, stmt: Any, columns: list[str]) -> pd.DataFrame:
-    rows = session.execute(stmt).all()
-    return pd.DataFrame([tuple(r) for r in rows], columns=columns)
-
-
-def _day_range(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
-    return (
-        dt.datetime.combine(start, dt.time()),
-        dt.datetime.combine(end + dt.timedelta(days=1), dt.time()),
-    )
-
-
 # --------------------------------------------------------------------------- facts
+
+
+def _with_county(df: pd.DataFrame, scope: Scope) -> pd.DataFrame:
+    """A read model's frame with its ``group`` column: the constant county group when
+    the scope is not per town."""
+    if not scope.by_town:
+        df.insert(0, "group", COUNTY)
+    return df
+
+
+def attribute_tickets(
+    tickets: pd.DataFrame, rec: pd.DataFrame, town: str | None
+) -> tuple[pd.DataFrame, float]:
+    """Delivered kg per town: each ticket (per truck, day, category) split over towns in
+    proportion to the same truck's records of that day and category (tickets carry no
+    place). Returns the frame [group, category, kind, harmless, kg, tickets] and the kg
+    of tickets with no such records (unattributed)."""
+    out_cols = ["group", *reporting_repo.TICKET_COLUMNS]
+    if tickets.empty:
+        return pd.DataFrame(columns=out_cols), 0.0
+    tickets["day"] = pd.to_datetime(tickets["day"]).dt.date
+    tickets["kg"] = tickets["kg"].astype(float)
+    rec["day"] = pd.to_datetime(rec["day"]).dt.date
+    rec["rkg"] = rec["rkg"].astype(float)
+    key = ["vehicle_id", "day", "category"]
+    rec["share"] = rec["rkg"] / rec.groupby(key)["rkg"].transform("sum")
+    merged = tickets.merge(rec[[*key, "group", "share"]], on=key, how="left")
+    unattributed_kg = float(merged[merged["group"].isna()]["kg"].sum())
+    m = merged.dropna(subset=["group"]).copy()
+    m["kg"] = m["kg"] * m["share"]
+    m["tickets"] = m["tickets"] * m["share"]
+    out = (
+        m.groupby(["group", "category", "kind", "harmless"], as_index=False)[["kg", "tickets"]]
+        .sum()
+    )
+    out["harmless"] = out["harmless"].astype(bool)
+    if town is not None:
+        out = out[out["group"] == town]
+    return out[out_cols], unattributed_kg
 
 
 @dataclass
 class Facts:
-    """Aggregates of one scope, each computed on first use by a few SQL queries."""
+    """Aggregates of one scope, each read on first use from the reporting read models."""
 
     session: Session
     scope: Scope
     notes: list[str] = field(default_factory=list)
+    unattributed_kg: float = 0.0
 
     # -- groups
     @cached_property
@@ -178,48 +168,15 @@ class Facts:
             return [COUNTY]
         if self.scope.town is not None:
             return [self.scope.town]
-        towns = [str(t) for t in self.session.scalars(select(Town.name).order_by(Town.name))]
+        towns = reporting_repo.town_names(self.session)
         extra = [NO_TOWN] if NO_TOWN in set(self.records["group"]) else []
         return towns + extra
-
-    def _group_col(self) -> Any:
-        return func.coalesce(Community.town, literal(NO_TOWN))
-
-    def _filters(self, stmt: Any, *, town: bool = True, category: Any = Point.category) -> Any:
-        if self.scope.category is not None:
-            stmt = stmt.where(category == self.scope.category)
-        if town and self.scope.town is not None:
-            stmt = stmt.where(Community.town == self.scope.town)
-        return stmt
-
-    def _grouped(self, names: list[str], stmt_fn: Callable[..., Any]) -> pd.DataFrame:
-        """Run ``stmt_fn(group_cols)``; add a constant county group when not by town."""
-        if self.scope.by_town:
-            g = self._group_col().label("group")
-            df = _frame(self.session, stmt_fn([g]), ["group", *names])
-        else:
-            df = _frame(self.session, stmt_fn([]), names)
-            df.insert(0, "group", COUNTY)
-        return df
 
     # -- records
     @cached_property
     def records(self) -> pd.DataFrame:
         """kg and record count per group and category, from collection records."""
-        s = self.scope
-
-        def stmt(g: list[Any]) -> Any:
-            q = (
-                select(*g, Point.category, func.sum(CollectionRecord.kg), func.count())
-                .select_from(CollectionRecord)
-                .join(Point, Point.point_id == CollectionRecord.point_id)
-                .outerjoin(Community, Community.community_id == Point.community_id)
-                .where(CollectionRecord.date >= s.start, CollectionRecord.date <= s.end)
-                .group_by(*g, Point.category)
-            )
-            return self._filters(q)
-
-        df = self._grouped(["category", "kg", "records"], stmt)
+        df = _with_county(reporting_repo.record_totals(self.session, self.scope), self.scope)
         df["kg"] = df["kg"].astype(float)
         return df
 
@@ -232,87 +189,24 @@ class Facts:
     def deliveries(self) -> pd.DataFrame:
         """Delivered kg per group, ticket category, facility kind and harmless flag.
 
-        County: the tickets as they are. Per town: each ticket is split over towns in
-        proportion to the same truck's records of the same day and category (tickets
-        carry no place); tickets with no such records are counted as unattributed.
+        County: the tickets as they are. Per town: see :func:`attribute_tickets`;
+        tickets that cannot be attributed are noted.
         """
         s = self.scope
-        lo, hi = _day_range(s.start, s.end)
-        names = ["category", "kind", "harmless", "kg", "tickets"]
         if not s.by_town:
-            q = (
-                select(
-                    Ticket.category, Facility.kind, Facility.harmless,
-                    func.sum(Ticket.net_kg), func.count(),
-                )
-                .join(Facility, Facility.facility_id == Ticket.facility_id)
-                .where(Ticket.time >= lo, Ticket.time < hi)
-                .group_by(Ticket.category, Facility.kind, Facility.harmless)
-            )
-            q = self._filters(q, town=False, category=Ticket.category)
-            df = _frame(self.session, q, names)
-            df.insert(0, "group", COUNTY)
+            df = _with_county(reporting_repo.ticket_totals(self.session, s), s)
             df["kg"] = df["kg"].astype(float)
             df["harmless"] = df["harmless"].astype(bool)
             return df
-        day = day_of(self.session, Ticket.time).label("day")
-        tq = (
-            select(
-                Ticket.vehicle_id, day, Ticket.category, Facility.kind, Facility.harmless,
-                func.sum(Ticket.net_kg), func.count(),
-            )
-            .join(Facility, Facility.facility_id == Ticket.facility_id)
-            .where(Ticket.time >= lo, Ticket.time < hi)
-            .group_by(Ticket.vehicle_id, day, Ticket.category, Facility.kind, Facility.harmless)
-        )
-        tq = self._filters(tq, town=False, category=Ticket.category)
-        tickets = _frame(self.session, tq, ["vehicle_id", "day", *names])
-        g = self._group_col().label("group")
-        rq = (
-            select(
-                CollectionRecord.vehicle_id, CollectionRecord.date, Point.category, g,
-                func.sum(CollectionRecord.kg),
-            )
-            .join(Point, Point.point_id == CollectionRecord.point_id)
-            .outerjoin(Community, Community.community_id == Point.community_id)
-            .where(
-                CollectionRecord.date >= s.start, CollectionRecord.date <= s.end,
-                CollectionRecord.vehicle_id != "",
-            )
-            .group_by(CollectionRecord.vehicle_id, CollectionRecord.date, Point.category, g)
-        )
-        rq = self._filters(rq, town=False)
-        rec = _frame(self.session, rq, ["vehicle_id", "day", "category", "group", "rkg"])
-        out_cols = ["group", *names]
-        if tickets.empty:
-            return pd.DataFrame(columns=out_cols)
-        tickets["day"] = pd.to_datetime(tickets["day"]).dt.date
-        tickets["kg"] = tickets["kg"].astype(float)
-        rec["day"] = pd.to_datetime(rec["day"]).dt.date
-        rec["rkg"] = rec["rkg"].astype(float)
-        key = ["vehicle_id", "day", "category"]
-        rec["share"] = rec["rkg"] / rec.groupby(key)["rkg"].transform("sum")
-        merged = tickets.merge(rec[[*key, "group", "share"]], on=key, how="left")
-        unattributed = merged[merged["group"].isna()]
-        self.unattributed_kg = float(unattributed["kg"].sum())
+        tickets = reporting_repo.ticket_totals_by_truck_day(self.session, s)
+        rec = reporting_repo.record_kg_by_truck_day_town(self.session, s)
+        out, self.unattributed_kg = attribute_tickets(tickets, rec, s.town)
         if self.unattributed_kg:
             self.notes.append(
                 f"{_t(self.unattributed_kg)} t on weighbridge tickets could not be attributed "
                 "to a town (no records of the same truck, day and category)"
             )
-        m = merged.dropna(subset=["group"]).copy()
-        m["kg"] = m["kg"] * m["share"]
-        m["tickets"] = m["tickets"] * m["share"]
-        out = (
-            m.groupby(["group", "category", "kind", "harmless"], as_index=False)[["kg", "tickets"]]
-            .sum()
-        )
-        out["harmless"] = out["harmless"].astype(bool)
-        if s.town is not None:
-            out = out[out["group"] == s.town]
-        return out[out_cols]
-
-    unattributed_kg: float = 0.0
+        return out
 
     def delivered(self, group: str) -> pd.DataFrame:
         return self.deliveries[self.deliveries["group"] == group]
@@ -320,79 +214,19 @@ class Facts:
     # -- communities
     @cached_property
     def communities(self) -> pd.DataFrame:
-        s = self.scope
-        covered = and_(Community.sorting_since.is_not(None), Community.sorting_since <= s.end)
-
-        def stmt(g: list[Any]) -> Any:
-            q = select(
-                *g,
-                func.sum(Community.households),
-                func.sum(case((covered, Community.households), else_=0)),
-                func.count(),
-                func.sum(case((covered, 1), else_=0)),
-            ).group_by(*g)
-            if s.town is not None:
-                q = q.where(Community.town == s.town)
-            return q
-
-        if s.by_town:
-            g = Community.town.label("group")
-            df = _frame(
-                self.session, stmt([g]), ["group", "households", "covered_hh", "n", "covered_n"]
-            )
-        else:
-            df = _frame(self.session, stmt([]), ["households", "covered_hh", "n", "covered_n"])
-            df.insert(0, "group", COUNTY)
-        return df.fillna(0)
+        df = reporting_repo.community_totals(self.session, self.scope)
+        return _with_county(df, self.scope).fillna(0)
 
     # -- due and served visits
     @cached_property
     def visits(self) -> pd.DataFrame:
         """due and served visits per group."""
         s = self.scope
-        g_cols = [self._group_col().label("group")] if s.by_town else []
-        pq = (
-            select(*g_cols, Point.point_id, Point.category, Point.days_mask,
-                   Point.community_id, Community.sorting_since)
-            .outerjoin(Community, Community.community_id == Point.community_id)
-        )
-        pq = self._filters(pq)
-        names = ["point_id", "category", "mask", "community_id", "since"]
-        pts = _frame(self.session, pq, ["group", *names] if s.by_town else names)
-        if not s.by_town:
-            pts.insert(0, "group", COUNTY)
+        pts = _with_county(reporting_repo.point_schedules(self.session, s), s)
         pts["due"] = _due_days(pts, s.start, s.end) if not pts.empty else 0
-
-        # served: a record on a day its point is due (schedule and separation)
-        bit = weekday_bit_of(self.session, CollectionRecord.date)
-        gate = or_(
-            Point.category.not_in(SEPARATED_CATEGORIES),
-            Point.community_id.is_(None),
-            and_(
-                Community.sorting_since.is_not(None),
-                Community.sorting_since <= CollectionRecord.date,
-            ),
-        )
-        inner = (
-            select(*g_cols, CollectionRecord.point_id, CollectionRecord.date)
-            .join(Point, Point.point_id == CollectionRecord.point_id)
-            .outerjoin(Community, Community.community_id == Point.community_id)
-            .where(
-                CollectionRecord.date >= s.start, CollectionRecord.date <= s.end,
-                Point.days_mask.op("&")(bit) != 0, gate,
-            )
-            .group_by(*g_cols, CollectionRecord.point_id, CollectionRecord.date)
-        )
-        inner = self._filters(inner).subquery()
-        if s.by_town:
-            served = _frame(
-                self.session,
-                select(inner.c.group, func.count()).group_by(inner.c.group),
-                ["group", "served"],
-            )
-        else:
-            n = self.session.scalar(select(func.count()).select_from(inner)) or 0
-            served = pd.DataFrame({"group": [COUNTY], "served": [int(n)]})
+        served = reporting_repo.served_visits(self.session, s, SEPARATED_CATEGORIES)
+        if isinstance(served, int):
+            served = pd.DataFrame({"group": [COUNTY], "served": [served]})
         due = pts.groupby("group", as_index=False)["due"].sum()
         return due.merge(served, on="group", how="outer").fillna(0)
 
@@ -400,67 +234,13 @@ class Facts:
     @cached_property
     def truck_days(self) -> tuple[float, int]:
         """kg collected by identified trucks, and distinct (truck, day) pairs."""
-        s = self.scope
-        inner = (
-            select(CollectionRecord.vehicle_id, CollectionRecord.date,
-                   func.sum(CollectionRecord.kg).label("kg"))
-            .join(Point, Point.point_id == CollectionRecord.point_id)
-            .outerjoin(Community, Community.community_id == Point.community_id)
-            .where(CollectionRecord.date >= s.start, CollectionRecord.date <= s.end,
-                   CollectionRecord.vehicle_id != "")
-            .group_by(CollectionRecord.vehicle_id, CollectionRecord.date)
-        )
-        inner = self._filters(inner).subquery()
-        kg, n = self.session.execute(
-            select(func.sum(inner.c.kg), func.count()).select_from(inner)
-        ).one()
-        return float(kg or 0.0), int(n or 0)
+        return reporting_repo.truck_day_totals(self.session, self.scope)
 
     # -- plans
     @cached_property
     def plans(self) -> dict[str, float]:
         """Planned km, kg, trips (unloads) and routes over the current plans of the period."""
-        s = self.scope
-        routes = (
-            select(PlanRoute.id, PlanRoute.distance_km)
-            .join(Plan, Plan.plan_id == PlanRoute.plan_id)
-            .where(Plan.status == "current", Plan.date >= s.start, Plan.date <= s.end)
-        )
-        if s.category is not None:
-            routes = routes.where(
-                PlanRoute.id.in_(
-                    select(PlanStop.route_id).where(
-                        PlanStop.kind == "collect", PlanStop.category == s.category
-                    )
-                )
-            )
-        r = routes.subquery()
-        km, n_routes = self.session.execute(
-            select(func.sum(r.c.distance_km), func.count()).select_from(r)
-        ).one()
-        kg_q = select(func.sum(PlanStop.kg)).where(
-            PlanStop.route_id.in_(select(r.c.id)), PlanStop.kind == "collect"
-        )
-        if s.category is not None:
-            kg_q = kg_q.where(PlanStop.category == s.category)
-        kg = self.session.scalar(kg_q)
-        trips = self.session.scalar(
-            select(func.count()).where(
-                PlanStop.route_id.in_(select(r.c.id)), PlanStop.kind == "unload"
-            )
-        )
-        n_plans = self.session.scalar(
-            select(func.count()).where(
-                Plan.status == "current", Plan.date >= s.start, Plan.date <= s.end
-            )
-        )
-        return {
-            "plans": int(n_plans or 0),
-            "routes": int(n_routes or 0),
-            "distance_km": float(km or 0.0),
-            "kg": float(kg or 0.0),
-            "trips": int(trips or 0),
-        }
+        return reporting_repo.plan_totals(self.session, self.scope)
 
 
 def _due_days(pts: pd.DataFrame, start: dt.date, end: dt.date) -> np.ndarray:
@@ -674,7 +454,7 @@ def stream_specs(session: Session, scope: Scope) -> list[MetricSpec]:
     if scope.category is not None:
         cats = [scope.category]
     else:
-        cats = [str(c) for c in session.scalars(select(Point.category).distinct())]
+        cats = reporting_repo.point_categories(session)
         order = list(CATEGORY_BY_KEY)
         cats.sort(key=lambda c: order.index(c) if c in order else len(order))
     return [

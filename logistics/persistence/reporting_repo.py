@@ -1,0 +1,343 @@
+"""Read models of the metrics: the SQL aggregates of one scope, as small frames.
+
+The database does the summing (a year holds ~400,000 records); callers
+(``logistics.reporting.metrics``) only combine the aggregated rows. Each function takes
+a :class:`Scoped` (period, optional town and category filters, per-town grouping).
+Frames come back without a group column when the scope is not per town.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+import pandas as pd
+from sqlalchemy import Date, Integer, and_, case, cast, func, literal, or_, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from logistics.persistence.models import (
+    CollectionRecord,
+    Community,
+    Facility,
+    Plan,
+    PlanRoute,
+    PlanStop,
+    Point,
+    Ticket,
+    Town,
+)
+from logistics.persistence.plan_repo import CURRENT
+
+#: group of points that belong to no community (so to no town)
+NO_TOWN = "(no town / 未归属乡镇)"
+
+
+class Scoped(Protocol):
+    """What to aggregate: the period (both days included), filters and grouping."""
+
+    @property
+    def start(self) -> dt.date: ...
+
+    @property
+    def end(self) -> dt.date: ...
+
+    @property
+    def category(self) -> str | None: ...
+
+    @property
+    def town(self) -> str | None: ...
+
+    @property
+    def by_town(self) -> bool: ...
+
+
+# --------------------------------------------------------------------------- SQL helpers
+
+
+def day_of(session: Session, col: Any) -> ColumnElement[Any]:
+    """The calendar day of a DATETIME column (ISO text on SQLite, a date on PostgreSQL)."""
+    if session.get_bind().dialect.name == "sqlite":
+        return func.date(col)
+    return cast(col, Date)
+
+
+def month_of(session: Session, col: Any) -> ColumnElement[Any]:
+    """'YYYY-MM' of a DATE/DATETIME column."""
+    if session.get_bind().dialect.name == "sqlite":
+        return func.strftime("%Y-%m", col)
+    return func.to_char(col, "YYYY-MM")
+
+
+def weekday_bit_of(session: Session, col: Any) -> ColumnElement[Any]:
+    """The ``days_mask`` bit (Monday = 1 .. Sunday = 64) of a DATE column."""
+    if session.get_bind().dialect.name == "sqlite":
+        dow: Any = cast(func.strftime("%w", col), Integer)
+    else:
+        dow = cast(func.extract("dow", col), Integer)
+    return case({0: 64, 1: 1, 2: 2, 3: 4, 4: 8, 5: 16, 6: 32}, value=dow, else_=0)
+
+
+def town_of_point() -> ColumnElement[Any]:
+    """A point's town through its community; :data:`NO_TOWN` for points without one."""
+    return func.coalesce(Community.town, literal(NO_TOWN))
+
+
+def frame(session: Session, stmt: Any, columns: list[str]) -> pd.DataFrame:
+    """The rows of ``stmt`` as a frame with these column names."""
+    rows = session.execute(stmt).all()
+    return pd.DataFrame([tuple(r) for r in rows], columns=columns)
+
+
+def day_range(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """[start 00:00, day after end 00:00): the half-open range of a DATETIME column."""
+    return (
+        dt.datetime.combine(start, dt.time()),
+        dt.datetime.combine(end + dt.timedelta(days=1), dt.time()),
+    )
+
+
+def _filtered(stmt: Any, scope: Scoped, *, town: bool = True,
+              category: Any = Point.category) -> Any:
+    if scope.category is not None:
+        stmt = stmt.where(category == scope.category)
+    if town and scope.town is not None:
+        stmt = stmt.where(Community.town == scope.town)
+    return stmt
+
+
+def _grouped(session: Session, scope: Scoped, names: list[str],
+             stmt_fn: Callable[[list[Any]], Any]) -> pd.DataFrame:
+    """``stmt_fn(group_cols)`` as a frame; a leading ``group`` column when per town."""
+    if scope.by_town:
+        return frame(session, stmt_fn([town_of_point().label("group")]), ["group", *names])
+    return frame(session, stmt_fn([]), names)
+
+
+# --------------------------------------------------------------------------- names
+
+
+def town_names(session: Session) -> list[str]:
+    """Every town, by name."""
+    return [str(t) for t in session.scalars(select(Town.name).order_by(Town.name))]
+
+
+def point_categories(session: Session) -> list[str]:
+    """The categories that have points (database order)."""
+    return [str(c) for c in session.scalars(select(Point.category).distinct())]
+
+
+# --------------------------------------------------------------------------- records
+
+
+def record_totals(session: Session, scope: Scoped) -> pd.DataFrame:
+    """Columns [group,] category, kg, records: collection records summed."""
+
+    def stmt(g: list[Any]) -> Any:
+        q = (
+            select(*g, Point.category, func.sum(CollectionRecord.kg), func.count())
+            .select_from(CollectionRecord)
+            .join(Point, Point.point_id == CollectionRecord.point_id)
+            .outerjoin(Community, Community.community_id == Point.community_id)
+            .where(CollectionRecord.date >= scope.start, CollectionRecord.date <= scope.end)
+            .group_by(*g, Point.category)
+        )
+        return _filtered(q, scope)
+
+    return _grouped(session, scope, ["category", "kg", "records"], stmt)
+
+
+def truck_day_totals(session: Session, scope: Scoped) -> tuple[float, int]:
+    """kg collected by identified trucks, and distinct (truck, day) pairs."""
+    inner = (
+        select(CollectionRecord.vehicle_id, CollectionRecord.date,
+               func.sum(CollectionRecord.kg).label("kg"))
+        .join(Point, Point.point_id == CollectionRecord.point_id)
+        .outerjoin(Community, Community.community_id == Point.community_id)
+        .where(CollectionRecord.date >= scope.start, CollectionRecord.date <= scope.end,
+               CollectionRecord.vehicle_id != "")
+        .group_by(CollectionRecord.vehicle_id, CollectionRecord.date)
+    )
+    sub = _filtered(inner, scope).subquery()
+    kg, n = session.execute(select(func.sum(sub.c.kg), func.count()).select_from(sub)).one()
+    return float(kg or 0.0), int(n or 0)
+
+
+def record_kg_by_truck_day_town(session: Session, scope: Scoped) -> pd.DataFrame:
+    """Columns vehicle_id, day, category, group, rkg: records of identified trucks."""
+    g = town_of_point().label("group")
+    q = (
+        select(
+            CollectionRecord.vehicle_id, CollectionRecord.date, Point.category, g,
+            func.sum(CollectionRecord.kg),
+        )
+        .join(Point, Point.point_id == CollectionRecord.point_id)
+        .outerjoin(Community, Community.community_id == Point.community_id)
+        .where(
+            CollectionRecord.date >= scope.start, CollectionRecord.date <= scope.end,
+            CollectionRecord.vehicle_id != "",
+        )
+        .group_by(CollectionRecord.vehicle_id, CollectionRecord.date, Point.category, g)
+    )
+    q = _filtered(q, scope, town=False)
+    return frame(session, q, ["vehicle_id", "day", "category", "group", "rkg"])
+
+
+# --------------------------------------------------------------------------- tickets
+
+TICKET_COLUMNS = ["category", "kind", "harmless", "kg", "tickets"]
+
+
+def ticket_totals(session: Session, scope: Scoped) -> pd.DataFrame:
+    """Columns category, kind, harmless, kg, tickets: weighbridge tickets summed by
+    ticket category and the facility's kind and harmless flag."""
+    lo, hi = day_range(scope.start, scope.end)
+    q = (
+        select(
+            Ticket.category, Facility.kind, Facility.harmless,
+            func.sum(Ticket.net_kg), func.count(),
+        )
+        .join(Facility, Facility.facility_id == Ticket.facility_id)
+        .where(Ticket.time >= lo, Ticket.time < hi)
+        .group_by(Ticket.category, Facility.kind, Facility.harmless)
+    )
+    q = _filtered(q, scope, town=False, category=Ticket.category)
+    return frame(session, q, TICKET_COLUMNS)
+
+
+def ticket_totals_by_truck_day(session: Session, scope: Scoped) -> pd.DataFrame:
+    """Columns vehicle_id, day and those of :func:`ticket_totals`, per truck and day."""
+    lo, hi = day_range(scope.start, scope.end)
+    day = day_of(session, Ticket.time).label("day")
+    q = (
+        select(
+            Ticket.vehicle_id, day, Ticket.category, Facility.kind, Facility.harmless,
+            func.sum(Ticket.net_kg), func.count(),
+        )
+        .join(Facility, Facility.facility_id == Ticket.facility_id)
+        .where(Ticket.time >= lo, Ticket.time < hi)
+        .group_by(Ticket.vehicle_id, day, Ticket.category, Facility.kind, Facility.harmless)
+    )
+    q = _filtered(q, scope, town=False, category=Ticket.category)
+    return frame(session, q, ["vehicle_id", "day", *TICKET_COLUMNS])
+
+
+# --------------------------------------------------------------------------- communities
+
+
+def community_totals(session: Session, scope: Scoped) -> pd.DataFrame:
+    """Columns [group,] households, covered_hh, n, covered_n: communities and those
+    separating at source on the last day of the scope (grouped by their town)."""
+    covered = and_(Community.sorting_since.is_not(None), Community.sorting_since <= scope.end)
+
+    def stmt(g: list[Any]) -> Any:
+        q = select(
+            *g,
+            func.sum(Community.households),
+            func.sum(case((covered, Community.households), else_=0)),
+            func.count(),
+            func.sum(case((covered, 1), else_=0)),
+        ).group_by(*g)
+        if scope.town is not None:
+            q = q.where(Community.town == scope.town)
+        return q
+
+    names = ["households", "covered_hh", "n", "covered_n"]
+    if scope.by_town:
+        return frame(session, stmt([Community.town.label("group")]), ["group", *names])
+    return frame(session, stmt([]), names)
+
+
+# --------------------------------------------------------------------------- visits
+
+
+def point_schedules(session: Session, scope: Scoped) -> pd.DataFrame:
+    """Columns [group,] point_id, category, mask, community_id, since: every point with
+    its weekday mask and the day its community started separating."""
+    g_cols = [town_of_point().label("group")] if scope.by_town else []
+    q = (
+        select(*g_cols, Point.point_id, Point.category, Point.days_mask,
+               Point.community_id, Community.sorting_since)
+        .outerjoin(Community, Community.community_id == Point.community_id)
+    )
+    names = ["point_id", "category", "mask", "community_id", "since"]
+    return frame(session, _filtered(q, scope), ["group", *names] if scope.by_town else names)
+
+
+def served_visits(session: Session, scope: Scoped,
+                  separated: Sequence[str]) -> pd.DataFrame | int:
+    """Distinct (point, day) records on a day the point is due: its weekday is in the
+    point's mask and, for a ``separated`` category of a community, the community
+    separates by then. Per town a frame [group, served]; else the count."""
+    g_cols = [town_of_point().label("group")] if scope.by_town else []
+    bit = weekday_bit_of(session, CollectionRecord.date)
+    gate = or_(
+        Point.category.not_in(list(separated)),
+        Point.community_id.is_(None),
+        and_(
+            Community.sorting_since.is_not(None),
+            Community.sorting_since <= CollectionRecord.date,
+        ),
+    )
+    inner = (
+        select(*g_cols, CollectionRecord.point_id, CollectionRecord.date)
+        .join(Point, Point.point_id == CollectionRecord.point_id)
+        .outerjoin(Community, Community.community_id == Point.community_id)
+        .where(
+            CollectionRecord.date >= scope.start, CollectionRecord.date <= scope.end,
+            Point.days_mask.op("&")(bit) != 0, gate,
+        )
+        .group_by(*g_cols, CollectionRecord.point_id, CollectionRecord.date)
+    )
+    sub = _filtered(inner, scope).subquery()
+    if scope.by_town:
+        return frame(session, select(sub.c.group, func.count()).group_by(sub.c.group),
+                     ["group", "served"])
+    return int(session.scalar(select(func.count()).select_from(sub)) or 0)
+
+
+# --------------------------------------------------------------------------- plans
+
+
+def plan_totals(session: Session, scope: Scoped) -> dict[str, float]:
+    """Planned km, kg, trips (unloads) and routes over the current plans of the period;
+    with a category, only routes that collect it (and only its kg)."""
+    routes = (
+        select(PlanRoute.id, PlanRoute.distance_km)
+        .join(Plan, Plan.plan_id == PlanRoute.plan_id)
+        .where(Plan.status == CURRENT, Plan.date >= scope.start, Plan.date <= scope.end)
+    )
+    if scope.category is not None:
+        routes = routes.where(
+            PlanRoute.id.in_(
+                select(PlanStop.route_id).where(
+                    PlanStop.kind == "collect", PlanStop.category == scope.category
+                )
+            )
+        )
+    r = routes.subquery()
+    km, n_routes = session.execute(
+        select(func.sum(r.c.distance_km), func.count()).select_from(r)
+    ).one()
+    kg_q = select(func.sum(PlanStop.kg)).where(
+        PlanStop.route_id.in_(select(r.c.id)), PlanStop.kind == "collect"
+    )
+    if scope.category is not None:
+        kg_q = kg_q.where(PlanStop.category == scope.category)
+    kg = session.scalar(kg_q)
+    trips = session.scalar(
+        select(func.count()).where(PlanStop.route_id.in_(select(r.c.id)), PlanStop.kind == "unload")
+    )
+    n_plans = session.scalar(
+        select(func.count()).where(
+            Plan.status == CURRENT, Plan.date >= scope.start, Plan.date <= scope.end
+        )
+    )
+    return {
+        "plans": int(n_plans or 0),
+        "routes": int(n_routes or 0),
+        "distance_km": float(km or 0.0),
+        "kg": float(kg or 0.0),
+        "trips": int(trips or 0),
+    }
