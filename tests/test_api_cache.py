@@ -8,6 +8,7 @@ import asyncio
 import pytest
 
 from api.cache import TtlCache
+from tests.factories import FakeClock
 
 
 def test_concurrent_readers_share_one_computation() -> None:
@@ -25,16 +26,6 @@ def test_concurrent_readers_share_one_computation() -> None:
 
     assert asyncio.run(main()) == [42] * 51
     assert len(runs) == 1 and cache.computed == 1
-
-
-class FakeClock:
-    """Monotonic seconds that move only when the test says so."""
-
-    def __init__(self) -> None:
-        self.now_s = 1000.0
-
-    def __call__(self) -> float:
-        return self.now_s
 
 
 def test_failures_are_not_kept() -> None:

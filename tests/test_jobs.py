@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ from logistics.ops import jobs
 from logistics.persistence.db import session_scope
 from logistics.persistence.models import Job, Plan
 from logistics.planning.plan import plan_day
+from tests.factories import FakeClock
 
 COUNTY = Path(__file__).parent / "data" / "planning"
 FRIDAY = dt.date(2026, 11, 27)
@@ -83,15 +85,21 @@ def test_a_job_cancelled_while_running_stores_nothing(county: str) -> None:
     out: list[str] = []
     t = threading.Thread(target=lambda: out.append(jobs.run_job(job_id, county)))
     t.start()
-    deadline = time.monotonic() + 30
-    while _job(county, job_id).status != jobs.RUNNING:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    _wait(lambda: _job(county, job_id).status == jobs.RUNNING, 30, "the job to start")
     with session_scope(county) as s:
         assert jobs.request_cancel(s, job_id).status == jobs.RUNNING
     t.join(60)
     assert out == [jobs.CANCELLED]
     assert _plans(county) == []
+
+
+def test_a_job_missing_from_the_database_is_dropped_after_the_start_wait(county: str) -> None:
+    clock = FakeClock()
+    start_s = clock.now_s
+    fake = jobs.Clock(monotonic_s=clock, sleep=clock.sleep)
+    assert jobs.run_job("no-such-job", county, fake) == jobs.FAILED
+    assert clock.now_s - start_s > jobs.START_WAIT_S  # waited on the fake clock only
+    assert set(clock.slept_s) == {jobs.START_POLL_S}
 
 
 def test_a_redelivered_job_out_of_attempts_fails_and_keeps_the_plan(
@@ -109,6 +117,14 @@ def test_a_redelivered_job_out_of_attempts_fails_and_keeps_the_plan(
     job = _job(county, job_id)
     assert job.error and "worker stopped" in job.error
     assert _plans(county) == [(1, "current")]
+
+
+def _wait(pred: Callable[[], bool], timeout_s: float, what: str) -> None:
+    """Poll an observable condition; the deadline only bounds a hang."""
+    deadline = time.monotonic() + timeout_s
+    while not pred():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
 
 
 # ---------------------------------------------------------------- a real worker, killed
@@ -129,11 +145,10 @@ def _worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     )
 
 
-def _wait(pred, timeout_s: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout_s
-    while not pred():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
+def _mid_solve(url: str, job_id: str) -> bool:
+    """The solver has reported a solution (an objective) and has not finished."""
+    job = _job(url, job_id)
+    return job.status == jobs.RUNNING and job.objective is not None and job.progress < 1.0
 
 
 @pytest.mark.skipif(not _redis_up(), reason="no Redis on 127.0.0.1:6379")
@@ -157,8 +172,7 @@ def test_a_worker_killed_mid_solve_leaves_the_job_retried_or_failed(
     second = None
     try:
         queue.enqueue(job_id, county)
-        _wait(lambda: _job(county, job_id).status == jobs.RUNNING, 60, "the first worker")
-        time.sleep(1.0)  # mid-solve
+        _wait(lambda: _mid_solve(county, job_id), 60, "the first worker to be mid-solve")
         os.killpg(first.pid, signal.SIGKILL)
         first.wait(10)
         job = _job(county, job_id)

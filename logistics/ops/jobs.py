@@ -15,6 +15,9 @@ Cancellation is cooperative: a queued job never starts; a running one finishes i
 solve but its plan is not stored. A plan is stored, and the job marked succeeded, in
 one transaction; versions per date come from the unique (date, version) constraint
 with a retry, so concurrent jobs of one date never share a version.
+
+Waits (for the enqueuing transaction to show, between store retries) and the progress
+throttle read an injected :class:`Clock`, so tests run them on a fake one.
 """
 
 from __future__ import annotations
@@ -28,16 +31,15 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Protocol
 
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import Session
-
 from logistics.domain import BadInput, DomainError, NotFound
-from logistics.persistence.db import session_scope
+from logistics.persistence import ops_repo, plan_repo
+from logistics.persistence.db import IntegrityError, OperationalError, Session, session_scope
 from logistics.persistence.models import Job
+from logistics.planning.plan import make_plan, parse_date
 from logistics.settings import db_url as resolve_db_url
 from logistics.settings import redis_url
 
@@ -50,6 +52,21 @@ FINISHED = frozenset({SUCCEEDED, FAILED, CANCELLED})
 PLAN_KIND = "plan"
 MAX_TIME_LIMIT_S = 3600.0
 ACTOR_NAME = "wasteroute_run_job"
+START_WAIT_S = 10.0  # how long a delivered job may take to show in the database
+START_POLL_S = 0.2
+PROGRESS_EVERY_S = 1.0  # at most one progress write a second
+STORE_ATTEMPTS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Clock:
+    """Monotonic seconds and a sleep; tests pass a fake pair that never waits."""
+
+    monotonic_s: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+
+
+REAL_CLOCK = Clock()
 
 
 def _now() -> dt.datetime:
@@ -80,13 +97,11 @@ def create_plan_job(
         created_by=created_by,
         created_at=_now(),
     )
-    session.add(job)
-    session.flush()
-    return job
+    return ops_repo.add(session, job)
 
 
 def get_job(session: Session, job_id: str) -> Job:
-    job = session.get(Job, job_id)
+    job = ops_repo.find_job(session, job_id)
     if job is None:
         raise NotFound(f"no such job {job_id!r} / 任务不存在")
     return job
@@ -95,14 +110,7 @@ def get_job(session: Session, job_id: str) -> Job:
 def list_jobs(
     session: Session, status: str | None = None, limit: int = 100, offset: int = 0
 ) -> tuple[list[Job], int]:
-    from sqlalchemy import func
-
-    stmt = select(Job)
-    if status is not None:
-        stmt = stmt.where(Job.status == status)
-    count = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = session.scalars(stmt.order_by(Job.created_at.desc()).limit(limit).offset(offset))
-    return list(rows), int(count)
+    return ops_repo.list_jobs(session, status, limit, offset)
 
 
 def request_cancel(session: Session, job_id: str) -> Job:
@@ -120,24 +128,21 @@ def request_cancel(session: Session, job_id: str) -> Job:
 
 def fail_unfinished(session: Session, reason: str) -> int:
     """Mark every queued or running job failed (embedded queue after a restart)."""
-    res = session.execute(
-        update(Job)
-        .where(Job.status.in_([QUEUED, RUNNING]))
-        .values(status=FAILED, error=reason, finished_at=_now())
+    return ops_repo.update_jobs_in(
+        session, [QUEUED, RUNNING], status=FAILED, error=reason, finished_at=_now()
     )
-    return int(res.rowcount)  # type: ignore[attr-defined]
 
 
 # ---------------------------------------------------------------- running a job
 
 
-def _start(url: str, job_id: str) -> dict[str, Any] | None:
+def _start(url: str, job_id: str, clock: Clock) -> dict[str, Any] | None:
     """Claim the job for this run; None when it must not run (finished, cancelled,
     out of attempts)."""
-    deadline = time.monotonic() + 10.0
+    deadline = clock.monotonic_s() + START_WAIT_S
     while True:
         with session_scope(url) as s:
-            job = s.get(Job, job_id, with_for_update=True)
+            job = ops_repo.find_job(s, job_id, for_update=True)
             if job is not None:
                 if job.status in FINISHED:
                     log.info("job %s already %s; not run again", job_id, job.status)
@@ -162,33 +167,33 @@ def _start(url: str, job_id: str) -> dict[str, Any] | None:
                 job.started_at = _now()
                 job.progress = 0.0
                 return dict(job.params)
-        if time.monotonic() > deadline:
+        if clock.monotonic_s() > deadline:
             log.error("job %s not found in the database; dropped", job_id)
             return None
-        time.sleep(0.2)  # the enqueuing transaction may not be visible yet
+        clock.sleep(START_POLL_S)  # the enqueuing transaction may not be visible yet
 
 
-def _progress_writer(url: str, job_id: str) -> tuple[Callable[[float, int | None], None],
-                                                      Callable[[], bool]]:
-    last = [0.0]
+def _progress_writer(
+    url: str, job_id: str, clock: Clock
+) -> tuple[Callable[[float, int | None], None], Callable[[], bool]]:
+    last_s: list[float | None] = [None]
     cancelled = [False]
     lock = threading.Lock()
 
     def on_progress(fraction: float, objective: int | None) -> None:
-        now = time.monotonic()
+        now_s = clock.monotonic_s()
         with lock:
-            if now - last[0] < 1.0 and fraction < 1.0:
+            previous_s = last_s[0]
+            if previous_s is not None and now_s - previous_s < PROGRESS_EVERY_S and fraction < 1.0:
                 return
-            last[0] = now
+            last_s[0] = now_s
         try:
             with session_scope(url) as s:
-                s.execute(
-                    update(Job).where(Job.job_id == job_id)
-                    .values(progress=round(min(1.0, max(0.0, fraction)), 4), objective=objective)
+                ops_repo.update_job(
+                    s, job_id, progress=round(min(1.0, max(0.0, fraction)), 4),
+                    objective=objective,
                 )
-                cancelled[0] = bool(
-                    s.scalar(select(Job.cancel_requested).where(Job.job_id == job_id))
-                )
+                cancelled[0] = ops_repo.job_cancel_requested(s, job_id)
         except Exception:  # progress is best effort; never stop the solve for it
             log.debug("progress update of job %s failed", job_id, exc_info=True)
 
@@ -197,26 +202,22 @@ def _progress_writer(url: str, job_id: str) -> tuple[Callable[[float, int | None
 
 def _finish(url: str, job_id: str, **values: Any) -> None:
     with session_scope(url) as s:
-        s.execute(update(Job).where(Job.job_id == job_id)
-                  .values(finished_at=_now(), **values))
+        ops_repo.update_job(s, job_id, finished_at=_now(), **values)
 
 
-def run_job(job_id: str, db_url: str | None = None) -> str:
+def run_job(job_id: str, db_url: str | None = None, clock: Clock = REAL_CLOCK) -> str:
     """Run one job to its end and return its final status (the worker entry point).
 
     Unexpected errors mark the job failed and are logged; they are not raised, so a
     queue does not retry a solve that failed for a reason other than a dead worker.
     """
-    from logistics.persistence import plan_repo
-    from logistics.planning.plan import make_plan, parse_date
-
     url = resolve_db_url(db_url)
-    params = _start(url, job_id)
+    params = _start(url, job_id, clock)
     if params is None:
         with session_scope(url) as s:
-            job = s.get(Job, job_id)
+            job = ops_repo.find_job(s, job_id)
             return job.status if job is not None else FAILED
-    on_progress, cancel_seen = _progress_writer(url, job_id)
+    on_progress, cancel_seen = _progress_writer(url, job_id, clock)
     try:
         day = parse_date(params["date"])
         with session_scope(url) as s:
@@ -224,22 +225,18 @@ def run_job(job_id: str, db_url: str | None = None) -> str:
                               progress=on_progress)
             s.rollback()  # planning only reads
         with session_scope(url) as s:
-            if cancel_seen() or s.scalar(
-                select(Job.cancel_requested).where(Job.job_id == job_id)
-            ):
+            if cancel_seen() or ops_repo.job_cancel_requested(s, job_id):
                 _finish(url, job_id, status=CANCELLED)
                 return CANCELLED
-        for attempt in range(8):
+        for attempt in range(STORE_ATTEMPTS):
             try:
                 with session_scope(url) as s:
                     doc = dict(draft.document)
                     plan = plan_repo.store_plan(s, day, doc)
-                    s.execute(
-                        update(Job).where(Job.job_id == job_id).values(
-                            status=SUCCEEDED, progress=1.0, finished_at=_now(),
-                            result={"plan_id": plan.plan_id, "version": plan.version,
-                                    "date": day.isoformat(), "summary": plan.summary},
-                        )
+                    ops_repo.update_job(
+                        s, job_id, status=SUCCEEDED, progress=1.0, finished_at=_now(),
+                        result={"plan_id": plan.plan_id, "version": plan.version,
+                                "date": day.isoformat(), "summary": plan.summary},
                     )
                 log.info("job %s stored plan %s", job_id, plan.plan_id)
                 return SUCCEEDED
@@ -247,8 +244,8 @@ def run_job(job_id: str, db_url: str | None = None) -> str:
                 # another job of the same date took this version (or held the write lock)
                 log.info("job %s: store attempt %d lost a race (%s); retrying", job_id,
                          attempt + 1, type(exc).__name__)
-                time.sleep(0.05 * (attempt + 1))
-        raise RuntimeError("could not store the plan after 8 attempts")
+                clock.sleep(0.05 * (attempt + 1))
+        raise RuntimeError(f"could not store the plan after {STORE_ATTEMPTS} attempts")
     except DomainError as exc:
         _finish(url, job_id, status=FAILED, error=str(exc)[:2000])
         return FAILED

@@ -16,12 +16,11 @@ from typing import Any
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from logistics.domain import BadInput, NotFound
-from logistics.persistence.models import ApiKey, AppSetting, User, Vehicle
+from logistics.persistence import ops_repo
+from logistics.persistence.db import IntegrityError, Session
+from logistics.persistence.models import ApiKey, AppSetting, User
 
 log = logging.getLogger(__name__)
 
@@ -76,34 +75,31 @@ def create_user(
     if role == "driver":
         if not vehicle_id:
             raise BadInput("a driver needs --vehicle / 司机须关联车辆")
-        if session.get(Vehicle, vehicle_id) is None:
+        if not ops_repo.vehicle_exists(session, vehicle_id):
             raise BadInput(f"no such vehicle {vehicle_id!r} / 车辆不存在")
     elif vehicle_id:
         raise BadInput("only drivers are linked to a vehicle / 只有司机关联车辆")
     if password is not None and len(password) < 8:
         raise BadInput("password must have at least 8 characters / 密码至少 8 个字符")
-    if session.get(User, name) is not None:
+    if ops_repo.find_user(session, name) is not None:
         raise BadInput(f"user {name!r} already exists / 用户已存在")
-    user = User(
+    return ops_repo.add(session, User(
         name=name,
         role=role,
         password_hash=hash_password(password) if password is not None else None,
         vehicle_id=vehicle_id or None,
         active=True,
         created_at=_now(),
-    )
-    session.add(user)
-    session.flush()
-    return user
+    ))
 
 
 def list_users(session: Session) -> list[User]:
-    return list(session.scalars(select(User).order_by(User.name)))
+    return ops_repo.list_users(session)
 
 
 def authenticate(session: Session, name: str, password: str) -> Principal | None:
     """The principal for a name and password, or None (unknown, inactive, wrong)."""
-    user = session.get(User, name)
+    user = ops_repo.find_user(session, name)
     ok = verify_password(user.password_hash if user else None, password)
     if user is None or not ok or not user.active:
         return None
@@ -111,7 +107,7 @@ def authenticate(session: Session, name: str, password: str) -> Principal | None
 
 
 def principal_for(session: Session, name: str) -> Principal | None:
-    user = session.get(User, name)
+    user = ops_repo.find_user(session, name)
     if user is None or not user.active:
         return None
     return Principal(user.name, user.role, user.vehicle_id)
@@ -124,17 +120,16 @@ def _key_hash(key: str) -> str:
 
 def create_api_key(session: Session, name: str, label: str = "") -> str:
     """A new API key for user ``name``; returns the key (shown once, only its hash is kept)."""
-    if session.get(User, name) is None:
+    if ops_repo.find_user(session, name) is None:
         raise NotFound(f"no such user {name!r} / 用户不存在")
     key = API_KEY_PREFIX + secrets.token_urlsafe(32)
-    session.add(ApiKey(key_hash=_key_hash(key), user_name=name, label=label[:100],
-                       created_at=_now()))
-    session.flush()
+    ops_repo.add(session, ApiKey(key_hash=_key_hash(key), user_name=name, label=label[:100],
+                                 created_at=_now()))
     return key
 
 
 def principal_for_api_key(session: Session, key: str) -> Principal | None:
-    row = session.get(ApiKey, _key_hash(key))
+    row = ops_repo.find_api_key(session, _key_hash(key))
     return None if row is None else principal_for(session, row.user_name)
 
 
@@ -148,16 +143,16 @@ def token_secret(session_factory: Any) -> str:
     if env:
         return env
     with session_factory() as session:
-        row = session.get(AppSetting, SECRET_SETTING)
+        row = ops_repo.find_setting(session, SECRET_SETTING)
         if row is not None:
             return row.value
         value = secrets.token_urlsafe(48)
-        session.add(AppSetting(key=SECRET_SETTING, value=value))
         try:
-            session.commit()
+            ops_repo.add(session, AppSetting(key=SECRET_SETTING, value=value))
+            session.commit()  # its own transaction: read once when an API process starts
         except IntegrityError:  # another process made it first
             session.rollback()
-            row = session.get(AppSetting, SECRET_SETTING)
+            row = ops_repo.find_setting(session, SECRET_SETTING)
             assert row is not None
             return row.value
         log.info("generated a token secret and stored it in app_settings")

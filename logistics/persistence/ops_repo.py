@@ -1,0 +1,81 @@
+"""Jobs, users, API keys and settings: the queries of ``logistics.ops``.
+
+Queries and writes only flush; the caller's transaction commits (one per CLI command,
+API request or step of a job run).
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from logistics.persistence.models import ApiKey, AppSetting, Base, Job, User, Vehicle
+
+RowT = TypeVar("RowT", bound=Base)
+
+
+def add(session: Session, row: RowT) -> RowT:
+    """Add a new row and flush it (constraint errors surface here)."""
+    session.add(row)
+    session.flush()
+    return row
+
+
+# ---------------------------------------------------------------- jobs
+
+
+def find_job(session: Session, job_id: str, *, for_update: bool = False) -> Job | None:
+    """The job row; ``for_update`` locks it until the transaction ends (where supported)."""
+    return session.get(Job, job_id, with_for_update=for_update)
+
+
+def list_jobs(
+    session: Session, status: str | None, limit: int, offset: int
+) -> tuple[list[Job], int]:
+    """One page of jobs, newest first, and the count of all that match ``status``."""
+    stmt = select(Job)
+    if status is not None:
+        stmt = stmt.where(Job.status == status)
+    count = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = session.scalars(stmt.order_by(Job.created_at.desc()).limit(limit).offset(offset))
+    return list(rows), int(count)
+
+
+def update_job(session: Session, job_id: str, **values: Any) -> None:
+    """Set columns of one job without loading it."""
+    session.execute(update(Job).where(Job.job_id == job_id).values(**values))
+
+
+def update_jobs_in(session: Session, statuses: list[str], **values: Any) -> int:
+    """Set columns of every job in one of ``statuses``; how many rows changed."""
+    res = session.execute(update(Job).where(Job.status.in_(statuses)).values(**values))
+    return int(res.rowcount)  # type: ignore[attr-defined]
+
+
+def job_cancel_requested(session: Session, job_id: str) -> bool:
+    return bool(session.scalar(select(Job.cancel_requested).where(Job.job_id == job_id)))
+
+
+# ---------------------------------------------------------------- users and keys
+
+
+def find_user(session: Session, name: str) -> User | None:
+    return session.get(User, name)
+
+
+def list_users(session: Session) -> list[User]:
+    return list(session.scalars(select(User).order_by(User.name)))
+
+
+def vehicle_exists(session: Session, vehicle_id: str) -> bool:
+    return session.get(Vehicle, vehicle_id) is not None
+
+
+def find_api_key(session: Session, key_hash: str) -> ApiKey | None:
+    return session.get(ApiKey, key_hash)
+
+
+def find_setting(session: Session, key: str) -> AppSetting | None:
+    return session.get(AppSetting, key)
