@@ -11,8 +11,6 @@ from urllib.parse import unquote_plus
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import errors
@@ -21,8 +19,7 @@ from api.deps import PRINCIPAL_TTL_S
 from api.routers import admin, data, insights, login, plans
 from logistics.ops import jobs
 from logistics.ops.users import token_secret
-from logistics.persistence import db as dbmod
-from logistics.persistence.db import upgrade
+from logistics.persistence.db import get_engine, session_factory, upgrade
 from logistics.settings import db_url as resolve_db_url
 
 log = logging.getLogger(__name__)
@@ -46,20 +43,6 @@ def api_threads() -> int:
     """Threads that run requests in this process (``WASTEROUTE_API_THREADS``, default 12);
     the database pool gets as many connections again."""
     return max(1, int(os.environ.get("WASTEROUTE_API_THREADS", "12")))
-
-
-def api_engine(url: str, threads: int) -> Engine:
-    """The API's own engine. Its pool has a connection for every request thread plus
-    the same again for the exit steps of sync endpoints (their commit runs outside the
-    request threads), so no request thread ever waits for a connection that a request
-    waiting for a thread holds."""
-    if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30}, pool_size=threads,
-                               max_overflow=threads, pool_timeout=60)
-        event.listen(engine, "connect", dbmod._sqlite_pragmas)
-        return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=threads, max_overflow=threads,
-                         pool_timeout=60)
 
 
 #: POSTs that change nothing the caches hold
@@ -116,8 +99,8 @@ def create_app(db_url: str | None = None, *, migrate: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Endpoints run on AnyIO's thread pool (WASTEROUTE_API_THREADS threads); the
-        # engine's pool is sized to it (api_engine), and no request holds a connection
-        # while it waits for a thread (api.deps).
+        # engine's pool is sized to it, and no request holds a connection while it
+        # waits for a thread (api.deps).
         import anyio.to_thread
 
         anyio.to_thread.current_default_thread_limiter().total_tokens = threads
@@ -133,7 +116,7 @@ def create_app(db_url: str | None = None, *, migrate: bool = True) -> FastAPI:
         try:
             yield
         finally:
-            engine.dispose()
+            get_engine(url, threads).dispose()
 
     if migrate:
         upgrade(url)
@@ -144,10 +127,13 @@ def create_app(db_url: str | None = None, *, migrate: bool = True) -> FastAPI:
         lifespan=lifespan,
         responses=errors.ERROR_RESPONSES,
     )
-    engine = api_engine(url, threads)
     read_cache = TtlCache(ttl_from_env())
     app.state.db_url = url
-    app.state.session_factory = sessionmaker(engine, class_=Session, expire_on_commit=False)
+    # The pool has a connection for every request thread plus the same again for the
+    # exit steps of sync endpoints (their commit runs outside the request threads), so
+    # no request thread ever waits for a connection that a request waiting for a
+    # thread holds.
+    app.state.session_factory = session_factory(url, pool_size=threads)
     app.state.read_cache = read_cache
     app.state.principal_cache = TtlCache(min(PRINCIPAL_TTL_S, read_cache.ttl_s), 4096)
     app.state.secret = None

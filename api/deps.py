@@ -1,4 +1,5 @@
-"""Dependencies: sessions, the caller, role checks, and running database work off the loop.
+"""Dependencies: sessions, the caller, role checks, paging, and running database work
+off the loop.
 
 Connections are held only inside one worker-thread call. A request never keeps a
 pooled connection while it waits for a thread (that starved the pool under load):
@@ -17,11 +18,11 @@ The API engine's pool is at least as large as the request threads (api.app).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from typing import Annotated, TypeVar
 
-from fastapi import Depends, Request, Security
+from fastapi import Depends, Query, Request, Security
 from fastapi.security import APIKeyCookie, APIKeyHeader, APIKeyQuery, OAuth2PasswordBearer
-from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from api.cache import TtlCache
@@ -34,7 +35,7 @@ from logistics.ops.users import (
     token_secret,
     token_subject,
 )
-from logistics.persistence.db import transaction
+from logistics.persistence.db import Session, sessionmaker, transaction
 
 T = TypeVar("T")
 
@@ -156,3 +157,19 @@ Staff = Annotated[Principal, Depends(require(*STAFF))]
 Admin = Annotated[Principal, Depends(require(*ADMIN))]
 Readers = Annotated[Principal, Depends(require(*READERS))]
 Anyone = Annotated[Principal, Depends(require(*EVERYONE))]
+
+
+@dataclass(frozen=True)
+class Paging:
+    limit: int
+    offset: int
+
+
+async def paging(
+    limit: Annotated[int, Query(ge=1, le=1000, description="rows per page")] = 100,
+    offset: Annotated[int, Query(ge=0, le=10_000_000, description="rows to skip")] = 0,
+) -> Paging:
+    return Paging(limit, offset)
+
+
+PagingDep = Annotated[Paging, Depends(paging)]

@@ -8,11 +8,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.schemas import ErrorOut
 from logistics.domain import BadInput, DomainError, ImportRejected, Infeasible, NotFound
+from logistics.persistence.db import DataError, IntegrityError
 
 log = logging.getLogger(__name__)
 

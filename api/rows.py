@@ -1,23 +1,31 @@
-"""One JSON row through the importer: the same rules and messages as a CSV file.
+"""The service behind the data endpoints (api.routers.data): rows of depots,
+facilities, vehicles, communities, points, records and tickets.
 
-The row is written as a one-row CSV (``<kind>.csv``, UTF-8) in a private temporary
-folder and given to :func:`logistics.imports.import_paths`, which validates it
-(cells, duplicates, references to the database) and upserts it in the request's
-transaction. Row errors come back with ``file = "body"`` and ``row = 1``.
+Writes go through the importer: one JSON row is written as a one-row CSV
+(``<kind>.csv``, UTF-8) in a private temporary folder and given to
+:func:`logistics.imports.import_paths`, which validates it (cells, duplicates,
+references to the database) and upserts it in the request's transaction. Row errors
+come back with ``file = "body"`` and ``row = 1``, so the rules and messages are those
+of the import files.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import math
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.orm import Session
-
-from logistics.domain import ImportRejected, RowError
+from api.errors import ApiError
+from logistics.domain import ImportRejected, NotFound, RowError
 from logistics.imports import ImportReport, import_paths
+from logistics.imports.cells import parse_date_iso
+from logistics.ops.users import Principal
+from logistics.persistence import api_repo
+from logistics.persistence.api_repo import RowFilter
+from logistics.persistence.db import Session
 
 BODY = "body"
 
@@ -55,3 +63,81 @@ def import_row(session: Session, kind: str, row: dict[str, Any]) -> ImportReport
                          e.message, e.value)
                 for e in exc.errors
             ]) from None
+
+
+def singular(kind: str) -> str:
+    """``points`` -> ``point``, ``facilities`` -> ``facility``."""
+    return {"communities": "community", "facilities": "facility"}.get(
+        kind, kind.removesuffix("s"))
+
+
+def has_numeric_id(kind: str) -> bool:
+    """Records and tickets are addressed by a numeric id; the others by their own id."""
+    return api_repo.TABLES[kind].key == "id"
+
+
+def list_rows(session: Session, kind: str, f: RowFilter, limit: int,
+              offset: int) -> tuple[list[Any], int]:
+    return api_repo.list_rows(session, kind, f, limit, offset)
+
+
+def get_row(session: Session, kind: str, key: Any) -> Any:
+    row = api_repo.get_row(session, kind, key)
+    if row is None:
+        raise NotFound(f"no such {singular(kind)} {key!r} / 不存在")
+    return row
+
+
+def _stored(session: Session, kind: str, row: dict[str, Any]) -> Any:
+    """The stored row a body names (after a successful import)."""
+    if kind == "records":
+        return api_repo.find_record(
+            session, dt.date.fromisoformat(parse_date_iso(str(row["date"]))),
+            str(row["point_id"]).strip(), str(row.get("vehicle_id") or "").strip())
+    if kind == "tickets":
+        return api_repo.find_ticket(
+            session, str(row["facility_id"]).strip(), str(row["ticket_no"]).strip())
+    return api_repo.get_row(session, kind, str(row[api_repo.TABLES[kind].key]).strip())
+
+
+def check_driver_record(session: Session, who: Principal, row: dict[str, Any]) -> None:
+    """A driver may post the weight of a stop of his own vehicle in a current plan."""
+    if who.role != "driver":
+        return
+    row["vehicle_id"] = who.vehicle_id
+    try:
+        day = dt.date.fromisoformat(parse_date_iso(str(row.get("date") or "")))
+    except ValueError:
+        return  # the importer reports the bad date
+    point = str(row.get("point_id") or "").strip()
+    if api_repo.planned_stop_id(session, day, who.vehicle_id, point) is None:
+        raise ApiError(403, "forbidden",
+                       f"point {point!r} is not a stop of your route on {day} / 不是本车当日站点")
+
+
+def create_row(session: Session, who: Principal, kind: str, row: dict[str, Any]) -> Any:
+    """Add a row (import rules); 409 if it exists already."""
+    if kind == "records":
+        check_driver_record(session, who, row)
+    report = import_row(session, kind, row)
+    if report.counts[kind].updated:
+        raise ApiError(409, "conflict",
+                       f"this {singular(kind)} exists already; use PUT to change it / 已存在")
+    return _stored(session, kind, row)
+
+
+def replace_row(session: Session, kind: str, key: Any, row: dict[str, Any]) -> Any:
+    """Replace the row at ``key`` by ``row`` (import rules). A record or ticket is
+    deleted and imported again (its natural key may change); the others keep ``key``."""
+    old = get_row(session, kind, key)
+    if has_numeric_id(kind):
+        api_repo.delete_row(session, old)
+    else:
+        row[api_repo.TABLES[kind].key] = key
+    import_row(session, kind, row)
+    api_repo.forget_loaded(session)
+    return _stored(session, kind, row)
+
+
+def delete_row(session: Session, kind: str, key: Any) -> None:
+    api_repo.delete_row(session, get_row(session, kind, key))

@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.security import OAuth2PasswordRequestForm
-from sqlalchemy import select
 
 from api import schemas as s
-from api.deps import ADMIN, EVERYONE, STAFF, PrincipalDep, SessionDep, require, secret
+from api.deps import ADMIN, EVERYONE, STAFF, PagingDep, PrincipalDep, SessionDep, require, secret
 from api.errors import ApiError
-from api.routers.data import PagingDep, page
 from logistics.domain import ImportRejected, NotFound, RowError
 from logistics.imports import KINDS, import_paths
 from logistics.ops.users import TOKEN_TTL_S, authenticate, create_api_key, create_user, issue_token
-from logistics.persistence.models import Complaint, Point
+from logistics.persistence import api_repo
+from logistics.persistence.models import Complaint
+from logistics.settings import TIMEZONE
 
 router = APIRouter()
 _ADMIN = Depends(require(*ADMIN))
@@ -48,18 +50,14 @@ def me(who: PrincipalDep) -> s.UserOut:
 @router.get("/users", response_model=s.Page[s.UserOut], operation_id="list_users",
             dependencies=[_ADMIN], tags=["auth"], summary="Users")
 def users(session: SessionDep, p: PagingDep) -> dict[str, Any]:
-    from logistics.persistence.models import User
-
-    rows, count = page(session, select(User), [User.name], p)
+    rows, count = api_repo.list_users(session, p.limit, p.offset)
     return {"data": [s.UserOut.model_validate(u) for u in rows], "count": count}
 
 
 @router.post("/users", response_model=s.UserOut, status_code=201, operation_id="create_user",
              dependencies=[_ADMIN], tags=["auth"], summary="Add a user")
 def add_user(session: SessionDep, body: s.UserIn) -> s.UserOut:
-    from logistics.persistence.models import User
-
-    if session.get(User, body.name.strip()) is not None:
+    if api_repo.user_exists(session, body.name.strip()):
         raise ApiError(409, "conflict", f"user {body.name!r} already exists / 用户已存在")
     user = create_user(session, body.name, body.role, body.password, body.vehicle_id)
     return s.UserOut.model_validate(user)
@@ -132,22 +130,15 @@ def import_files(
              operation_id="report_complaint", dependencies=[_STAFF], tags=["events"],
              summary="An overflow report from the city-management platform")
 def complaint(session: SessionDep, who: PrincipalDep, body: s.ComplaintIn) -> s.ComplaintOut:
-    import datetime as dt
-
-    if session.get(Point, body.point_id) is None:
+    if not api_repo.point_exists(session, body.point_id):
         raise NotFound(f"no such point {body.point_id!r} / 点位不存在")
     time = body.time
     if time.tzinfo is not None:  # stored as local time without offset, like tickets
-        from zoneinfo import ZoneInfo
-
-        from logistics.settings import TIMEZONE
-
         time = time.astimezone(ZoneInfo(TIMEZONE)).replace(tzinfo=None)
-    row = Complaint(point_id=body.point_id, time=time, note=body.note,
-                    kg_estimate=body.kg_estimate, source=body.source or who.name,
-                    received_at=dt.datetime.now(dt.UTC).replace(tzinfo=None), handled=False)
-    session.add(row)
-    session.flush()
+    row = api_repo.add_row(session, Complaint(
+        point_id=body.point_id, time=time, note=body.note, kg_estimate=body.kg_estimate,
+        source=body.source or who.name,
+        received_at=dt.datetime.now(dt.UTC).replace(tzinfo=None), handled=False))
     return s.ComplaintOut.model_validate(row)
 
 
@@ -155,5 +146,5 @@ def complaint(session: SessionDep, who: PrincipalDep, body: s.ComplaintIn) -> s.
             operation_id="list_complaints", dependencies=[_STAFF], tags=["events"],
             summary="Overflow reports, newest first")
 def complaints(session: SessionDep, p: PagingDep) -> dict[str, Any]:
-    rows, count = page(session, select(Complaint), [Complaint.id.desc()], p)
+    rows, count = api_repo.list_complaints(session, p.limit, p.offset)
     return {"data": [s.ComplaintOut.model_validate(x) for x in rows], "count": count}

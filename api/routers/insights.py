@@ -15,7 +15,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from api.cache import TtlCache
 from api.deps import READERS, TOKEN_QUERY, require, run_db
 from api.routers.login import set_login_cookie
+from dashboards.pages import PAGES, page_figures, plotly_js, render_page
 from logistics.domain import BadInput, parse_category
+from logistics.persistence.db import Session
+from logistics.reporting.metrics import compute_metrics
 
 router = APIRouter()
 _READERS = Depends(require(*READERS))
@@ -32,8 +35,6 @@ async def metrics(
     category: Annotated[str | None, Query(max_length=32)] = None,
     town: Annotated[str | None, Query(max_length=100)] = None,
 ) -> Response:
-    from logistics.reporting.metrics import compute_metrics
-
     if date_to < date_from:
         raise BadInput("'to' is before 'from' / 结束日期早于开始日期")
     if (date_to - date_from).days > 3660:
@@ -43,7 +44,7 @@ async def metrics(
         cat = parse_category(category)
         if cat is None:
             raise BadInput(f"unknown category {category!r} / 未知类别")
-    def build(session: Any) -> bytes:
+    def build(session: Session) -> bytes:
         return json_bytes(compute_metrics(session, date_from, date_to, by=by, category=cat,
                                           town=town))
 
@@ -76,15 +77,11 @@ LangQ = Annotated[str, Query(pattern="^(zh|en)$")]
 @router.get("/dashboards", operation_id="list_dashboards", dependencies=[_READERS],
             tags=["dashboards"], summary="Dashboard page names", response_model=list[str])
 async def pages() -> list[str]:
-    from dashboards.pages import PAGES
-
     return list(PAGES)
 
 
 @lru_cache(maxsize=1)
 def _plotly() -> str:
-    from dashboards.pages import plotly_js
-
     return plotly_js()
 
 
@@ -97,9 +94,7 @@ async def plotly() -> Response:
 
 
 async def _page(request: Request, kind: str, page: str, filters: dict[str, str]) -> Any:
-    from dashboards.pages import page_figures, render_page
-
-    def build(session: Any) -> Any:
+    def build(session: Session) -> Any:
         if kind == "json":
             return json_bytes(page_figures(session, page, filters))
         return render_page(session, page, filters, plotly_src="/dashboards/plotly.min.js")

@@ -48,13 +48,18 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 @lru_cache(maxsize=8)
-def get_engine(url: str | None = None) -> Engine:
+def get_engine(url: str | None = None, pool_size: int | None = None) -> Engine:
+    """The engine of ``url``; ``pool_size`` keeps that many connections and allows as
+    many again in overflow (a server sizes it to its request threads)."""
     url = db_url(url)
+    pool: dict[str, Any] = {}
+    if pool_size is not None:
+        pool = {"pool_size": pool_size, "max_overflow": pool_size, "pool_timeout": 60}
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": 30}, **pool)
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
-        engine = create_engine(url, pool_pre_ping=True)
+        engine = create_engine(url, pool_pre_ping=True, **pool)
     return engine
 
 
@@ -74,8 +79,8 @@ def upgrade(url: str | None = None) -> None:
         command.upgrade(cfg, "head")
 
 
-def session_factory(url: str | None = None) -> sessionmaker[Session]:
-    return sessionmaker(get_engine(url), expire_on_commit=False)
+def session_factory(url: str | None = None, pool_size: int | None = None) -> sessionmaker[Session]:
+    return sessionmaker(get_engine(url, pool_size), expire_on_commit=False)
 
 
 @contextmanager
