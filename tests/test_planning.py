@@ -16,6 +16,7 @@ from logistics.imports import import_paths
 from logistics.persistence import plan_repo
 from logistics.persistence.db import session_scope
 from logistics.persistence.models import Plan, PlanStop, PlanUnassigned, Point, Vehicle
+from logistics.planning.document import DocumentError
 from logistics.planning.plan import parse_date, plan_day
 from tests.plan_checker import assert_plan_ok, check_plan
 
@@ -133,7 +134,7 @@ def test_a_store_failure_rolls_back_the_superseding(db_url: str) -> None:
         import_paths(s, [COUNTY])
         plan_day(s, FRIDAY, time_limit_s=1.0)
     doc = {"summary": {}, "routes": [{"vehicle_id": "V01"}], "unassigned": []}  # broken
-    with pytest.raises(KeyError), session_scope(db_url) as s:
+    with pytest.raises(DocumentError), session_scope(db_url) as s:
         plan_repo.store_plan(s, FRIDAY, doc)
     with session_scope(db_url) as s:
         assert [(p.plan_id, p.status) for p in plan_repo.list_plans(s)] == [

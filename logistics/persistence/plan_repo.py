@@ -18,6 +18,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from logistics.persistence.models import Plan, PlanRoute, PlanStop, PlanUnassigned
+from logistics.planning import document as plan_document
 
 log = logging.getLogger(__name__)
 
@@ -34,31 +35,38 @@ def next_version(session: Session, date: dt.date) -> int:
     return int(top or 0) + 1
 
 
-def _ts(text: str | None) -> dt.datetime | None:
-    return None if text is None else dt.datetime.fromisoformat(text)
+def load_plan(row: Plan) -> plan_document.Plan:
+    """The typed plan document of a stored plan."""
+    return plan_document.Plan.from_json(row.document)
 
 
 def store_plan(
     session: Session,
     date: dt.date,
-    document: dict[str, Any],
+    plan: plan_document.Plan | dict[str, Any],
     *,
     created_at: dt.datetime | None = None,
 ) -> Plan:
-    """Store ``document`` as the new current plan of ``date`` and supersede the old one.
+    """Store ``plan`` as the new current plan of ``date`` and supersede the old one.
 
-    Sets ``document["plan_id"]`` to the new id (in place). Flushes; the caller commits.
+    The stored document is ``plan.to_json()`` with the new ``plan_id``; a JSON document
+    (dict) is validated first and gets its ``plan_id`` set in place. Flushes; the caller
+    commits.
     """
+    typed = plan if isinstance(plan, plan_document.Plan) else plan_document.Plan.from_json(plan)
     version = next_version(session, date)
     plan_id = plan_id_for(date, version)
-    document["plan_id"] = plan_id
+    if isinstance(plan, dict):
+        plan["plan_id"] = plan_id
+    typed = typed.with_id(plan_id)
+    document = typed.to_json()
     superseded = session.execute(
         update(Plan)
         .where(Plan.date == date, Plan.status == CURRENT)
         .values(status=SUPERSEDED)
         .execution_options(synchronize_session="fetch")
     )
-    plan = Plan(
+    row = Plan(
         plan_id=plan_id,
         date=date,
         version=version,
@@ -67,45 +75,43 @@ def store_plan(
         document=document,
         summary=dict(document.get("summary", {})),
     )
-    for seq, r in enumerate(document.get("routes", [])):
+    for seq, r in enumerate(typed.routes):
         route = PlanRoute(
             seq=seq,
-            vehicle_id=r["vehicle_id"],
-            depot_id=r["depot_id"],
-            distance_km=float(r["distance_km"]),
-            duration_min=float(r["duration_min"]),
+            vehicle_id=r.vehicle_id,
+            depot_id=r.depot_id,
+            distance_km=float(r.distance_km),
+            duration_min=float(r.duration_min),
         )
-        for sseq, s in enumerate(r.get("stops", [])):
+        for sseq, st in enumerate(r.stops):
             route.stops.append(
                 PlanStop(
                     seq=sseq,
-                    kind=s["kind"],
-                    ref_id=s.get("id"),
-                    lon=s.get("lon"),
-                    lat=s.get("lat"),
-                    category=s.get("category"),
-                    kg=s.get("kg"),
-                    arrival=_ts(s["arrival"]),
-                    start=_ts(s.get("start")),
-                    departure=_ts(s["departure"]),
-                    load_kg=s.get("load_kg"),
+                    kind=st.kind,
+                    ref_id=st.id,
+                    lon=st.lon,
+                    lat=st.lat,
+                    category=st.category,
+                    kg=st.kg,
+                    arrival=st.arrival_time,
+                    start=st.start_time,
+                    departure=st.departure_time,
+                    load_kg=None if st.load_kg is None else dict(st.load_kg),
                 )
             )
-        plan.routes.append(route)
-    for u in document.get("unassigned", []):
-        plan.unassigned.append(
-            PlanUnassigned(
-                point_id=u["point_id"], category=u["category"], kg=float(u["kg"]),
-                reason=u["reason"],
-            )
+        row.routes.append(route)
+    for u in typed.unassigned:
+        row.unassigned.append(
+            PlanUnassigned(point_id=u.point_id, category=u.category, kg=float(u.kg),
+                           reason=u.reason)
         )
-    session.add(plan)
+    session.add(row)
     session.flush()
     log.info(
         "stored plan %s (%d route(s), %d unassigned; superseded %s)",
-        plan_id, len(plan.routes), len(plan.unassigned), superseded.rowcount,  # type: ignore[attr-defined]
+        plan_id, len(row.routes), len(row.unassigned), superseded.rowcount,  # type: ignore[attr-defined]
     )
-    return plan
+    return row
 
 
 def current_plan(session: Session, date: dt.date) -> Plan | None:
