@@ -427,6 +427,9 @@ def solve_large(problem: Problem, params: object, prep: Prepared, t0: float,
         left = params.time_limit_s - spent - reserve
         remaining = total_jobs - done_jobs
         tl = left * len(pj) / max(1, remaining)
+        if params.counted:
+            # each part bounded by counts; the day's time limit is only a safety bound
+            tl = params.time_limit_s - spent
         t_build = _time.monotonic()
         sub_jobs = [jobs[i] for i in pj]
         seqs = None
@@ -452,10 +455,14 @@ def solve_large(problem: Problem, params: object, prep: Prepared, t0: float,
     rounds = 0
     while dropped:
         left = params.time_limit_s - (_time.monotonic() - t0) - 0.5 - improve_s
-        if left <= 0.5 or rounds >= 6:
+        if params.counted:
+            left = params.time_limit_s - (_time.monotonic() - t0)
+            if left <= 0 or rounds >= 6:
+                break
+        elif left <= 0.5 or rounds >= 6:
             break
         before = len(dropped)
-        slice_s = left if left < 6 else max(3.0, left / 2)
+        slice_s = left if left < 6 or params.counted else max(3.0, left / 2)
         routes, dropped = _repair(problem, jobs, routes, dropped, params, slice_s, cap_left)
         rounds += 1
         cap_left = [f.daily_capacity for f in problem.facilities]
@@ -465,7 +472,9 @@ def solve_large(problem: Problem, params: object, prep: Prepared, t0: float,
     stats["repair_rounds"] = rounds
     stats["dropped_after_repair"] = len(dropped)
     t_end = t0 + params.time_limit_s - 0.3
-    if improve_s > 0 and t_end - _time.monotonic() > 1.5:
+    if params.counted and improve_s > 0:
+        t_end = t0 + params.time_limit_s
+    if improve_s > 0 and t_end - _time.monotonic() > (0 if params.counted else 1.5):
         routes, dropped, nstats = improve_neighbourhoods(problem, params, jobs, routes, dropped,
                                                          t_end)
         stats.update(nstats)
@@ -542,7 +551,12 @@ def improve_neighbourhoods(problem: Problem, params: object, jobs: Sequence[Job]
         locs = [jobs[x.ref].location for x in rr.visits if x.kind == "client"]  # type: ignore[attr-defined]
         return np.asarray(locs[:: max(1, len(locs) // 8)] or [0])
 
-    while order and _time.monotonic() < t_end - 1.0:
+    # counted: one neighbourhood per route with visits, whatever the clock says
+    rounds_left = len(order) if params.counted else -1
+    while order and _time.monotonic() < t_end - (0 if params.counted else 1.0):
+        if rounds_left == 0:
+            break
+        rounds_left -= 1
         seed_v = order.pop(0)
         if dropped and tried % 2 == 0:
             # every other neighbourhood is seeded next to a job left out (parts
@@ -593,7 +607,7 @@ def improve_neighbourhoods(problem: Problem, params: object, jobs: Sequence[Job]
                           cap)
         cost_before = sum(_route_cost(problem, jobs, by_vehicle[g]) for g in take)
         left = t_end - _time.monotonic()
-        t_sub = min(left, max(2.0, min(6.0, left / 3)))
+        t_sub = left if params.counted else min(left, max(2.0, min(6.0, left / 3)))
         raw = _solve_group(problem, params, [jobs[i] for i in sub], take, init, cap,
                            _time.monotonic() + t_sub, False, None)
         tried += 1

@@ -377,6 +377,8 @@ class RoutingModel:
         sp.first_solution_strategy = STRATEGIES[strategy]
         sp.local_search_metaheuristic = LSM.Value.Value(metaheuristic)
         sp.time_limit.FromMilliseconds(max(1, int(time_limit_s * 1000)))
+        if self.params.solution_limit is not None:
+            sp.solution_limit = self.params.solution_limit
         sp.log_search = False
         return sp
 
@@ -393,7 +395,11 @@ class RoutingModel:
         the greedy start ("restore failed", session 2). The LNS operators it bounds
         otherwise (CP path/TSP/inactive LNS) are off by default.
         """
-        sp.lns_time_limit.FromMilliseconds(int(LNS_LIMIT_S * 1000))
+        lns_s = LNS_LIMIT_S
+        if self.params.counted:
+            # restoring a start must not depend on the machine's speed
+            lns_s = max(lns_s, sp.time_limit.ToMilliseconds() / 1000)
+        sp.lns_time_limit.FromMilliseconds(int(lns_s * 1000))
         return sp
 
     def solve(
@@ -494,12 +500,19 @@ class RoutingModel:
         # budget (a timed-out construction leaves everything unperformed); the
         # others run only while the construction phase stays under its share
         phase = (0.1 if best is not None else 0.3) * time_limit_s
+        counted = self.params.counted
         for name in cands:
             elapsed = time.monotonic() - t0
             left = time_limit_s - elapsed
-            if left <= 0.05 or (best is not None and elapsed >= phase):
+            if counted:
+                # every candidate, each bounded only by the outer time limit
+                if left <= 0:
+                    break
+                tl = left
+            elif left <= 0.05 or (best is not None and elapsed >= phase):
                 break
-            tl = 0.5 * left if best is None else max(0.05, phase - elapsed)
+            else:
+                tl = 0.5 * left if best is None else max(0.05, phase - elapsed)
             if name == "SKELETON":
                 sol = self.skeleton_solution(tl)
             else:
@@ -520,7 +533,7 @@ class RoutingModel:
             sol = r.SolveWithParameters(sp)
             stats["strategy"] = "fallback"
             return self._extract(sol, stats)
-        if left > 0.05:
+        if left > (0 if counted else 0.05):
             sp = self.tuned(self.search_parameters(left, "PARALLEL_CHEAPEST_INSERTION"))
             sol = r.SolveFromAssignmentWithParameters(best, sp)
             stats["improve_status"] = STATUS_NAMES.get(int(r.status()), str(r.status()))
@@ -529,7 +542,7 @@ class RoutingModel:
             left = time_limit_s - (time.monotonic() - t0)
             if sol is None and best_name == "greedy":
                 stats["restore_failed"] = True
-            if sol is None and left > 1.0:
+            if sol is None and left > (0 if counted else 1.0):
                 # restoring the start failed (seen with breaks on large models): search
                 # without it for the rest of the budget rather than stop here
                 sp = self.search_parameters(left, "LOCAL_CHEAPEST_INSERTION")

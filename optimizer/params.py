@@ -41,6 +41,16 @@ class SolveParams:
     #: across part borders (decompose.improve_neighbourhoods); 1,500 clients at 60 s:
     #: 0 -> 6,105 km (13 left out), 0.3 -> 6,058 (6), 0.5 -> 6,063 (0), 0.7 -> 6,159 (0)
     neighbourhood_share: float = 0.5
+    #: when set, every OR-Tools search stops after this many solutions (PyVRP after
+    #: this many iterations) and every loop of ours counts instead of reading the
+    #: clock: the same problem, seed and limit give the same Solution on any machine.
+    #: ``time_limit_s`` is then only an outer safety bound (set it large)
+    solution_limit: int | None = None
+
+    @property
+    def counted(self) -> bool:
+        """Whether the search is bounded by counts (deterministic) rather than time."""
+        return self.solution_limit is not None
 
     @classmethod
     def from_toml(cls, path: str | Path) -> SolveParams:

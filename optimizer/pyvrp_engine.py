@@ -314,7 +314,7 @@ def build_data(problem: Problem, num_end_facilities: int | None = None) -> tuple
 def solve_pyvrp(problem: Problem, params: SolveParams | None = None) -> Solution:
     """Solve ``problem`` with PyVRP's iterated local search within the time limit."""
     import pyvrp
-    from pyvrp.stop import MaxRuntime
+    from pyvrp.stop import MaxIterations, MaxRuntime, MultipleCriteria
 
     params = params or SolveParams(engine="pyvrp")
     t0 = time.perf_counter()
@@ -322,7 +322,11 @@ def solve_pyvrp(problem: Problem, params: SolveParams | None = None) -> Solution
         return Solution((), (), engine="pyvrp", wall_s=0.0, objective=0)
     data, m = build_data(problem)
     budget = max(0.1, params.time_limit_s - (time.perf_counter() - t0))
-    res = pyvrp.solve(data, MaxRuntime(budget), seed=params.seed, display=False)  # type: ignore[arg-type]
+    stop: Any = MaxRuntime(budget)
+    if params.solution_limit is not None:
+        # counted: the same iterations on any machine; the time limit is a safety bound
+        stop = MultipleCriteria([MaxIterations(params.solution_limit), stop])
+    res = pyvrp.solve(data, stop, seed=params.seed, display=False)  # type: ignore[arg-type]
     best = res.best
     routes: list[Route] = []
     used: dict[int, list[int]] = {g: list(grp.members) for g, grp in enumerate(m.groups)}

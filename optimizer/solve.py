@@ -167,6 +167,9 @@ def solve_jobs(problem: Problem, params: SolveParams, prep: Prepared, t0: float,
         t_g = time.monotonic()
         left = params.time_limit_s - (t_g - t0) - 0.05
         share = left * weights[gi] / max(1e-9, sum(weights[gi:]))
+        if params.counted:
+            # the whole day's time limit is only a safety bound for each group
+            share = left
         if greedy and len(groups) > 1:
             # the facility capacity left by earlier groups
             seqs = best_greedy(problem, [jobs[i] for i in gj], gv, facility_capacity_left=cap_left)
@@ -222,7 +225,7 @@ def _solve_group(problem: Problem, params: SolveParams, jobs: list[Job], vehicle
     # whole model back: 0.03-0.09 s for 475-686 nodes on this machine; reading it
     # before the search made OR-Tools fail to restore the start)
     search_s = left
-    if not plain and seqs is not None:
+    if not plain and seqs is not None and not params.counted:
         left_out = len(jobs) - served_in(seqs)
         t_read = READ_S_PER_NODE * model.num_nodes
         reserve_s = max((1.0 - INSERT_AT) * left, min(0.4 * left, 2 * left_out * t_read))
@@ -230,11 +233,12 @@ def _solve_group(problem: Problem, params: SolveParams, jobs: list[Job], vehicle
     raw = model.solve(search_s, params.strategy, plain=plain, progress=progress, initial=initial)
     if not plain and raw.found:
         if raw.dropped:
-            inserted = insert_dropped(problem, jobs, vehicles, model, raw, deadline)
+            inserted = insert_dropped(problem, jobs, vehicles, model, raw, deadline,
+                                      margin_s=0.0 if params.counted else 0.3)
             if inserted is not None:
                 raw = inserted
         left = deadline - time.monotonic()
-        if left > 1.0:
+        if left > (0 if params.counted else 1.0):
             # improve again from the (repaired) routes for the rest of the budget
             seqs2 = [[(rv.kind, rv.ref) for rv in rr.visits] for rr in raw.routes]
             again = model.solve(left, params.strategy, progress=progress,
@@ -314,7 +318,8 @@ def _fits_in_time(problem: Problem, jobs: Sequence[Job], vehicle: int,
 
 
 def insert_dropped(problem: Problem, jobs: Sequence[Job], vehicles: Sequence[int],
-                   model: Any, raw: Any, deadline: float, tries: int = 30) -> Any:
+                   model: Any, raw: Any, deadline: float, tries: int = 30,
+                   margin_s: float = 0.3) -> Any:
     """Put dropped jobs back one at a time where the model says the routes stay feasible.
 
     OR-Tools' local search did not insert a dropped client even where a one-node
@@ -330,7 +335,7 @@ def insert_dropped(problem: Problem, jobs: Sequence[Job], vehicles: Sequence[int
     dropped = list(raw.dropped)
     done = 0
     for ji in sorted(dropped, key=lambda i: jobs[i].tw_end_s):
-        if time.monotonic() >= deadline - 0.3:
+        if time.monotonic() >= deadline - margin_s:
             break
         j = jobs[ji]
         cats = {k for k, q in j.amount.items() if q > 0}
@@ -383,7 +388,7 @@ def insert_dropped(problem: Problem, jobs: Sequence[Job], vehicles: Sequence[int
         log.debug("insert job %d: %d positions, %d tried, %.1f s left", ji, len(cands),
                   len(short), deadline - time.monotonic())
         for _, ri, new in short:
-            if time.monotonic() >= deadline - 0.3:
+            if time.monotonic() >= deadline - margin_s:
                 break
             trial = [*seqs[:ri], new, *seqs[ri + 1:]]
             used = [0] * len(problem.facilities)
