@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import unquote_plus
 
+import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
@@ -101,8 +102,6 @@ def create_app(db_url: str | None = None, *, migrate: bool = True) -> FastAPI:
         # Endpoints run on AnyIO's thread pool (WASTEROUTE_API_THREADS threads); the
         # engine's pool is sized to it, and no request holds a connection while it
         # waits for a thread (api.deps).
-        import anyio.to_thread
-
         anyio.to_thread.current_default_thread_limiter().total_tokens = threads
         # the token secret once, before serving (not lazily inside a request's transaction)
         app.state.secret = token_secret(app.state.session_factory)

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.spatial import ConvexHull, QhullError
 
 from logistics.domain import CATEGORY_BY_KEY
 from logistics.persistence import dashboard_repo, plan_repo, reporting_repo
@@ -158,8 +159,6 @@ def compute_disposal_flows(session: Session, start: dt.date, end: dt.date) -> di
 
 def _hull(lon: np.ndarray, lat: np.ndarray) -> list[list[float]] | None:
     """Closed convex hull ring [[lon, lat], ...] of a town's points (None if degenerate)."""
-    from scipy.spatial import ConvexHull, QhullError
-
     pts = np.unique(np.column_stack([lon, lat]), axis=0)
     if len(pts) < 3:
         return None

@@ -7,10 +7,12 @@ symbols and map labels would need sprite/glyph downloads.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import plotly.graph_objects as go
 from plotly.colors import qualitative
+from plotly.subplots import make_subplots
 
 from logistics.domain import CATEGORY_BY_KEY, FACILITY_KINDS
 
@@ -164,7 +166,6 @@ def draw_disposal_sankey(data: dict[str, Any], lang: str = "zh") -> go.Figure:
 
 
 def _zoom(span_deg: float) -> float:
-    import math
 
     # the span fills ~420 px of a 512 px-per-world tile pyramid
     return round(max(3.0, min(15.0, math.log2(420 * 360.0 / (512 * max(span_deg, 1e-3))))), 2)
@@ -287,7 +288,6 @@ def draw_load_profile(plan: dict[str, Any], lang: str = "zh") -> go.Figure:
 
 
 def draw_fleet(data: dict[str, Any], lang: str = "zh") -> go.Figure:
-    from plotly.subplots import make_subplots
 
     trucks = data["trucks"]
     ids = [t["vehicle_id"] for t in trucks]

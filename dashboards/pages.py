@@ -29,6 +29,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 from jinja2 import Environment
+from plotly.offline import get_plotlyjs
 
 from dashboards import data as D
 from dashboards import figures as F
@@ -303,8 +304,6 @@ def render_page(session: Session, name: str, filters: Mapping[str, str] | None =
 
 def plotly_js() -> str:
     """The plotly.js bundle shipped with the plotly package (serve it as plotly.min.js)."""
-    from plotly.offline import get_plotlyjs
-
     js: str = get_plotlyjs()
     return js
 

@@ -17,6 +17,8 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import Table, delete, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from logistics.persistence.models import (
@@ -69,12 +71,8 @@ def count_rows(session: Session, model: type[Base]) -> int:
 def _insert(session: Session, table: Table) -> Any:
     name = dialect(session)
     if name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
         return pg_insert(table)
     if name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
         return sqlite_insert(table)
     raise NotImplementedError(f"upsert not implemented for {name}")
 
