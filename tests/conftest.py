@@ -8,15 +8,14 @@ Alembic and dropped afterwards, so tests never see each other's rows.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
 from logistics.persistence import db as dbmod
+from tests.factories import Api, make_api, migrated_db
 
 DATA = Path(__file__).parent / "data"
 
@@ -29,29 +28,11 @@ def _base_url() -> str | None:
 @pytest.fixture
 def db_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     base = _base_url()
-    if base is None:
-        url = f"sqlite:///{tmp_path / 'test.db'}"
+    with migrated_db(tmp_path, base) as url:
         monkeypatch.setenv("WASTEROUTE_DB", url)
-        dbmod.upgrade(url)
         yield url
-        dbmod.get_engine(url).dispose()
-        return
-    schema = "t_" + uuid.uuid4().hex[:12]
-    admin = create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in base else "?"
-    url = f"{base}{sep}options=-csearch_path%3D{schema}"
-    monkeypatch.setenv("WASTEROUTE_DB", url)
-    try:
-        dbmod.upgrade(url)
-        yield url
-    finally:
-        dbmod.get_engine(url).dispose()
+    if base is not None:
         dbmod.get_engine.cache_clear()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.fixture
@@ -62,3 +43,9 @@ def session(db_url: str) -> Iterator[Session]:
     finally:
         s.rollback()
         s.close()
+
+
+@pytest.fixture
+def api(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
+    """The app on the planning county, with a signed-in client per role."""
+    yield from make_api(db_url, monkeypatch)

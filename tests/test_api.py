@@ -1,13 +1,9 @@
-"""The HTTP API through its public interface (FastAPI TestClient), on the tiny county.
-
-Also holds the fixtures of the other API tests (a client per role)."""
+"""The HTTP API through its public interface (FastAPI TestClient), on the tiny county."""
 
 from __future__ import annotations
 
 import csv
 import io
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,69 +16,14 @@ from logistics.imports import import_paths
 from logistics.ops.users import create_api_key, create_user
 from logistics.persistence.db import session_scope
 from logistics.persistence.models import CollectionRecord, Complaint, Depot, Plan
-
-COUNTY = Path(__file__).parent / "data" / "planning"
-BAD = Path(__file__).parent / "data" / "imports" / "bad"
-FRIDAY = "2026-11-27"
-PASSWORD = "password-123"
-ROLES = ("admin", "dispatcher", "driver", "viewer")
-DRIVER_VEHICLE = "V01"
-
-
-class Api:
-    """A TestClient and a bearer header per role."""
-
-    def __init__(self, client: TestClient, headers: dict[str, dict[str, str]]) -> None:
-        self.client = client
-        self.headers = headers
-
-    def as_(self, role: str | None) -> dict[str, str]:
-        return {} if role is None else self.headers[role]
-
-    def get(self, path: str, role: str | None = "admin", **kw: Any) -> Any:
-        return self.client.get(path, headers=self.as_(role), **kw)
-
-    def post(self, path: str, role: str | None = "admin", **kw: Any) -> Any:
-        return self.client.post(path, headers=self.as_(role), **kw)
-
-    def put(self, path: str, role: str | None = "admin", **kw: Any) -> Any:
-        return self.client.put(path, headers=self.as_(role), **kw)
-
-    def delete(self, path: str, role: str | None = "admin", **kw: Any) -> Any:
-        return self.client.delete(path, headers=self.as_(role), **kw)
-
-    def wait_job(self, job_id: str, timeout_s: float = 120.0) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            job: dict[str, Any] = self.get(f"/jobs/{job_id}").json()
-            if job["status"] in ("succeeded", "failed", "cancelled"):
-                return job
-            assert time.monotonic() < deadline, job
-            time.sleep(0.2)
-
-
-def make_api(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
-    monkeypatch.delenv("WASTEROUTE_REDIS", raising=False)
-    monkeypatch.delenv("WASTEROUTE_CORS", raising=False)
-    monkeypatch.setenv("WASTEROUTE_SECRET", "test-secret-of-at-least-32-bytes-long!")
-    with session_scope(db_url) as s:
-        import_paths(s, [COUNTY])
-        for role in ROLES:
-            create_user(s, role, role, PASSWORD,
-                        DRIVER_VEHICLE if role == "driver" else None)
-    app = create_app(db_url)
-    with TestClient(app) as client:
-        headers = {}
-        for role in ROLES:
-            r = client.post("/token", data={"username": role, "password": PASSWORD})
-            assert r.status_code == 200, r.text
-            headers[role] = {"Authorization": f"Bearer {r.json()['access_token']}"}
-        yield Api(client, headers)
-
-
-@pytest.fixture
-def api(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
-    yield from make_api(db_url, monkeypatch)
+from tests.factories import (
+    BAD,
+    DRIVER_VEHICLE,
+    FRIDAY,
+    PASSWORD,
+    PLANNING_COUNTY,
+    Api,
+)
 
 
 def plan_friday(api: Api, time_limit_s: float = 1.0) -> dict[str, Any]:
@@ -272,7 +213,7 @@ def _files(paths: list[Path]) -> list[tuple[str, tuple[str, bytes, str]]]:
 
 
 def test_imports_take_the_cli_files(api: Api) -> None:
-    r = api.post("/imports", files=_files([COUNTY / "points.csv", COUNTY / "depots.csv"]))
+    r = api.post("/imports", files=_files([PLANNING_COUNTY / "points.csv", PLANNING_COUNTY / "depots.csv"]))
     assert r.status_code == 200, r.text
     counts = {c["kind"]: (c["inserted"], c["updated"]) for c in r.json()["counts"]}
     assert counts == {"depots": (0, 2), "points": (0, 41)}
@@ -295,7 +236,7 @@ def test_a_bad_file_rejects_the_whole_import(api: Api, db_url: str) -> None:
 def test_imports_over_the_size_limit_are_refused(api: Api,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WASTEROUTE_MAX_UPLOAD_MB", "0.001")  # 1 KiB
-    r = api.post("/imports", files=_files([COUNTY / "points.csv"]))
+    r = api.post("/imports", files=_files([PLANNING_COUNTY / "points.csv"]))
     _is_error(r, 413, "too_large")
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from fastapi.routing import APIRoute
 
-from tests.test_api import ROLES, Api, make_api
+from tests.factories import ROLES, Api, make_api
 
 A, D, DR, V = "admin", "dispatcher", "driver", "viewer"
 ALL = frozenset({A, D, DR, V})

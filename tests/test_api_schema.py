@@ -17,7 +17,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from tests.test_api import Api, api  # noqa: F401  (fixture)
+from tests.factories import Api
 
 SKIP = {("POST", "/plans")}
 #: no 5xx, documented status codes and media types, bodies and headers as documented.

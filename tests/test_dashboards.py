@@ -18,7 +18,7 @@ from dashboards.pages import PAGES, page_figures, render_page, write_dashboards
 from logistics.cli import app
 from logistics.domain import BadInput
 from logistics.reporting.metrics import NO_TOWN
-from tests.test_metrics import build_tiny_county, plan_document
+from tests.factories import build_tiny_county, plan_document
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 from logistics.cli import app
 from logistics.demand.simulate import SimConfig, day_selection, make_demand_document
 from logistics.persistence.models import CollectionRecord, Point
+from tests.factories import county_history
 from tests.plan_checker import assert_plan_ok, check_plan
-from tests.test_forecast import _history
 
 DAY = dt.date(2026, 11, 27)  # Friday, the day after the history
 LIGHT = ("P001", "P003")  # daily kitchen points producing 30 % of their kg_per_visit
@@ -23,7 +23,7 @@ SURGE = "P004"  # kitchen, Tue/Thu/Sat: not due on Fridays, now producing 3x
 
 
 def _county(session: Session) -> None:
-    _history(session)
+    county_history(session)
     session.execute(update(CollectionRecord).where(CollectionRecord.point_id.in_(LIGHT))
                     .values(kg=CollectionRecord.kg * 0.3))
     session.execute(update(CollectionRecord).where(CollectionRecord.point_id == SURGE)

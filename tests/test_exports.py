@@ -11,7 +11,7 @@ import pytest
 from logistics.imports import import_paths
 from logistics.persistence.db import session_scope
 from logistics.reporting.exports import FACILITY_COLUMNS, POINT_COLUMNS, export_path
-from tests.test_imports_support import GOOD, ZH, fresh_db, snapshot
+from tests.factories import GOOD, ZH, fresh_db, snapshot
 
 
 def _export(url: str, folder: Path, suffix: str) -> list[Path]:

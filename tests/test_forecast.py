@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-import random
 from pathlib import Path
 
 import pandas as pd
@@ -27,12 +26,14 @@ from logistics.demand.forecast import (
     is_public_holiday,
 )
 from logistics.imports import import_paths
-from logistics.persistence.models import CollectionRecord, Point
+from logistics.persistence.models import Point
+from tests.factories import (
+    HISTORY_END,
+    PLANNING_COUNTY,
+    county_history,
+    county_records,
+)
 from tests.plan_checker import assert_plan_ok, check_plan
-
-COUNTY = Path(__file__).parent / "data" / "planning"
-START = dt.date(2026, 9, 7)  # a Monday
-END = dt.date(2026, 11, 26)
 
 
 def test_gaps_follow_the_schedule() -> None:
@@ -52,41 +53,9 @@ def test_festival_windows_and_holidays() -> None:
     assert not is_public_holiday(dt.date(2020, 6, 3))
 
 
-def _records(session: Session, start: dt.date, end: dt.date, *, seed: int, noise: float,
-             trend: float = 0.0, holiday: dict[str, float] | None = None,
-             without: str | None = None) -> None:
-    """The county's points with records from ``start`` to ``end``: weekends +10 %,
-    a linear ``trend`` over the period, ``holiday[category]`` x on statutory holidays,
-    lognormal ``noise``; the point ``without`` gets no history."""
-    import_paths(session, [COUNTY])
-    rng = random.Random(seed)
-    points = list(session.scalars(select(Point)))
-    day = start
-    while day <= end:
-        weekend = 1.1 if day.isoweekday() >= 6 else 0.96
-        growth = 1.0 + trend * (day - start).days / max(1, (end - start).days)
-        hol = holiday if holiday and is_public_holiday(day) else {}
-        for p in points:
-            gap = gaps(p.days_mask)[day.isoweekday() - 1]
-            if gap == 0 or p.point_id == without:
-                continue
-            kg = (p.kg_per_visit * gap * weekend * growth * hol.get(p.category, 1.0)
-                  * math.exp(rng.gauss(0, noise)))
-            session.add(CollectionRecord(date=day, point_id=p.point_id, vehicle_id="",
-                                         kg=round(kg, 1)))
-        day += dt.timedelta(days=1)
-    session.flush()
-
-
-def _history(session: Session, seed: int = 1) -> None:
-    """Records with a weekday profile (weekends +10 %), a growing trend and noise;
-    P038 has no history at all."""
-    _records(session, START, END, seed=seed, noise=0.15, trend=0.2, without="P038")
-
-
 def test_forecast_beats_the_same_weekday_baseline(session: Session) -> None:
-    _history(session)
-    result = backtest(session, dt.date(2026, 10, 26), END)
+    county_history(session)
+    result = backtest(session, dt.date(2026, 10, 26), HISTORY_END)
     for cat in ("kitchen", "residual", "recyclable"):
         f = result["by_category"][cat]
         assert f["model_mape_pct"] < f["naive_mape_pct"], (cat, f)
@@ -98,12 +67,12 @@ def test_planner_uses_forecast_by_default_where_history_exists(
     session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     day = dt.date(2026, 11, 27)  # Friday
-    import_paths(session, [COUNTY])
+    import_paths(session, [PLANNING_COUNTY])
     points = due_points(session, day)
     static = {p.point_id: p.kg_per_visit for p in points}
     kg, info = expected_kg_detail(session, points, day)  # no records at all
     assert kg == static and info["source"] == "static" and info["points_forecast"] == 0
-    _history(session)
+    county_history(session)
     monkeypatch.delenv("WASTEROUTE_FORECAST", raising=False)
     monkeypatch.delenv("WASTEROUTE_FORECAST_MARGIN", raising=False)
     fc, info = expected_kg_detail(session, points, day)
@@ -129,7 +98,7 @@ def test_planner_uses_forecast_by_default_where_history_exists(
 def test_plan_cli_records_the_kg_source_and_passes_the_checker(
     db_url: str, session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _history(session)
+    county_history(session)
     session.commit()
     monkeypatch.delenv("WASTEROUTE_FORECAST", raising=False)
     day = dt.date(2026, 11, 27)
@@ -162,7 +131,7 @@ def test_plan_cli_records_the_kg_source_and_passes_the_checker(
 
 
 def test_forecast_cli_json_and_backtest(db_url: str, session: Session) -> None:
-    _history(session)
+    county_history(session)
     session.commit()
     runner = CliRunner()
     res = runner.invoke(app, ["forecast", "--date", "2026-11-27", "--json", "--db", db_url])
@@ -194,7 +163,7 @@ def _holiday_history(session: Session, holiday: dict[str, float], start: dt.date
                      end: dt.date = HOL_END, seed: int = 3) -> None:
     """Records with weekends +10 %, noise, and ``holiday[category]`` x on statutory
     holidays (no trend: the holiday factor alone is what the forecast has to find)."""
-    _records(session, start, end, seed=seed, noise=NOISE, holiday=holiday)
+    county_records(session, start, end, seed=seed, noise=NOISE, holiday=holiday)
 
 
 def _ratio_to_truth(session: Session, fc: pd.DataFrame, day: dt.date, category: str,

@@ -9,7 +9,7 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from logistics.demand.simulate import Fill, SimConfig, demand_selection, run_mode, simulate
-from tests.test_forecast import END, _history
+from tests.factories import HISTORY_END, county_history
 
 CFG = SimConfig(capacity_factor=1.5, margin=0.3, optional_from=0.6, optional_visit_at=0.75)
 
@@ -51,9 +51,9 @@ def test_demand_mode_skips_light_days_and_catches_a_surge() -> None:
 
 
 def test_simulation_plans_sampled_days_in_both_modes(session: Session) -> None:
-    _history(session)
-    day = END
-    out = simulate(session, dt.date(2026, 10, 1), END, km_days=[day], time_limit_s=1)
+    county_history(session)
+    day = HISTORY_END
+    out = simulate(session, dt.date(2026, 10, 1), HISTORY_END, km_days=[day], time_limit_s=1)
     assert set(out["modes"]) == {"schedule", "demand"}
     row = out["km_days"][0]
     for mode in ("schedule", "demand"):

@@ -22,7 +22,7 @@ from logistics.persistence.models import (
     Ticket,
     Vehicle,
 )
-from tests.test_imports_support import GOOD, ZH, cli_import, counts, snapshot
+from tests.factories import GOOD, ZH, cli_import, counts, snapshot
 
 
 def _all(session: Session, model: type) -> list:  # type: ignore[type-arg]

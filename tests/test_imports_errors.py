@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_imports_support import BAD, GOOD, cli_import, counts, snapshot
+from tests.factories import BAD, GOOD, cli_import, counts, snapshot
 
 CASES = [
     # (file in tests/data/imports/bad, row, column, words in the message)

@@ -11,9 +11,7 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -24,7 +22,7 @@ from logistics.ops import jobs
 from logistics.persistence.db import session_scope
 from logistics.persistence.models import Job, Plan
 from logistics.planning.plan import plan_day
-from tests.factories import FakeClock
+from tests.factories import FakeClock, wait_until
 
 COUNTY = Path(__file__).parent / "data" / "planning"
 FRIDAY = dt.date(2026, 11, 27)
@@ -85,7 +83,7 @@ def test_a_job_cancelled_while_running_stores_nothing(county: str) -> None:
     out: list[str] = []
     t = threading.Thread(target=lambda: out.append(jobs.run_job(job_id, county)))
     t.start()
-    _wait(lambda: _job(county, job_id).status == jobs.RUNNING, 30, "the job to start")
+    wait_until(lambda: _job(county, job_id).status == jobs.RUNNING, 30, "the job to start")
     with session_scope(county) as s:
         assert jobs.request_cancel(s, job_id).status == jobs.RUNNING
     t.join(60)
@@ -93,7 +91,7 @@ def test_a_job_cancelled_while_running_stores_nothing(county: str) -> None:
     assert _plans(county) == []
 
 
-def test_a_job_missing_from_the_database_is_dropped_after_the_start_wait(county: str) -> None:
+def test_a_job_missing_from_the_database_is_dropped_after_the_startwait_until(county: str) -> None:
     clock = FakeClock()
     start_s = clock.now_s
     fake = jobs.Clock(monotonic_s=clock, sleep=clock.sleep)
@@ -117,14 +115,6 @@ def test_a_redelivered_job_out_of_attempts_fails_and_keeps_the_plan(
     job = _job(county, job_id)
     assert job.error and "worker stopped" in job.error
     assert _plans(county) == [(1, "current")]
-
-
-def _wait(pred: Callable[[], bool], timeout_s: float, what: str) -> None:
-    """Poll an observable condition; the deadline only bounds a hang."""
-    deadline = time.monotonic() + timeout_s
-    while not pred():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 # ---------------------------------------------------------------- a real worker, killed
@@ -172,14 +162,14 @@ def test_a_worker_killed_mid_solve_leaves_the_job_retried_or_failed(
     second = None
     try:
         queue.enqueue(job_id, county)
-        _wait(lambda: _mid_solve(county, job_id), 60, "the first worker to be mid-solve")
+        wait_until(lambda: _mid_solve(county, job_id), 60, "the first worker to be mid-solve")
         os.killpg(first.pid, signal.SIGKILL)
         first.wait(10)
         job = _job(county, job_id)
         assert (job.status, job.attempts) == (jobs.RUNNING, 1)
         assert _plans(county) == [(1, "current")]  # the previous plan stays
         second = _worker(env, log)
-        _wait(lambda: _job(county, job_id).status in jobs.FINISHED, 120,
+        wait_until(lambda: _job(county, job_id).status in jobs.FINISHED, 120,
               "the job to be re-delivered and finish")
     finally:
         for p in (first, second):

@@ -13,13 +13,16 @@ from typer.testing import CliRunner
 from logistics.cli import app
 from logistics.persistence import plan_repo
 from logistics.persistence.db import session_scope
+from tests.factories import (
+    PLANNING_COUNTY,
+    REPLAN_AT,
+    REPLAN_AT_T,
+    REPLAN_DATE,
+    cli_ok,
+    parse_ts,
+    planned_by_cli,
+)
 from tests.plan_checker import assert_plan_ok, check_plan
-
-COUNTY = Path(__file__).parent / "data" / "planning"
-DATE = "2026-11-27"
-AT = "09:00"
-TZ8 = dt.timezone(dt.timedelta(hours=8))
-AT_T = dt.datetime(2026, 11, 27, 9, 0, tzinfo=TZ8)
 
 
 @pytest.fixture
@@ -27,32 +30,15 @@ def runner() -> CliRunner:
     return CliRunner()
 
 
-def _ok(runner: CliRunner, *args: str) -> Any:
-    res = runner.invoke(app, list(args))
-    assert res.exit_code == 0, res.output
-    return res
-
-
-def _planned(runner: CliRunner, url: str, tmp_path: Path) -> dict[str, Any]:
-    _ok(runner, "import", str(COUNTY), "--db", url)
-    out = tmp_path / "plan.json"
-    _ok(runner, "plan", "--date", DATE, "--time-limit", "2", "--out", str(out), "--db", url)
-    return json.loads(out.read_text(encoding="utf-8"))
-
-
-def _t(text: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(text)
-
-
 def _served(doc: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    """Per vehicle the stops left by AT (departure <= AT)."""
-    return {r["vehicle_id"]: [s for s in r["stops"] if _t(s["departure"]) <= AT_T]
+    """Per vehicle the stops left by REPLAN_AT (departure <= REPLAN_AT)."""
+    return {r["vehicle_id"]: [s for s in r["stops"] if parse_ts(s["departure"]) <= REPLAN_AT_T]
             for r in doc["routes"]}
 
 
 def _open_points(doc: dict[str, Any], vid: str | None = None) -> set[str]:
     return {s["id"] for r in doc["routes"] if vid is None or r["vehicle_id"] == vid
-            for s in r["stops"] if s["kind"] == "collect" and _t(s["departure"]) > AT_T}
+            for s in r["stops"] if s["kind"] == "collect" and parse_ts(s["departure"]) > REPLAN_AT_T}
 
 
 def _spare(tmp_path: Path, url: str, runner: CliRunner) -> None:
@@ -63,24 +49,24 @@ def _spare(tmp_path: Path, url: str, runner: CliRunner) -> None:
         "break_earliest,break_latest,cost_per_km,fixed_cost\n"
         "V05,豫A·H0005,D1,kitchen:6000;residual:6000,06:00,18:00,30,11:00,14:00,1.5,100\n",
         encoding="utf-8")
-    _ok(runner, "import", str(f), "--db", url)
+    cli_ok(runner, "import", str(f), "--db", url)
 
 
 def test_vehicle_down_keeps_served_stops_and_serves_the_rest(
     runner: CliRunner, db_url: str, tmp_path: Path
 ) -> None:
-    base = _planned(runner, db_url, tmp_path)
+    base = planned_by_cli(runner, db_url, tmp_path)
     # the truck with the most collections still to do after 09:00 breaks down
     down = max(base["routes"], key=lambda r: len(_open_points(base, r["vehicle_id"])))
     vid = down["vehicle_id"]
     assert _open_points(base, vid), "the test needs a truck with work left after 09:00"
     _spare(tmp_path, db_url, runner)
     out = tmp_path / "replan.json"
-    res = _ok(runner, "replan", "--date", DATE, "--at", AT, "--vehicle-down", vid,
+    res = cli_ok(runner, "replan", "--date", REPLAN_DATE, "--at", REPLAN_AT, "--vehicle-down", vid,
               "--out", str(out), "--time-limit", "5", "--db", db_url)
     doc = json.loads(out.read_text(encoding="utf-8"))
-    assert doc["plan_id"] == f"{DATE}-2"
-    assert doc["replan"]["base_plan_id"] == f"{DATE}-1"
+    assert doc["plan_id"] == f"{REPLAN_DATE}-2"
+    assert doc["replan"]["base_plan_id"] == f"{REPLAN_DATE}-1"
     assert_plan_ok(doc, db_url)
     # every stop left by 09:00 stays exactly as it was, in front of its route
     new_routes = {r["vehicle_id"]: r for r in doc["routes"]}
@@ -89,7 +75,7 @@ def test_vehicle_down_keeps_served_stops_and_serves_the_rest(
             assert new_routes[v]["stops"][: len(stops)] == stops
     # the broken truck collects nothing after 09:00 and ends empty at its depot
     late = [s for s in new_routes[vid]["stops"] if s["kind"] == "collect"
-            and _t(s["departure"]) > AT_T]
+            and parse_ts(s["departure"]) > REPLAN_AT_T]
     assert late == []
     # with a spare truck every remaining point is served; P902 (bulky) stays unassigned
     served = {s["id"] for r in doc["routes"] for s in r["stops"] if s["kind"] == "collect"}
@@ -103,29 +89,29 @@ def test_vehicle_down_keeps_served_stops_and_serves_the_rest(
         assert m["to"] != vid and pid in res.stdout
     # stored as the new current version, the old one superseded
     with session_scope(db_url) as s:
-        assert plan_repo.current_plan(s, dt.date(2026, 11, 27)).plan_id == f"{DATE}-2"  # type: ignore[union-attr]
-        stored = plan_repo.get_plan(s, f"{DATE}-2")
+        assert plan_repo.current_plan(s, dt.date(2026, 11, 27)).plan_id == f"{REPLAN_DATE}-2"  # type: ignore[union-attr]
+        stored = plan_repo.get_plan(s, f"{REPLAN_DATE}-2")
         assert stored is not None and stored.document == doc
-        assert plan_repo.get_plan(s, f"{DATE}-1").status == "superseded"  # type: ignore[union-attr]
+        assert plan_repo.get_plan(s, f"{REPLAN_DATE}-1").status == "superseded"  # type: ignore[union-attr]
 
 
 def test_closed_facility_is_not_used_after_the_event(
     runner: CliRunner, db_url: str, tmp_path: Path
 ) -> None:
-    _planned(runner, db_url, tmp_path)
+    planned_by_cli(runner, db_url, tmp_path)
     f = tmp_path / "facilities.csv"
     f.write_text(
         "facility_id,name,kind,accepts,lon,lat,open,close,unload_min,daily_capacity_kg,harmless\n"
         "F4,备用转运站,transfer_station,kitchen;residual,113.990,34.690,05:00,20:00,15,,true\n",
         encoding="utf-8")
-    _ok(runner, "import", str(f), "--db", db_url)
+    cli_ok(runner, "import", str(f), "--db", db_url)
     out = tmp_path / "replan.json"
-    _ok(runner, "replan", "--date", DATE, "--at", AT, "--facility-closed", "F1",
+    cli_ok(runner, "replan", "--date", REPLAN_DATE, "--at", REPLAN_AT, "--facility-closed", "F1",
         "--out", str(out), "--time-limit", "3", "--db", db_url)
     doc = json.loads(out.read_text(encoding="utf-8"))
     assert_plan_ok(doc, db_url)
     after = [s for r in doc["routes"] for s in r["stops"]
-             if s["kind"] == "unload" and s["id"] == "F1" and _t(s["start"]) > AT_T]
+             if s["kind"] == "unload" and s["id"] == "F1" and parse_ts(s["start"]) > REPLAN_AT_T]
     assert after == []
     assert any(s["kind"] == "unload" and s["id"] == "F4" for r in doc["routes"]
                for s in r["stops"])
@@ -134,16 +120,16 @@ def test_closed_facility_is_not_used_after_the_event(
 def test_added_point_is_served_with_its_kg(
     runner: CliRunner, db_url: str, tmp_path: Path
 ) -> None:
-    _planned(runner, db_url, tmp_path)
+    planned_by_cli(runner, db_url, tmp_path)
     out = tmp_path / "replan.json"
     # P903 is not due on Fridays: the city platform reports it overflowing
-    res = _ok(runner, "replan", "--date", DATE, "--at", AT, "--add-point", "P903",
+    res = cli_ok(runner, "replan", "--date", REPLAN_DATE, "--at", REPLAN_AT, "--add-point", "P903",
               "--kg", "500", "--out", str(out), "--time-limit", "3", "--db", db_url)
     doc = json.loads(out.read_text(encoding="utf-8"))
     stops = [s for r in doc["routes"] for s in r["stops"]
              if s["kind"] == "collect" and s["id"] == "P903"]
     assert sum(s["kg"] for s in stops) == 500
-    assert all(_t(s["start"]) > AT_T for s in stops)
+    assert all(parse_ts(s["start"]) > REPLAN_AT_T for s in stops)
     assert "P903" in res.stdout
     # the only complaints of the checker: P903 is not due by its schedule
     problems = check_plan(doc, db_url)
@@ -156,15 +142,15 @@ def test_added_point_is_served_with_its_kg(
 def test_replan_refuses_bad_requests_and_writes_nothing(
     runner: CliRunner, db_url: str, tmp_path: Path
 ) -> None:
-    _ok(runner, "import", str(COUNTY), "--db", db_url)
-    res = runner.invoke(app, ["replan", "--date", DATE, "--at", AT, "--db", db_url])
+    cli_ok(runner, "import", str(PLANNING_COUNTY), "--db", db_url)
+    res = runner.invoke(app, ["replan", "--date", REPLAN_DATE, "--at", REPLAN_AT, "--db", db_url])
     assert res.exit_code == 2 and "no plan" in res.output
-    _ok(runner, "plan", "--date", DATE, "--time-limit", "1", "--out",
+    cli_ok(runner, "plan", "--date", REPLAN_DATE, "--time-limit", "1", "--out",
         str(tmp_path / "p.json"), "--db", db_url)
-    for args in (["--at", "25:00"], ["--at", AT, "--vehicle-down", "NOPE"],
-                 ["--at", AT, "--add-point", "NOPE"], ["--at", AT, "--facility-closed", "X"]):
-        res = runner.invoke(app, ["replan", "--date", DATE, *args, "--db", db_url])
+    for args in (["--at", "25:00"], ["--at", REPLAN_AT, "--vehicle-down", "NOPE"],
+                 ["--at", REPLAN_AT, "--add-point", "NOPE"], ["--at", REPLAN_AT, "--facility-closed", "X"]):
+        res = runner.invoke(app, ["replan", "--date", REPLAN_DATE, *args, "--db", db_url])
         assert res.exit_code == 2, res.output
         assert "Traceback" not in res.output
     with session_scope(db_url) as s:
-        assert [p.plan_id for p in plan_repo.list_plans(s)] == [f"{DATE}-1"]
+        assert [p.plan_id for p in plan_repo.list_plans(s)] == [f"{REPLAN_DATE}-1"]

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from logistics.persistence.db import session_scope
 from logistics.persistence.models import Complaint
-from tests.test_replan import AT, AT_T, DATE, _ok, _planned, _t
+from tests.factories import REPLAN_AT, REPLAN_AT_T, REPLAN_DATE, cli_ok, parse_ts, planned_by_cli
 
 
 def _complaint(point: str, hhmm: str, kg: float | None, handled: bool = False) -> Complaint:
@@ -26,7 +26,7 @@ def test_open_complaints_before_the_event_are_served_and_marked_handled(
     db_url: str, tmp_path: Path
 ) -> None:
     runner = CliRunner()
-    _planned(runner, db_url, tmp_path)
+    planned_by_cli(runner, db_url, tmp_path)
     with session_scope(db_url) as s:
         s.add_all([
             _complaint("P903", "08:10", 300.0),
@@ -35,13 +35,13 @@ def test_open_complaints_before_the_event_are_served_and_marked_handled(
             _complaint("P038", "07:00", 100.0, handled=True),  # already dealt with
         ])
     out = tmp_path / "replan.json"
-    _ok(runner, "replan", "--date", DATE, "--at", AT, "--complaints", "--out", str(out),
+    cli_ok(runner, "replan", "--date", REPLAN_DATE, "--at", REPLAN_AT, "--complaints", "--out", str(out),
         "--time-limit", "3", "--db", db_url)
     doc = json.loads(out.read_text(encoding="utf-8"))
     p903 = [stop for r in doc["routes"] for stop in r["stops"]
             if stop["kind"] == "collect" and stop["id"] == "P903"]
     assert sum(stop["kg"] for stop in p903) == 500
-    assert all(_t(stop["start"]) > AT_T for stop in p903)
+    assert all(parse_ts(stop["start"]) > REPLAN_AT_T for stop in p903)
     # only the complaints received before the event and not yet handled are added
     assert [a["point_id"] for a in doc["replan"]["diff"]["added"]] == ["P903"]
     with session_scope(db_url) as s:

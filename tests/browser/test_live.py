@@ -39,7 +39,7 @@ from logistics.cli import app
 from logistics.persistence import models as m
 from logistics.persistence.plan_repo import store_plan
 from tests.browser.serve import CHROMIUM, chromium
-from tests.test_metrics import build_tiny_county, plan_document
+from tests.factories import build_tiny_county, plan_document
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason="Debian chromium not installed (/usr/bin/chromium)"

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from dashboards.pages import PAGES, write_dashboards
 from tests.browser.serve import CHROMIUM, chromium, http_server
-from tests.test_metrics import build_tiny_county
+from tests.factories import build_tiny_county
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason="Debian chromium not installed (/usr/bin/chromium)"
