@@ -17,7 +17,8 @@ from typer.testing import CliRunner
 
 from logistics.cli import app
 from logistics.demo import data as dd
-from logistics.demo.run import FILE_NAMES, DemoCounty, generate_county, write_files
+from logistics.demo.export import FILE_NAMES, write_files
+from logistics.demo.generate import DemoCounty, generate_county
 from logistics.persistence import models as m
 from logistics.persistence.db import get_engine, session_scope
 

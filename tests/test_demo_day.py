@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from logistics.cli import app
 from logistics.demand.due import due_points, expected_kg_detail
-from logistics.demo.day import DEMO_PLAN_DATE
+from logistics.demo.run import DEMO_PLAN_DATE
 from logistics.persistence.db import session_scope
 from tests.plan_checker import assert_plan_ok
 

@@ -11,7 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from logistics.demo.run import generate_county, import_files, write_files
+from logistics.demo.export import write_files
+from logistics.demo.generate import generate_county
+from logistics.demo.run import import_files
 from logistics.persistence.db import session_scope
 from logistics.reporting.metrics import compute_metrics
 

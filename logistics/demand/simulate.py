@@ -33,7 +33,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -41,6 +41,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from logistics.persistence.models import CollectionRecord, Point
+
+if TYPE_CHECKING:
+    from logistics.planning.plan import SolveParams
 
 log = logging.getLogger(__name__)
 
@@ -305,6 +308,7 @@ def make_demand_document(
     time_limit_s: float,
     distance_model: Any = None,
     cfg: SimConfig | None = None,
+    params: SolveParams | None = None,
 ) -> dict[str, Any]:
     """The plan document of ``date`` in demand-driven mode (not stored).
 
@@ -320,7 +324,7 @@ def make_demand_document(
     if not sel:
         raise BadInput(f"no collections selected on {date.isoformat()} / 当日无收运点位")
     draft = make_selected_plan(session, date, sel, time_limit_s=time_limit_s,
-                               distance_model=distance_model)
+                               distance_model=distance_model, params=params)
     doc = draft.document
     optional = {pid for pid, v in info.items() if v["kind"] == "optional"}
     skipped = []

@@ -1,122 +1,68 @@
-"""The demo county: a Zhongmou-like county (中牟县, 2020) generated from a seed.
+"""The demo run: generate the county, write its files, import them, plan the next day,
+write route sheets and dashboards. Nothing here prints: each step returns what it made
+and the CLI shows it.
 
-``run_demo`` is a sequence of small steps, each a function of its own, so that later
-steps (plan the next day, write route sheets and dashboards) can be appended:
+Steps, each a function of its own:
 
-1. :func:`generate_county` builds the county and a year of collection records and
-   weighbridge tickets in memory (vectorised numpy/pandas; deterministic per seed);
-2. :func:`write_files` writes them as a bureau would export them: Chinese headers,
-   GB18030 CSVs, the fleet as XLSX, some coordinates in GCJ-02 (``坐标系 = gcj02``);
-3. :func:`resolve_db` / :func:`prepare_db` choose the database and migrate it;
-4. :func:`import_files` imports the files through the same importer as
-   ``wasteroute import`` (one transaction);
-5. :func:`db_counts` / :func:`db_tonnage` read back what the database holds;
-6. :func:`print_summary` shows it (only when the CLI passes a console).
+1. :func:`run_demo` generates the county (:mod:`logistics.demo.generate`), writes its
+   files as a bureau would (:mod:`logistics.demo.export`), chooses and migrates the
+   database (:func:`resolve_db`, :func:`prepare_db`), imports the files through the
+   importer of ``wasteroute import`` (:func:`import_files`) and reads back what the
+   database holds;
+2. :func:`run_next_day` plans the first day after the data year, writes its route
+   sheets, makes the day "happen" and reconciles it, and writes the dashboards.
+
+Each database step is its own transaction, as it would be when run as a command of its
+own.
 
 Database choice: ``--db`` beats ``WASTEROUTE_DB`` beats the demo's own file
 ``DIR/wasteroute.db``. The demo never touches the user's ``./wasteroute.db``. Its own
 file is recreated on every run (so a run with another seed never mixes two counties);
 a database named by the user is never deleted: the import is idempotent (same seed,
 same rows), so re-running the demo on it updates rows instead of duplicating them.
-
-Sizes: ``scale = 1.0`` is the reference county (about 350,000 households, 1,200
-collection points, 41 trucks, 201,000 t in 2020); smaller scales shrink households,
-communities, points and the fleet (at least one of each per town / truck type) and
-the year's tonnage in proportion (``201,000 t x scale``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import io
+import json
 import logging
 import os
-import re
 import time
-import zipfile
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
-
-from logistics.demand.forecast import is_public_holiday
-from logistics.demo import data as dd
-from logistics.domain import CATEGORY_BY_KEY, FACILITY_KINDS
+from logistics.demo.export import write_files
+from logistics.demo.generate import generate_county
+from logistics.imports import import_paths
+from logistics.persistence import demo_repo
+from logistics.persistence.db import get_engine, session_scope, upgrade
+from logistics.planning.plan import Progress, plan_day
+from logistics.planning.reconcile import make_reconcile_day, reconcile_day
+from logistics.sheets import write_sheets
 
 if TYPE_CHECKING:
-    from rich.console import Console
+    from logistics.planning.plan import SolveParams
 
 log = logging.getLogger(__name__)
 
-CSV_ENCODING = "gb18030"
-#: what a bureau's Windows export writes
-CSV_LINE_END = "\r\n"
-#: fixed time stamp written into the XLSX package, so that files are byte-identical per seed
-XLSX_TIMESTAMP = (2020, 12, 31, 18, 0, 0)
+#: the demo's records cover 2020; the "next day" is the first day after them
+DEMO_PLAN_DATE = dt.date(2021, 1, 1)
+#: the route sheet formats the demo writes
+SHEET_FORMATS = ("html", "gpx", "geojson", "xlsx", "pdf")
 
-#: file name (in DIR/data/) per import kind, in dependency order
-FILE_NAMES: dict[str, str] = {
-    "depots": "depots.csv",
-    "facilities": "facilities.csv",
-    "vehicles": "vehicles.xlsx",
-    "communities": "communities.csv",
-    "points": "points.csv",
-    "records": "records.csv",
-    "tickets": "tickets.csv",
-}
-
-_KM_PER_DEG_LAT = 111.0
-_KM_PER_DEG_LON = 111.0 * float(np.cos(np.radians(dd.SEAT_LAT)))
-
-
-# --------------------------------------------------------------------------- result types
-
-
-@dataclass(repr=False)
-class DemoCounty:
-    """The generated county. Coordinates are WGS-84 here; ``points.crs`` says in which
-    system the export writes each point. Internal helper columns start with ``_``."""
-
-    seed: int
-    scale: float
-    depots: pd.DataFrame
-    facilities: pd.DataFrame
-    vehicles: pd.DataFrame
-    communities: pd.DataFrame
-    points: pd.DataFrame
-    records: pd.DataFrame
-    tickets: pd.DataFrame
-
-    def __repr__(self) -> str:
-        return f"DemoCounty(seed={self.seed}, scale={self.scale}, counts={self.counts()})"
-
-    def tonnage_t(self) -> float:
-        return float(self.records["kg"].sum()) / 1000.0
-
-    def tonnage_by_category_t(self) -> dict[str, float]:
-        cat = self.records["point_id"].map(self.points.set_index("point_id")["category"])
-        by = self.records.groupby(cat)["kg"].sum() / 1000.0
-        return {str(k): round(float(v), 1) for k, v in by.sort_values(ascending=False).items()}
-
-    def counts(self) -> dict[str, int]:
-        return {
-            "depots": len(self.depots),
-            "facilities": len(self.facilities),
-            "vehicles": len(self.vehicles),
-            "communities": len(self.communities),
-            "points": len(self.points),
-            "records": len(self.records),
-            "tickets": len(self.tickets),
-        }
+#: writes the static dashboards: dashboards.write_dashboards, passed in by the CLI
+#: (logistics does not import dashboards)
+DashboardWriter = Callable[..., Sequence[Path]]
 
 
 @dataclass
 class DemoSummary:
-    """What a demo run produced; later steps (plan, sheets, dashboards) add to it."""
+    """What generating and importing the county produced."""
 
     out_dir: Path
     data_dir: Path
@@ -138,768 +84,20 @@ class DemoSummary:
     timings_s: dict[str, float] = field(default_factory=dict)
 
 
-# --------------------------------------------------------------------------- generator
-
-
-def _hm(text: str) -> int:
-    h, m = text.split(":")
-    return int(h) * 60 + int(m)
-
-
-def _fmt_hm(minutes: int) -> str:
-    return f"{minutes // 60:02d}:{minutes % 60:02d}"
-
-
-def _scaled(n: int, scale: float) -> int:
-    return max(1, round(n * scale))
-
-
-def _offset(lon: float, lat: float, dx_km: Any, dy_km: Any) -> tuple[Any, Any]:
-    return lon + np.asarray(dx_km) / _KM_PER_DEG_LON, lat + np.asarray(dy_km) / _KM_PER_DEG_LAT
-
-
-def _angle_from_seat(lon: Any, lat: Any) -> Any:
-    return np.arctan2(
-        (np.asarray(lat) - dd.SEAT_LAT) * _KM_PER_DEG_LAT,
-        (np.asarray(lon) - dd.SEAT_LON) * _KM_PER_DEG_LON,
-    )
-
-
-def _unique_names(rng: np.random.Generator, n: int, make: Any) -> list[str]:
-    names: list[str] = []
-    seen: set[str] = set()
-    tries = 0
-    while len(names) < n:
-        name = make(rng, tries)
-        tries += 1
-        if name not in seen:
-            seen.add(name)
-            names.append(name)
-    return names
-
-
-def _urban_name(rng: np.random.Generator, tries: int) -> str:
-    stem = dd.URBAN_COMMUNITY_STEMS[int(rng.integers(len(dd.URBAN_COMMUNITY_STEMS)))]
-    suffixes = dd.URBAN_COMMUNITY_SUFFIXES[: 1 + min(tries // 40, 4)]
-    return stem + suffixes[int(rng.integers(len(suffixes)))]
-
-
-def _village_name(rng: np.random.Generator, _tries: int) -> str:
-    pre = dd.VILLAGE_PREFIXES[int(rng.integers(len(dd.VILLAGE_PREFIXES)))]
-    sur = dd.SURNAMES[int(rng.integers(len(dd.SURNAMES)))]
-    suf = dd.VILLAGE_SUFFIXES[int(rng.integers(len(dd.VILLAGE_SUFFIXES)))]
-    return f"{pre}{sur}{suf}村"
-
-
-def _sorting_since(rng: np.random.Generator, kind: str, n: int) -> list[dt.date | None]:
-    """Start of source separation: a few pilots before 2020, most during the year
-    (urban streets first), some not yet. No launches during the lockdown."""
-    p_before, p_during, a, b = {
-        "urban": (0.25, 0.72, 1.6, 2.2),
-        "seat": (0.08, 0.82, 2.0, 1.8),
-        "village": (0.03, 0.81, 2.4, 1.5),
-    }[kind]
-    u = rng.random(n)
-    frac = rng.beta(a, b, n)
-    pilot_day = rng.integers(0, 183, n)  # 2019-07-01 .. 2019-12-31
-    out: list[dt.date | None] = []
-    lock0, lock1 = dd.LOCKDOWN
-    for i in range(n):
-        if u[i] < p_before:
-            out.append(dt.date(2019, 7, 1) + dt.timedelta(days=int(pilot_day[i])))
-        elif u[i] < p_before + p_during:
-            d = dd.YEAR_START + dt.timedelta(days=int(frac[i] * 365.999))
-            if lock0 <= d <= lock1:  # launches resumed after the lockdown
-                d = lock1 + dt.timedelta(days=1 + (d - lock0).days)
-            out.append(d)
-        else:
-            out.append(None)
-    return out
-
-
-def _communities(rng: np.random.Generator, scale: float) -> pd.DataFrame:
-    rows: list[dict[str, Any]] = []
-    for ti, town in enumerate(dd.TOWNS):
-        n = _scaled(town.communities, scale)
-        if town.urban:
-            names = _unique_names(rng, n, _urban_name)
-            r = np.minimum(np.abs(rng.normal(0.0, town.radius_km / 2, n)), town.radius_km * 1.5)
-            hh = rng.lognormal(np.log(1900), 0.35, n)
-            kinds = ["urban"] * n
-        else:
-            names = [f"{town.short}社区", *_unique_names(rng, n - 1, _village_name)]
-            r = town.radius_km * np.sqrt(rng.random(n))
-            r[0] = 0.3 * rng.random()
-            hh = rng.lognormal(np.log(430), 0.45, n)
-            hh[0] = rng.lognormal(np.log(1800), 0.25)
-            kinds = ["seat"] + ["village"] * (n - 1)
-        ang = rng.uniform(0, 2 * np.pi, n)
-        lon, lat = _offset(town.lon, town.lat, r * np.cos(ang), r * np.sin(ang))
-        since = [_sorting_since(rng, k, 1)[0] for k in kinds]
-        for k in range(n):
-            rows.append(
-                {
-                    "community_id": f"C{ti + 1:02d}{k + 1:03d}",
-                    "name": names[k],
-                    "town": town.name,
-                    "households": float(hh[k]),
-                    "sorting_since": since[k],
-                    "_kind": kinds[k],
-                    "_lon": float(lon[k]),
-                    "_lat": float(lat[k]),
-                    "_gcj02": town.gcj02,
-                }
-            )
-    df = pd.DataFrame(rows)
-    target = dd.TARGET_HOUSEHOLDS * scale
-    scaled = df["households"] * target / df["households"].sum()
-    df["households"] = np.maximum(scaled.round(), 30).astype("int64")
-    return df
-
-
-def _points(rng: np.random.Generator, comm: pd.DataFrame, scale: float) -> pd.DataFrame:
-    """Collection points with a base size (`_base`, households-equivalent per day);
-    kg per visit is set later from the generated records."""
-    rows: list[dict[str, Any]] = []
-
-    def add(
-        c: pd.Series,
-        category: str,
-        name: str,
-        hh: float,
-        shares: tuple[float, float],
-        jitter_km: float,
-        lon: float | None = None,
-        lat: float | None = None,
-    ) -> None:
-        """`hh`: households (or household-equivalents for markets); `shares`: the part of
-        their waste this point gets before and after the community separates at source."""
-        dx, dy = rng.normal(0.0, jitter_km, 2)
-        plon, plat = _offset(
-            c["_lon"] if lon is None else lon, c["_lat"] if lat is None else lat, dx, dy
-        )
-        rows.append(
-            {
-                "name": name,
-                "community_id": c["community_id"],
-                "_lon": float(plon),
-                "_lat": float(plat),
-                "category": category,
-                "_hh": hh,
-                "_share_unsorted": shares[0],
-                "_share_sorted": shares[1],
-                "_base": hh * shares[1],
-                "_kind": c["_kind"],
-                "_gcj02": bool(c["_gcj02"]),
-                "_since": c["sorting_since"],
-                "_market": category == "fruit_veg",
-            }
-        )
-
-    for _, c in comm.iterrows():
-        hh = float(c["households"])
-        dense = c["_kind"] in ("urban", "seat")
-        jit = 0.12 if dense else 0.2
-        sorted_ = pd.notna(c["sorting_since"])
-        n_res = max(1, round(hh / 1400)) if dense else (2 if hh > 800 else 1)
-        cats: dict[str, int] = {"residual": n_res}
-        if sorted_:
-            cats["kitchen"] = max(1, round(hh / 2200)) if dense else 1
-            if dense or rng.random() < 0.35:
-                cats["recyclable"] = 1
-            if (c["_kind"] == "urban" and rng.random() < 0.35) or (
-                c["_kind"] == "seat" and rng.random() < 0.5
-            ):
-                cats["hazardous"] = 1
-        # residual takes the shares of the streams the community has no point for
-        res_sorted = 1.0 - sum(dd.SORTED_SHARES[k] for k in cats if k != "residual")
-        label = {
-            "residual": "其他垃圾收集点",
-            "kitchen": "厨余垃圾投放点",
-            "recyclable": "可回收物回收点",
-            "hazardous": "有害垃圾投放点",
-        }
-        for cat, n in cats.items():
-            share = res_sorted if cat == "residual" else dd.SORTED_SHARES[cat]
-            for j in range(n):
-                suffix = f"{j + 1}号" if n > 1 else ""
-                unsorted = 1.0 / n if cat == "residual" else 0.0
-                add(c, cat, f"{c['name']}{label[cat]}{suffix}", hh, (unsorted, share / n), jit)
-
-    # markets: fruit and vegetable waste, 05:00-09:00
-    total_hh = float(comm["households"].sum())
-    markets: list[tuple[pd.Series, str, float, float | None, float | None]] = []
-    urban = comm[comm["_kind"] == "urban"].reset_index(drop=True)
-    for k in range(_scaled(len(dd.MARKET_STEMS_URBAN), scale)):
-        c = urban.iloc[int(rng.integers(len(urban)))]
-        markets.append((c, dd.MARKET_STEMS_URBAN[k % len(dd.MARKET_STEMS_URBAN)], 1.0, None, None))
-    for _, c in comm[comm["_kind"] == "seat"].iterrows():
-        markets.append((c, f"{c['name'].removesuffix('社区')}农贸市场", 0.8, None, None))
-    w_name, w_lon, w_lat, w_n = dd.WHOLESALE_MARKET
-    dist = np.hypot(comm["_lon"].to_numpy() - w_lon, comm["_lat"].to_numpy() - w_lat)
-    near = comm.iloc[int(np.argmin(dist))]
-    for k in range(_scaled(w_n, scale)):
-        markets.append((near, f"{w_name}{k + 1}区", 4.0, w_lon, w_lat))
-    weights = np.array([m[2] for m in markets])
-    bases = weights / weights.sum() * total_hh * dd.MARKET_SHARE
-    for (c, name, _w, lon, lat), base in zip(markets, bases, strict=True):
-        add(c, "fruit_veg", f"{name}果蔬垃圾点", float(base), (1.0, 1.0), 0.05, lon, lat)
-
-    df = pd.DataFrame(rows)
-    df.insert(0, "point_id", [f"P{i + 1:04d}" for i in range(len(df))])
-    n = len(df)
-    kind = df["category"].to_numpy()
-    in_town = df["_kind"].isin(["urban", "seat"]).to_numpy()
-    # collection days
-    days = np.full(n, "daily", dtype=object)
-    alt = np.where(rng.random(n) < 0.5, "1;3;5", "2;4;6")
-    rec_alt = (kind == "recyclable") & (~in_town | (rng.random(n) < 0.6))
-    days[rec_alt] = alt[rec_alt]
-    days[kind == "hazardous"] = alt[kind == "hazardous"]
-    df["days"] = days
-    # time windows: most points any time in the shift (日产日清); main streets before
-    # the morning traffic, restaurants' kitchen waste in the morning, markets at dawn
-    u = rng.random(n)
-    tw_s = np.full(n, "06:00", dtype=object)
-    tw_e = np.full(n, "17:00", dtype=object)
-    res_town = (kind == "residual") & in_town
-    tw_s[res_town] = "05:00"
-    main_street = res_town & (u < 0.3)
-    tw_e[main_street] = "10:00"
-    morning_kitchen = (kind == "kitchen") & (u < 0.3)
-    tw_e[morning_kitchen] = "10:00"
-    tw_s[kind == "recyclable"], tw_e[kind == "recyclable"] = "08:00", "16:30"
-    tw_s[kind == "hazardous"], tw_e[kind == "hazardous"] = "09:00", "16:00"
-    fv = kind == "fruit_veg"
-    tw_s[fv], tw_e[fv] = "05:00", "09:00"
-    df["tw_start"], df["tw_end"] = tw_s, tw_e
-    df["_static"] = rng.lognormal(0.0, 0.15, n)
-    return df
-
-
-def _vehicles(rng: np.random.Generator, scale: float) -> pd.DataFrame:
-    rows: list[dict[str, Any]] = []
-    for spec in dd.FLEET:
-        for _ in range(_scaled(spec.count, scale)):
-            rows.append(
-                {
-                    "compartments": ";".join(f"{c}:{k}" for c, k in spec.compartments),
-                    "shift_start": spec.shift_start,
-                    "shift_end": spec.shift_end,
-                    "break_min": spec.break_min,
-                    "break_earliest": spec.break_earliest,
-                    "break_latest": spec.break_latest,
-                    "_type": spec.type_name,
-                    "_tare_kg": spec.tare_kg,
-                    "_caps": dict(spec.compartments),
-                }
-            )
-    df = pd.DataFrame(rows)
-    df.insert(0, "vehicle_id", [f"V{i + 1:02d}" for i in range(len(df))])
-    numbers = rng.choice(np.arange(10000, 100000), size=len(df), replace=False)
-    letters = np.array(list("DFGHJKLMNPQRSTUVWXY"))
-    plates = []
-    for i, num in enumerate(numbers):
-        s = str(int(num))
-        if i % 3 == 2:  # newer plates carry a letter
-            s = str(letters[int(rng.integers(len(letters)))]) + s[1:]
-        plates.append(f"豫A·{s}")
-    df.insert(1, "plate", plates)
-    return df
-
-
-def _assign(points: pd.DataFrame, vehicles: pd.DataFrame) -> pd.DataFrame:
-    """Give every point one vehicle (a fixed round, as bureaus run them): per category,
-    points sorted by bearing from the county seat are cut into consecutive sectors whose
-    expected load is proportional to each vehicle's compartment; the order inside a
-    sector is the round order. Each vehicle parks at the depot nearest its sector."""
-    points = points.copy()
-    points["_vehicle"] = ""
-    points["_order"] = 0
-    depot_of: dict[str, str] = {}
-    ang = _angle_from_seat(points["_lon"], points["_lat"])
-    # start the sweep in the north-west, where no town lies
-    points["_angle"] = (ang - 2.3) % (2 * np.pi)
-    for cat in points["category"].unique():
-        vs = vehicles[vehicles["_caps"].map(lambda c, cat=cat: cat in c)]
-        if vs.empty:
-            continue
-        caps = vs["_caps"].map(lambda c, cat=cat: c[cat]).to_numpy(dtype=float)
-        sel = points.index[points["category"] == cat]
-        # the streets of the seat first, then the towns, each swept by bearing
-        sub = points.loc[sel].assign(_rural=lambda p: p["_kind"] != "urban")
-        sub = sub.sort_values(["_rural", "_angle", "point_id"])
-        w = sub["_base"].to_numpy() * np.where(sub["days"] == "daily", 1.0, 0.5)
-        mid = (np.cumsum(w) - w / 2) / w.sum()
-        bounds = np.cumsum(caps) / caps.sum()
-        which = np.minimum(np.searchsorted(bounds, mid), len(vs) - 1)
-        vids = vs["vehicle_id"].to_numpy()
-        points.loc[sub.index, "_vehicle"] = vids[which]
-        points.loc[sub.index, "_order"] = np.arange(len(sub))
-    for vid in vehicles["vehicle_id"]:
-        mine = points[points["_vehicle"] == vid]
-        if mine.empty:
-            depot_of[vid] = dd.DEPOTS[0].depot_id
-            continue
-        lon, lat = mine["_lon"].mean(), mine["_lat"].mean()
-        d = [np.hypot(lon - dp.lon, lat - dp.lat) for dp in dd.DEPOTS]
-        depot_of[vid] = dd.DEPOTS[int(np.argmin(d))].depot_id
-    vehicles.insert(2, "depot_id", vehicles["vehicle_id"].map(depot_of))
-    return points
-
-
-def _daily_factors(dates: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
-    """Day-of-year multipliers for household and market waste: weekends slightly
-    higher, a mild summer high, the Spring Festival peak before and after the holiday
-    and its drop, the COVID-19 lockdown (markets restricted), the watermelon summer."""
-    doy = dates.day_of_year.to_numpy()
-    wd = dates.day_of_week.to_numpy()
-    weekday = np.where(wd >= 5, 1.06, 0.976)
-    house = weekday * (1.0 + 0.06 * np.sin(2 * np.pi * (doy - 110) / 366))
-    market = weekday * (1.0 + 0.55 * np.exp(-(((doy - 200) / 40.0) ** 2)))
-    d = dates.date
-    sf = dd.SPRING_FESTIVAL
-    for i, day in enumerate(d):
-        off = (day - sf).days
-        if -11 <= off <= -2:  # shopping and cleaning before the festival
-            house[i] *= 1.15
-            market[i] *= 1.25
-        elif -1 <= off <= 6:  # 除夕 .. 初七: holiday, collection thinned
-            house[i] *= 0.82
-            market[i] *= 0.45
-        elif 7 <= off <= 14:  # back to work, up to 元宵
-            house[i] *= 1.08
-        if dd.LOCKDOWN[0] <= day <= dd.LOCKDOWN[1]:
-            house[i] *= 0.95
-            market[i] *= 0.55
-    return house, market
-
-
-def _visit_gap(days: str) -> np.ndarray:
-    """Days of waste a visit collects, per ISO weekday 1..7 (index 0..6); 0 = no visit."""
-    if days == "daily":
-        return np.ones(7)
-    wds = sorted(int(x) for x in days.split(";"))
-    gap = np.zeros(7)
-    for i, w in enumerate(wds):
-        prev = wds[i - 1] if i else wds[-1] - 7
-        gap[w - 1] = w - prev
-    return gap
-
-
-def _records(rng: np.random.Generator, points: pd.DataFrame, scale: float) -> pd.DataFrame:
-    dates = pd.date_range(dd.YEAR_START, dd.YEAR_END, freq="D")
-    n_p, n_d = len(points), len(dates)
-    house, market = _daily_factors(dates)
-    is_market = points["_market"].to_numpy()
-    mod = np.where(is_market[:, None], market[None, :], house[None, :])
-    # statutory holidays: per category (offices and schools close; demo_data)
-    holiday = np.array([is_public_holiday(d) for d in dates.date])
-    by_cat = points["category"].map(dd.HOLIDAY_FACTORS).fillna(1.0).to_numpy(dtype=float)
-    mod = mod * np.where(holiday[None, :], by_cat[:, None], 1.0)
-    # sorting active on the day (community started source separation)
-    since = pd.to_datetime(points["_since"]).to_numpy(dtype="datetime64[D]")
-    day = dates.to_numpy(dtype="datetime64[D]")
-    has_since = ~np.isnat(since)
-    active = has_since[:, None] & (day[None, :] >= np.where(has_since, since, day[-1])[:, None])
-    share = np.where(
-        active,
-        points["_share_sorted"].to_numpy()[:, None],
-        points["_share_unsorted"].to_numpy()[:, None],
-    )
-    # collections per weekday and the days of waste each one picks up
-    gaps = np.stack([_visit_gap(d) for d in points["days"]])
-    iso = dates.day_of_week.to_numpy()
-    acc = gaps[:, iso]
-    hh_base = points["_hh"].to_numpy(dtype=float)
-    sigma = np.where(points["category"].to_numpy() == "hazardous", 0.4, 0.15)[:, None]
-    noise = np.exp(rng.normal(0.0, 1.0, (n_p, n_d)) * sigma - sigma**2 / 2)
-    missed = rng.random((n_p, n_d)) < 0.0015  # a missed visit now and then
-    kg = (hh_base * points["_static"].to_numpy())[:, None] * share * mod * acc * noise
-    kg[missed] = 0.0
-    kg *= dd.TARGET_TONNES * 1000.0 * scale / kg.sum()
-    # a single visit never exceeds the smallest compartment of its category
-    limit = points["category"].map(_min_capacity()).to_numpy(dtype=float)[:, None] * 0.95
-    kg = np.minimum(kg, limit)
-    kg = np.where(kg > 0, np.maximum(np.rint(kg), 1.0), 0.0)
-    pi, di = np.nonzero(kg)
-    return pd.DataFrame(
-        {
-            "date": day[di],
-            "point_id": points["point_id"].to_numpy()[pi],
-            "kg": kg[pi, di].astype("int64"),
-            "vehicle_id": points["_vehicle"].to_numpy()[pi],
-        }
-    )
-
-
-def _min_capacity() -> dict[str, float]:
-    caps: dict[str, float] = {}
-    for spec in dd.FLEET:
-        for c, k in spec.compartments:
-            caps[c] = min(caps.get(c, float("inf")), float(k))
-    return caps
-
-
-def _kg_per_visit(points: pd.DataFrame, records: pd.DataFrame) -> pd.Series:
-    """What a dispatcher would enter: the mean visit in December (else the year)."""
-    dec = records[records["date"] >= np.datetime64("2020-12-01")]
-    mean = dec.groupby("point_id")["kg"].mean()
-    mean = mean.combine_first(records.groupby("point_id")["kg"].mean())
-    kg = points["point_id"].map(mean).fillna(1.0).to_numpy()
-    kg = np.where(kg >= 100, np.rint(kg / 10) * 10, np.maximum(np.rint(kg), 1))
-    return pd.Series(kg.astype("int64"), index=points.index)
-
-
-def _bins_service(points: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    per_bin = points["category"].map(
-        {"residual": 50, "kitchen": 60, "recyclable": 25, "hazardous": 15, "fruit_veg": 150}
-    )
-    bins = np.clip(np.ceil(points["kg_per_visit"] / per_bin), 1, 40).astype("int64")
-    service = np.clip(np.rint(2 + 0.5 * bins), 2, 25).astype("int64")
-    return bins.to_numpy(), service.to_numpy()
-
-
-def _trips(records: pd.DataFrame, points: pd.DataFrame, vehicles: pd.DataFrame) -> np.ndarray:
-    """Trip number of each record inside its (vehicle, date, category) round: a new trip
-    starts when the next point would overfill the compartment."""
-    caps = vehicles.set_index("vehicle_id")["_caps"]
-    cat = records["_category"].to_numpy()
-    veh = records["vehicle_id"].to_numpy()
-    date = records["date"].to_numpy()
-    kg = records["kg"].to_numpy()
-    cap = np.array([caps[v][c] for v, c in zip(veh, cat, strict=True)], dtype=float)
-    new_group = np.ones(len(records), dtype=bool)
-    new_group[1:] = (veh[1:] != veh[:-1]) | (date[1:] != date[:-1]) | (cat[1:] != cat[:-1])
-    trip = np.zeros(len(records), dtype=np.int64)
-    load = 0.0
-    t = 0
-    for i, (ng, k, c) in enumerate(zip(new_group.tolist(), kg.tolist(), cap.tolist(), strict=True)):
-        if ng:
-            load, t = 0.0, 0
-        elif load + k > c:
-            load, t = 0.0, t + 1
-        load += k
-        trip[i] = t
-    return trip
-
-
-def _tickets(
-    rng: np.random.Generator,
-    records: pd.DataFrame,
-    points: pd.DataFrame,
-    vehicles: pd.DataFrame,
-    facilities: pd.DataFrame,
-) -> pd.DataFrame:
-    """One weighbridge ticket per trip and category, at the facility that takes it;
-    net weight = the trip's records."""
-    pts = points.set_index("point_id")
-    rec = records.assign(
-        _category=records["point_id"].map(pts["category"]),
-        _order=records["point_id"].map(pts["_order"]),
-    ).sort_values(["vehicle_id", "date", "_category", "_order"], kind="stable")
-    rec["_trip"] = _trips(rec, points, vehicles)
-    trips = (
-        rec.groupby(["vehicle_id", "date", "_category", "_trip"], sort=True)
-        .agg(net_kg=("kg", "sum"), _first=("_order", "min"))
-        .reset_index()
-    )
-    # order the trips of a vehicle-day, then spread them over the shift
-    trips = trips.sort_values(["vehicle_id", "date", "_trip", "_first"], kind="stable")
-    trips["_k"] = trips.groupby(["vehicle_id", "date"]).cumcount()
-    trips["_n"] = trips.groupby(["vehicle_id", "date"])["_k"].transform("size")
-    veh = vehicles.set_index("vehicle_id")
-    start = trips["vehicle_id"].map(veh["shift_start"].map(_hm)).to_numpy()
-    end = trips["vehicle_id"].map(veh["shift_end"].map(_hm)).to_numpy()
-    brk = trips["vehicle_id"].map(veh["break_min"]).to_numpy()
-    brk_at = trips["vehicle_id"].map(veh["break_earliest"].map(_hm)).to_numpy()
-    span = end - start - brk - 45
-    k = trips["_k"].to_numpy()
-    n = trips["_n"].to_numpy()
-    minute = start + 30 + (k + 1) * span / (n + 0.25) + rng.uniform(-20, 10, len(trips))
-    minute = np.where(minute > brk_at, minute + brk, minute)
-    # facility per trip
-    cat = trips["_category"].to_numpy()
-    day = trips["date"].to_numpy()
-    vnum = trips["vehicle_id"].str[1:].astype(int).to_numpy()
-    fac = np.full(len(trips), "", dtype=object)
-    m0, m1 = (np.datetime64(d) for d in dd.INCINERATOR_MAINTENANCE)
-    maint = (day >= m0) & (day <= m1)
-    fac[cat == "residual"] = "F01"
-    fac[(cat == "residual") & maint] = "F07"
-    fac[(cat == "kitchen") | (cat == "fruit_veg")] = "F04"
-    fac[cat == "hazardous"] = "F06"
-    rec_cat = cat == "recyclable"
-    to_sorting = (day >= np.datetime64(dd.SORTING_CENTER_OPENS)) & (vnum % 2 == 1)
-    fac[rec_cat] = np.where(to_sorting[rec_cat], "F03", "F05")
-    fs = facilities.set_index("facility_id")
-    f_open = pd.Series(fac).map(fs["open"].map(_hm)).to_numpy()
-    f_close = pd.Series(fac).map(fs["close"].map(_hm)).to_numpy()
-    minute = np.clip(minute, np.maximum(f_open + 5, start + 20), np.minimum(f_close - 5, end - 5))
-    seconds = np.rint(minute * 60).astype("int64") + rng.integers(0, 60, len(trips))
-    when = day.astype("datetime64[s]") + seconds.astype("timedelta64[s]")
-    tare = (
-        trips["vehicle_id"].map(veh["_tare_kg"]).to_numpy() + rng.integers(-3, 4, len(trips)) * 10
-    )
-    out = pd.DataFrame(
-        {
-            "facility_id": fac,
-            "time": when,
-            "category": cat,
-            "net_kg": trips["net_kg"].to_numpy(),
-            "gross_kg": trips["net_kg"].to_numpy() + tare,
-            "tare_kg": tare,
-            "vehicle_id": trips["vehicle_id"].to_numpy(),
-        }
-    ).sort_values(["facility_id", "time", "vehicle_id"], kind="stable")
-    seq = out.groupby(["facility_id", out["time"].dt.date]).cumcount() + 1
-    prefix = out["facility_id"].map(fs["_ticket_prefix"])
-    out.insert(
-        0, "ticket_no", prefix + out["time"].dt.strftime("%Y%m%d") + seq.map("{:03d}".format)
-    )
-    return out.sort_values(["time", "facility_id"], kind="stable").reset_index(drop=True)
-
-
-def _depots() -> pd.DataFrame:
-    return pd.DataFrame(
-        [{"depot_id": d.depot_id, "name": d.name, "_lon": d.lon, "_lat": d.lat} for d in dd.DEPOTS]
-    )
-
-
-def _facilities() -> pd.DataFrame:
-    return pd.DataFrame(
-        [
-            {
-                "facility_id": f.facility_id,
-                "name": f.name,
-                "kind": f.kind,
-                "accepts": list(f.accepts),
-                "_lon": f.lon,
-                "_lat": f.lat,
-                "open": f.open,
-                "close": f.close,
-                "unload_min": f.unload_min,
-                "daily_capacity_kg": f.daily_capacity_kg,
-                "harmless": f.harmless,
-                "_ticket_prefix": f.ticket_prefix,
-                "_gcj02": f.gcj02,
-            }
-            for f in dd.FACILITIES
-        ]
-    )
-
-
-def generate_county(seed: int = 2020, scale: float = 1.0) -> DemoCounty:
-    """The whole county and its year, in memory. Deterministic per (seed, scale)."""
-    if not 0 < scale <= 2:
-        raise ValueError(f"scale must be in (0, 2], got {scale}")
-    rng = np.random.default_rng(seed)
-    communities = _communities(rng, scale)
-    points = _points(rng, communities, scale)
-    vehicles = _vehicles(rng, scale)
-    points = _assign(points, vehicles)
-    facilities = _facilities()
-    records = _records(rng, points, scale)
-    points["kg_per_visit"] = _kg_per_visit(points, records)
-    points["bins"], points["service_min"] = _bins_service(points)
-    tickets = _tickets(rng, records, points, vehicles, facilities)
-    return DemoCounty(
-        seed=seed,
-        scale=scale,
-        depots=_depots(),
-        facilities=facilities,
-        vehicles=vehicles,
-        communities=communities,
-        points=points,
-        records=records,
-        tickets=tickets,
-    )
-
-
-# --------------------------------------------------------------------------- export files
-
-
-def _cat_zh(keys: pd.Series) -> pd.Series:
-    return keys.map(lambda k: CATEGORY_BY_KEY[k].name_zh)
-
-
-def _coords(df: pd.DataFrame, gcj02: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
-    """Longitude, latitude and crs cells: GCJ-02 where the row says so (picked on AMap),
-    WGS-84 (empty crs cell = the default) elsewhere."""
-    from logistics.coords import wgs84_to_gcj02
-
-    lon = df["_lon"].to_numpy(dtype=float)
-    lat = df["_lat"].to_numpy(dtype=float)
-    glon, glat = wgs84_to_gcj02(lon, lat)
-    g = gcj02.to_numpy(dtype=bool)
-    lon = np.where(g, glon, lon)
-    lat = np.where(g, glat, lat)
-    fmt = np.vectorize("{:.6f}".format, otypes=[object])
-    crs = np.where(g, "gcj02", "")
-    return (
-        pd.Series(fmt(lon), index=df.index),
-        pd.Series(fmt(lat), index=df.index),
-        pd.Series(crs, index=df.index),
-    )
-
-
-def _write_csv(df: pd.DataFrame, path: Path) -> None:
-    df.to_csv(path, index=False, encoding=CSV_ENCODING, lineterminator=CSV_LINE_END)
-
-
-def _write_xlsx(df: pd.DataFrame, path: Path, sheet: str) -> None:
-    """XLSX with fixed package time stamps (openpyxl stamps `now` into the file and its
-    zip entries), so the same seed gives the same bytes."""
-    from openpyxl import Workbook
-
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet(sheet)
-    ws.append(list(df.columns))
-    for row in df.itertuples(index=False):
-        ws.append([None if (isinstance(v, float) and np.isnan(v)) else v for v in row])
-    buf = io.BytesIO()
-    wb.save(buf)
-    stamp = dt.datetime(*XLSX_TIMESTAMP).strftime("%Y-%m-%dT%H:%M:%SZ").encode()
-    with zipfile.ZipFile(buf) as zin, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zout:
-        for info in zin.infolist():
-            data = zin.read(info.filename)
-            if info.filename == "docProps/core.xml":
-                data = re.sub(
-                    rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)",
-                    rb"\g<1>" + stamp + rb"\g<2>",
-                    data,
-                )
-            zi = zipfile.ZipInfo(info.filename, date_time=XLSX_TIMESTAMP)
-            zi.compress_type = zipfile.ZIP_DEFLATED
-            zi.external_attr = 0o644 << 16
-            zout.writestr(zi, data)
-
-
-def export_tables(county: DemoCounty) -> dict[str, pd.DataFrame]:
-    """The import files as tables with the Chinese headers of docs formats.md."""
-    dep = county.depots
-    lon, lat, _ = _coords(dep, pd.Series(False, index=dep.index))
-    depots = pd.DataFrame(
-        {"车场编号": dep["depot_id"], "名称": dep["name"], "经度": lon, "纬度": lat}
-    )
-
-    fac = county.facilities
-    lon, lat, crs = _coords(fac, fac["_gcj02"])
-    facilities = pd.DataFrame(
-        {
-            "设施编号": fac["facility_id"],
-            "名称": fac["name"],
-            "类型": fac["kind"].map(FACILITY_KINDS),
-            "接收类别": fac["accepts"].map(
-                lambda a: "；".join(CATEGORY_BY_KEY[k].name_zh for k in a)
-            ),
-            "经度": lon,
-            "纬度": lat,
-            "坐标系": crs,
-            "开放时间": fac["open"],
-            "关闭时间": fac["close"],
-            "卸料分钟": fac["unload_min"],
-            "日处理能力公斤": fac["daily_capacity_kg"],
-            "无害化": fac["harmless"].map({True: "是", False: "否"}),
-        }
-    )
-
-    veh = county.vehicles
-    vehicles = pd.DataFrame(
-        {
-            "车辆编号": veh["vehicle_id"],
-            "车牌号": veh["plate"],
-            "车场编号": veh["depot_id"],
-            "车厢": veh["compartments"],
-            "班次开始": veh["shift_start"],
-            "班次结束": veh["shift_end"],
-            "休息分钟": veh["break_min"],
-            "最早休息": veh["break_earliest"],
-            "最晚休息": veh["break_latest"],
-        }
-    )
-
-    com = county.communities
-    communities = pd.DataFrame(
-        {
-            "社区编号": com["community_id"],
-            "名称": com["name"],
-            "乡镇": com["town"],
-            "户数": com["households"],
-            "分类开始日期": com["sorting_since"].map(
-                lambda d: d.isoformat() if isinstance(d, dt.date) else ""
-            ),
-        }
-    )
-
-    pts = county.points
-    lon, lat, crs = _coords(pts, pts["_gcj02"])
-    points = pd.DataFrame(
-        {
-            "点位编号": pts["point_id"],
-            "名称": pts["name"],
-            "社区编号": pts["community_id"],
-            "经度": lon,
-            "纬度": lat,
-            "坐标系": crs,
-            "类别": _cat_zh(pts["category"]),
-            "每次公斤": pts["kg_per_visit"],
-            "收运日": pts["days"],
-            "最早": pts["tw_start"],
-            "最晚": pts["tw_end"],
-            "作业分钟": pts["service_min"],
-            "桶数": pts["bins"],
-        }
-    )
-
-    rec = county.records
-    records = pd.DataFrame(
-        {
-            "日期": rec["date"].dt.strftime("%Y-%m-%d"),
-            "点位编号": rec["point_id"],
-            "公斤": rec["kg"],
-            "车辆编号": rec["vehicle_id"],
-        }
-    )
-
-    tic = county.tickets
-    tickets = pd.DataFrame(
-        {
-            "磅单号": tic["ticket_no"],
-            "设施编号": tic["facility_id"],
-            "时间": tic["time"].dt.strftime("%Y-%m-%d %H:%M:%S"),
-            "类别": _cat_zh(tic["category"]),
-            "净重公斤": tic["net_kg"],
-            "毛重公斤": tic["gross_kg"],
-            "皮重公斤": tic["tare_kg"],
-            "车辆编号": tic["vehicle_id"],
-        }
-    )
-    return {
-        "depots": depots,
-        "facilities": facilities,
-        "vehicles": vehicles,
-        "communities": communities,
-        "points": points,
-        "records": records,
-        "tickets": tickets,
-    }
-
-
-def write_files(county: DemoCounty, data_dir: Path) -> dict[str, Path]:
-    """Write the import files into `data_dir` (created); returns kind -> path, in
-    dependency order."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    tables = export_tables(county)
-    files: dict[str, Path] = {}
-    for kind, name in FILE_NAMES.items():
-        path = data_dir / name
-        if path.suffix == ".xlsx":
-            _write_xlsx(tables[kind], path, sheet="车辆")
-        else:
-            _write_csv(tables[kind], path)
-        files[kind] = path
-    return files
+@dataclass
+class DayOutputs:
+    """What the demo's next day produced."""
+
+    plan_id: str | None = None
+    plan_path: Path | None = None
+    plan_summary: dict[str, Any] = field(default_factory=dict)
+    unassigned_by_reason: dict[str, int] = field(default_factory=dict)
+    sheet_paths: dict[str, list[Path]] = field(default_factory=dict)
+    dashboard_paths: list[Path] = field(default_factory=list)
+    #: reconciliation of the planned day against its (simulated) weighbridge tickets
+    reconcile_counts: dict[str, int] = field(default_factory=dict)
+    reconcile_path: Path | None = None
+    timings_s: dict[str, float] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- database
@@ -917,8 +115,6 @@ def resolve_db(out_dir: Path, db_url: str | None) -> tuple[str, bool]:
 def prepare_db(url: str, fresh: bool) -> None:
     """Migrate the schema; when `fresh` (the demo's own SQLite file), start from an empty
     file so that a run with another seed never mixes two counties."""
-    from logistics.persistence.db import get_engine, upgrade
-
     if fresh and url.startswith("sqlite:///"):
         get_engine(url).dispose()
         path = Path(url.removeprefix("sqlite:///"))
@@ -930,74 +126,32 @@ def prepare_db(url: str, fresh: bool) -> None:
 
 def import_files(url: str, files: dict[str, Path]) -> list[str]:
     """Import the files through the importer of `wasteroute import`, one transaction."""
-    from logistics.imports import import_paths
-    from logistics.persistence.db import session_scope
-
     with session_scope(url) as session:
         report = import_paths(session, list(files.values()))
     return list(report.lines())
 
 
-def db_counts(url: str) -> dict[str, int]:
-    """Rows per table, as the database holds them."""
-    from sqlalchemy import func, select
-
-    from logistics.persistence import models as m
-    from logistics.persistence.db import session_scope
-
-    tables: dict[str, Any] = {
-        "towns": m.Town,
-        "depots": m.Depot,
-        "facilities": m.Facility,
-        "vehicles": m.Vehicle,
-        "compartments": m.Compartment,
-        "communities": m.Community,
-        "points": m.Point,
-        "records": m.CollectionRecord,
-        "tickets": m.Ticket,
-    }
-    with session_scope(url) as s:
-        return {
-            k: int(s.scalar(select(func.count()).select_from(t)) or 0) for k, t in tables.items()
-        }
+def _read_back(url: str, summary: DemoSummary) -> None:
+    """Rows per table and the year's tonnage (t), as the database holds them."""
+    with session_scope(url) as session:
+        summary.db_counts = demo_repo.table_counts(session)
+        tonnage = demo_repo.tonnage(session)
+    by_cat = {c: round(kg / 1000.0, 1) for c, kg in tonnage.collected_kg_by_category.items()}
+    summary.tonnage_by_category_t = dict(sorted(by_cat.items(), key=lambda kv: -kv[1]))
+    summary.tonnage_t = round(sum(by_cat.values()), 1)
+    summary.delivered_t = round(tonnage.delivered_kg / 1000.0, 1)
+    summary.delivered_harmless_t = round(tonnage.delivered_harmless_kg / 1000.0, 1)
 
 
-def db_tonnage(url: str) -> tuple[dict[str, float], float, float]:
-    """Collected tonnage per category (records), delivered and delivered-harmless
-    tonnage (tickets), all in t."""
-    from sqlalchemy import func, select
-
-    from logistics.persistence import models as m
-    from logistics.persistence.db import session_scope
-
-    with session_scope(url) as s:
-        rows = s.execute(
-            select(m.Point.category, func.sum(m.CollectionRecord.kg))
-            .join(m.Point, m.Point.point_id == m.CollectionRecord.point_id)
-            .group_by(m.Point.category)
-        ).all()
-        delivered = s.scalar(select(func.sum(m.Ticket.net_kg))) or 0.0
-        harmless = (
-            s.scalar(
-                select(func.sum(m.Ticket.net_kg))
-                .join(m.Facility, m.Facility.facility_id == m.Ticket.facility_id)
-                .where(m.Facility.harmless.is_(True))
-            )
-            or 0.0
-        )
-    by_cat = {str(c): round(float(kg) / 1000.0, 1) for c, kg in rows}
-    by_cat = dict(sorted(by_cat.items(), key=lambda kv: -kv[1]))
-    return by_cat, float(delivered) / 1000.0, float(harmless) / 1000.0
-
-
-# --------------------------------------------------------------------------- the command
+# --------------------------------------------------------------------------- the county
 
 
 @contextmanager
-def _timed(timings: dict[str, float], step: str) -> Iterator[None]:
+def _timed(timings: dict[str, float], step: str, digits: int | None = 2) -> Iterator[None]:
     t0 = time.perf_counter()
     yield
-    timings[step] = round(time.perf_counter() - t0, 2)
+    elapsed = time.perf_counter() - t0
+    timings[step] = elapsed if digits is None else round(elapsed, digits)
     log.info("demo: %s took %.2f s", step, timings[step])
 
 
@@ -1005,12 +159,10 @@ def run_demo(
     out_dir: Path = Path("wasteroute-demo"),
     seed: int = 2020,
     db_url: str | None = None,
-    console: Console | None = None,
     scale: float = 1.0,
 ) -> DemoSummary:
-    """Generate the demo county, write its files to OUT/data/, import them into the
-    database, and (with a console) print a summary. See the module docstring for the
-    choice of database."""
+    """Generate the demo county, write its files to OUT/data/ and import them into the
+    database. See the module docstring for the choice of database."""
     out_dir = Path(out_dir)
     data_dir = out_dir / "data"
     timings: dict[str, float] = {}
@@ -1035,62 +187,103 @@ def run_demo(
         timings_s=timings,
     )
     with _timed(timings, "summary"):
-        summary.db_counts = db_counts(url)
-        by_cat, delivered, harmless = db_tonnage(url)
-        summary.tonnage_by_category_t = by_cat
-        summary.tonnage_t = round(sum(by_cat.values()), 1)
-        summary.delivered_t = round(delivered, 1)
-        summary.delivered_harmless_t = round(harmless, 1)
-    if console is not None:
-        print_summary(summary, console)
+        _read_back(url, summary)
     return summary
 
 
-def _display_url(url: str) -> str:
-    """The URL without a password."""
-    return re.sub(r"(://[^:/@]+):[^@]+@", r"\1:***@", url)
+# --------------------------------------------------------------------------- the next day
 
 
-def print_summary(summary: DemoSummary, console: Console) -> None:
-    from rich.table import Table
+def _write_json(path: Path, doc: Any) -> None:
+    path.write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
-    for line in summary.import_lines:
-        console.print(line, highlight=False, markup=False, soft_wrap=True)
-    t = Table(title=f"示范县 / demo county (seed {summary.seed}, scale {summary.scale:g})")
-    t.add_column("table / 表")
-    t.add_column("file rows / 文件行数", justify="right")
-    t.add_column("in database / 数据库", justify="right")
-    for kind, n in summary.db_counts.items():
-        written = summary.generated.get(kind)
-        t.add_row(kind, "" if written is None else f"{written:,}", f"{n:,}")
-    console.print(t)
 
-    s = Table(title="2020 清运量 / tonnage collected")
-    s.add_column("stream / 类别")
-    s.add_column("t", justify="right")
-    s.add_column("share / 占比", justify="right")
-    total = summary.tonnage_t or 1.0
-    for cat, tonnes in summary.tonnage_by_category_t.items():
-        c = CATEGORY_BY_KEY.get(cat)
-        label = f"{c.name_zh} {cat}" if c else cat
-        s.add_row(label, f"{tonnes:,.1f}", f"{tonnes / total:.1%}")
-    s.add_row("合计 total", f"{summary.tonnage_t:,.1f}", "")
-    console.print(s)
-    rate = summary.delivered_harmless_t / summary.tonnage_t if summary.tonnage_t else None
-    console.print(
-        f"weighbridge / 过磅: {summary.delivered_t:,.1f} t delivered, "
-        f"{summary.delivered_harmless_t:,.1f} t to harmless facilities"
-        + (f" (无害化处理率 {rate:.1%})" if rate is not None else ""),
-        highlight=False,
-    )
-    # paths and URLs on one line each (no wrapping), so they can be copied
-    for line in (
-        f"files / 数据文件: {summary.data_dir.resolve()}",
-        f"database / 数据库: {_display_url(summary.db_url)}",
-        f"next / 下一步: wasteroute plan --db '{_display_url(summary.db_url)}' --date 2021-01-01",
-    ):
-        console.print(line, highlight=False, markup=False, soft_wrap=True)
-    console.print(
-        "time / 用时: " + ", ".join(f"{k} {v:.1f} s" for k, v in summary.timings_s.items()),
-        highlight=False,
-    )
+def plan_next_day(
+    db_url: str,
+    out_dir: Path,
+    day: dt.date = DEMO_PLAN_DATE,
+    time_limit_s: float = 110.0,
+    params: SolveParams | None = None,
+    progress: Progress | None = None,
+) -> DayOutputs:
+    """Plan ``day``, store it and write ``OUT/plan-DAY.json``."""
+    outputs = DayOutputs()
+    with _timed(outputs.timings_s, "plan", digits=None), session_scope(db_url) as session:
+        result = plan_day(
+            session, day, time_limit_s=time_limit_s, params=params, progress=progress
+        )
+    doc = result.document
+    path = out_dir / f"plan-{day.isoformat()}.json"
+    _write_json(path, doc)
+    outputs.plan_id = result.plan_id
+    outputs.plan_path = path
+    outputs.plan_summary = dict(doc.get("summary", {}))
+    outputs.unassigned_by_reason = dict(Counter(u["reason"] for u in doc.get("unassigned", [])))
+    return outputs
+
+
+def write_day_sheets(db_url: str, out_dir: Path, day: dt.date, outputs: DayOutputs) -> None:
+    """Route sheets of the day: phone pages, GPX and the printable PDFs."""
+    sheets_dir = out_dir / "sheets"
+    with _timed(outputs.timings_s, "sheets", digits=None), session_scope(db_url) as session:
+        for fmt in SHEET_FORMATS:
+            outputs.sheet_paths[fmt] = write_sheets(session, day, fmt, sheets_dir / fmt)
+
+
+def write_day_dashboards(
+    db_url: str, out_dir: Path, day: dt.date, outputs: DayOutputs, writer: DashboardWriter
+) -> None:
+    """Static dashboards, written by ``writer``."""
+    with _timed(outputs.timings_s, "dashboards", digits=None), session_scope(db_url) as session:
+        outputs.dashboard_paths = list(writer(session, out_dir / "dashboards", date=day, lang="zh"))
+
+
+def reconcile_demo_day(db_url: str, out_dir: Path, day: dt.date, outputs: DayOutputs) -> None:
+    """Make the planned day "happen" (records and tickets that follow the plan, with a few
+    deliberate discrepancies) and reconcile it: the dispatcher's evening check."""
+    with _timed(outputs.timings_s, "reconcile", digits=None):
+        with session_scope(db_url) as session:
+            make_reconcile_day(session, day)
+        with session_scope(db_url) as session:
+            result = reconcile_day(session, day)
+        path = out_dir / f"reconcile-{day.isoformat()}.json"
+        _write_json(path, result)
+    outputs.reconcile_counts = {k: v for k, v in result["counts"].items() if v}
+    outputs.reconcile_path = path
+
+
+def run_next_day(
+    db_url: str,
+    out_dir: Path,
+    dashboards_writer: DashboardWriter,
+    *,
+    day: dt.date = DEMO_PLAN_DATE,
+    time_limit_s: float = 110.0,
+    params: SolveParams | None = None,
+    progress: Progress | None = None,
+    sheets: bool = True,
+) -> DayOutputs:
+    """Plan the demo's next day, write its sheets (unless ``sheets`` is off), reconcile
+    it and write the dashboards."""
+    outputs = plan_next_day(db_url, out_dir, day, time_limit_s, params=params, progress=progress)
+    if sheets:
+        write_day_sheets(db_url, out_dir, day, outputs)
+    reconcile_demo_day(db_url, out_dir, day, outputs)
+    write_day_dashboards(db_url, out_dir, day, outputs, dashboards_writer)
+    return outputs
+
+
+__all__ = [
+    "DEMO_PLAN_DATE",
+    "DayOutputs",
+    "DemoSummary",
+    "import_files",
+    "plan_next_day",
+    "prepare_db",
+    "reconcile_demo_day",
+    "resolve_db",
+    "run_demo",
+    "run_next_day",
+    "write_day_dashboards",
+    "write_day_sheets",
+]

@@ -122,11 +122,6 @@ def time_min(s: pd.Series) -> tuple[np.ndarray, Messages]:
     return map_unique(s, parse_time_min)
 
 
-def format_time_min(minutes: int | float) -> str:
-    m = int(round(minutes))
-    return f"{m // 60:02d}:{m % 60:02d}"
-
-
 _DATE = re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})$")
 _DATETIME = re.compile(
     r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?$"

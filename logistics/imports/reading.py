@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from logistics.domain import hhmm
 from logistics.imports.errors import ErrorLog
 from logistics.imports.schema import COLUMNS, header_lookup, normalise_header
 
@@ -276,8 +277,7 @@ def _xlsx_text(value: Any) -> str:
     if isinstance(value, dt.time):
         return value.strftime("%H:%M") if value.second == 0 else value.strftime("%H:%M:%S")
     if isinstance(value, dt.timedelta):  # a time cell past 24:00 (e.g. 24:00 itself)
-        minutes = round(value.total_seconds() / 60)
-        return f"{minutes // 60:02d}:{minutes % 60:02d}"
+        return hhmm(value.total_seconds() / 60)
     return str(value)
 
 

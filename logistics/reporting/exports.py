@@ -16,43 +16,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy.orm import Session
-
-from logistics.imports.cells import format_days_mask, format_time_min
+from logistics.domain import hhmm
+from logistics.imports.cells import format_days_mask
+from logistics.imports.schema import column_names
 from logistics.persistence import repositories as repo
+from logistics.persistence.db import Session
 from logistics.persistence.models import Facility, Point
 
 ExportKind = Literal["points", "facilities"]
 
-POINT_COLUMNS = (
-    "point_id",
-    "name",
-    "community_id",
-    "lon",
-    "lat",
-    "crs",
-    "category",
-    "kg_per_visit",
-    "days",
-    "tw_start",
-    "tw_end",
-    "service_min",
-    "bins",
-)
-FACILITY_COLUMNS = (
-    "facility_id",
-    "name",
-    "kind",
-    "accepts",
-    "lon",
-    "lat",
-    "crs",
-    "open",
-    "close",
-    "unload_min",
-    "daily_capacity_kg",
-    "harmless",
-)
+EXPORT_KINDS: tuple[ExportKind, ...] = ("points", "facilities")
+#: the import file's columns, in its order: an export re-imports unchanged
+POINT_COLUMNS = column_names("points")
+FACILITY_COLUMNS = column_names("facilities")
 
 CRS_NOTE = "coordinates are WGS-84 (EPSG:4326, lon/lat) / 坐标为 WGS-84"
 
@@ -77,8 +53,8 @@ def point_row(p: Point) -> dict[str, Any]:
         "category": p.category,
         "kg_per_visit": p.kg_per_visit,
         "days": format_days_mask(p.days_mask),
-        "tw_start": format_time_min(p.tw_start_min),
-        "tw_end": format_time_min(p.tw_end_min),
+        "tw_start": hhmm(p.tw_start_min),
+        "tw_end": hhmm(p.tw_end_min),
         "service_min": p.service_min,
         "bins": p.bins,
     }
@@ -93,8 +69,8 @@ def facility_row(f: Facility) -> dict[str, Any]:
         "lon": f.lon,
         "lat": f.lat,
         "crs": "wgs84",
-        "open": format_time_min(f.open_min),
-        "close": format_time_min(f.close_min),
+        "open": hhmm(f.open_min),
+        "close": hhmm(f.close_min),
         "unload_min": f.unload_min,
         "daily_capacity_kg": f.daily_capacity_kg,
         "harmless": bool(f.harmless),
@@ -162,6 +138,7 @@ EXPORTERS: dict[str, Callable[[Session, ExportKind, Path], int]] = {
     ".csv": export_csv,
     ".geojson": export_geojson,
 }
+EXPORT_SUFFIXES = tuple(EXPORTERS)
 
 
 def export_path(session: Session, kind: ExportKind, path: Path) -> int:

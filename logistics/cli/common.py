@@ -1,0 +1,99 @@
+"""What every command shares: the consoles, the --db option, the error wrapper and the
+solver options. Only the CLI prints."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from logistics.domain import BadInput, DomainError, ImportRejected
+from optimizer.params import SolveParams
+
+out = Console()
+err = Console(stderr=True)
+
+DbOpt = Annotated[
+    str | None,
+    typer.Option("--db", help="SQLAlchemy URL (default: $WASTEROUTE_DB or sqlite:///wasteroute.db)"),
+]
+SeedOpt = Annotated[
+    int, typer.Option("--seed", help="solver random seed (same seed and --solution-limit: same plan)")
+]
+SolutionLimitOpt = Annotated[
+    int | None,
+    typer.Option("--solution-limit", help="stop the search after this many solutions (reproducible plans)", min=1),
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: options given before the command (wasteroute --db URL plan ...)
+GLOBAL_OPTIONS: dict[str, Any] = {}
+
+
+def db_url(db: str | None) -> str | None:
+    """Per-command --db wins over the global one; None means environment/default."""
+    return db or GLOBAL_OPTIONS.get("db")
+
+
+def solve_params(seed: int, solution_limit: int | None) -> SolveParams:
+    """Solver parameters of --seed and --solution-limit (the time limit is set by the
+    planning call)."""
+    return SolveParams(seed=seed)
+
+
+def user_errors(fn: F) -> F:
+    """Turn domain errors (bad files, bad requests) into messages and exit code 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ImportRejected as exc:
+            for e in exc.errors:
+                err.print(str(e), markup=False, highlight=False, soft_wrap=True)
+            err.print(
+                f"rejected / 已拒绝: {len(exc.errors)} problem(s), nothing written / 未写入任何数据",
+                markup=False,
+            )
+            raise typer.Exit(2) from None
+        except DomainError as exc:
+            err.print(f"error / 错误: {exc}", markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def print_json(doc: Any) -> None:
+    sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def say(text: str) -> None:
+    """One plain line on stdout (no markup, no highlighting)."""
+    out.print(text, markup=False, highlight=False)
+
+
+def say_path(path: Path | str) -> None:
+    """A path on a line of its own, never wrapped, so that it can be copied."""
+    out.print(str(path), markup=False, highlight=False, soft_wrap=True)
+
+
+def check_out_file(path: Path) -> None:
+    """--out must name a file in a folder that exists."""
+    if path.is_dir():
+        raise BadInput(f"--out {path} is a folder; give a file name")
+    if not path.parent.exists():
+        raise BadInput(f"--out {path}: folder {path.parent} does not exist")
+
+
+def write_document(path: Path, doc: Any) -> None:
+    """Write a JSON document in one step (a reader never sees half a file)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(path)

@@ -1,0 +1,132 @@
+"""Commands that report: route sheets, metrics, dashboards, reconciliation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dashboards.pages import write_dashboards
+from logistics.cli import render
+from logistics.cli.common import DbOpt, db_url, out, print_json, say_path
+from logistics.domain import BadInput, parse_category
+from logistics.persistence.db import session_scope, upgrade
+from logistics.planning.plan import parse_date
+from logistics.planning.reconcile import reconcile_day
+from logistics.reporting.metrics import CO2_KG_PER_KM, compute_metrics
+from logistics.sheets import write_sheets
+
+
+def sheets(
+    date: Annotated[str, typer.Option("--date", help="plan date YYYY-MM-DD")],
+    fmt: Annotated[
+        str, typer.Option("--format", help="pdf|html|gpx|geojson|xlsx")
+    ] = "pdf",
+    lang: Annotated[str, typer.Option("--lang", help="zh|en")] = "zh",
+    vehicle: Annotated[
+        str | None, typer.Option("--vehicle", help="only this vehicle (id or plate)")
+    ] = None,
+    base_url: Annotated[
+        str | None,
+        typer.Option("--base-url", help="where the phone pages are served (QR codes on the PDF)"),
+    ] = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="output folder")] = Path("sheets"),
+    db: DbOpt = None,
+) -> None:
+    """Route sheets for drivers, one per route / 司机路线单（每条路线一份）."""
+    url = db_url(db)
+    upgrade(url)
+    with session_scope(url) as session:
+        paths = write_sheets(
+            session, date, fmt, out_dir, lang=lang, vehicle=vehicle, base_url=base_url
+        )
+    for path in paths:
+        say_path(path)
+
+
+def metrics(
+    date_from: Annotated[str, typer.Option("--from", help="first day YYYY-MM-DD")],
+    date_to: Annotated[str, typer.Option("--to", help="last day YYYY-MM-DD (included)")],
+    by: Annotated[str, typer.Option("--by", help="county|town")] = "county",
+    category: Annotated[
+        str | None, typer.Option("--category", help="only this category (key or Chinese name)")
+    ] = None,
+    town: Annotated[str | None, typer.Option("--town", help="only this town")] = None,
+    co2_kg_per_km: Annotated[
+        float | None,
+        typer.Option("--co2-kg-per-km", help="CO2 factor (default: docs/dashboards.md)"),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="the metrics document on stdout")] = False,
+    db: DbOpt = None,
+) -> None:
+    """Official metrics with their inputs / 考核指标."""
+    start, end = parse_date(date_from), parse_date(date_to)
+    cat = None
+    if category is not None:
+        cat = parse_category(category)
+        if cat is None:
+            raise BadInput(f"--category: unknown category ({category})")
+    url = db_url(db)
+    upgrade(url)
+    with session_scope(url) as session:
+        doc = compute_metrics(
+            session, start, end, by=by, category=cat, town=town,
+            co2_kg_per_km=CO2_KG_PER_KM if co2_kg_per_km is None else co2_kg_per_km,
+        )
+    if as_json:
+        print_json(doc)
+    else:
+        render.show_metrics(out, doc)
+
+
+def dashboards(
+    out_dir: Annotated[Path, typer.Option("--out", help="output folder")] = Path("dashboards"),
+    date: Annotated[
+        str | None, typer.Option("--date", help="plan day to show (default: newest plan)")
+    ] = None,
+    lang: Annotated[str, typer.Option("--lang", help="zh|en")] = "zh",
+    db: DbOpt = None,
+) -> None:
+    """Static dashboard pages / 静态看板."""
+    if lang not in ("zh", "en"):
+        raise BadInput(f"--lang must be zh or en (got {lang})")
+    day = parse_date(date) if date else None
+    url = db_url(db)
+    upgrade(url)
+    with session_scope(url) as session:
+        paths = write_dashboards(session, out_dir, date=day, lang=lang)
+    for path in paths:
+        say_path(path)
+    say_path(
+        "maps need http:// / 地图需通过 http 打开: "
+        f"python -m http.server -d {out_dir} 8000  ->  http://127.0.0.1:8000/index.html"
+    )
+
+
+def reconcile(
+    date: Annotated[str, typer.Option("--date", help="plan date YYYY-MM-DD")],
+    as_json: Annotated[bool, typer.Option("--json", help="the findings as JSON on stdout")] = False,
+    threshold_pct: Annotated[
+        float, typer.Option("--threshold-pct", help="net weight deviation that is flagged, %")
+    ] = 20.0,
+    window_min: Annotated[
+        float, typer.Option("--window-min", help="ticket time within this of the planned unload")
+    ] = 180.0,
+    db: DbOpt = None,
+) -> None:
+    """Plan versus weighbridge tickets and collection records; stores the findings /
+    计划与过磅、收运记录对账."""
+    day = parse_date(date)
+    if not (0 <= threshold_pct < float("inf")):
+        raise BadInput(f"--threshold-pct must be a number >= 0 (got {threshold_pct})")
+    if not (0 < window_min < float("inf")):
+        raise BadInput(f"--window-min must be a positive number (got {window_min})")
+    url = db_url(db)
+    upgrade(url)
+    with session_scope(url) as session:
+        result = reconcile_day(session, day, threshold_pct=threshold_pct, window_min=window_min)
+    if as_json:
+        print_json(result)
+    else:
+        render.show_reconcile(out, result)
