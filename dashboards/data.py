@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,7 @@ from logistics.domain import CATEGORY_BY_KEY
 from logistics.persistence import dashboard_repo, plan_repo, reporting_repo
 from logistics.persistence import repositories as repo
 from logistics.persistence.db import Session
+from logistics.planning.document import Plan, Route
 from logistics.reporting.metrics import NO_TOWN, REGISTRY, compute_metrics
 
 log = logging.getLogger(__name__)
@@ -218,75 +220,75 @@ def compute_county_map(session: Session) -> dict[str, Any]:
 # --------------------------------------------------------------------------- the day's plan
 
 
-def _hours(iso: str, day: dt.date) -> float:
-    """Local hours after the plan day's midnight (ISO time with offset, local clock)."""
-    t = dt.datetime.fromisoformat(iso)
+def _hours(t: dt.datetime, day: dt.date) -> float:
+    """Local hours after the plan day's midnight (a time with offset, local clock)."""
     base = dt.datetime.combine(day, dt.time(), tzinfo=t.tzinfo)
     return round((t - base).total_seconds() / 3600.0, 4)
 
 
-def plan_data(document: dict[str, Any]) -> dict[str, Any]:
-    """Routes (path, unloads, timeline segments, load profile, totals) of a plan document."""
-    day = dt.date.fromisoformat(document["date"])
-    routes = []
-    for r in document.get("routes", []):
-        stops = r.get("stops", [])
-        path = [[s["lon"], s["lat"]] for s in stops if s.get("lon") is not None]
-        unloads = [
-            {"id": s.get("id"), "lon": s["lon"], "lat": s["lat"],
-             "at": _hours(s.get("start") or s["arrival"], day)}
-            for s in stops if s["kind"] == "unload"
-        ]
-        segments: list[dict[str, Any]] = []
-        load_t: list[float] = []
-        load_kg: list[float] = []
-        prev_dep: float | None = None
-        for s in stops:
-            arr = _hours(s["arrival"], day)
-            dep = _hours(s["departure"], day)
-            start = _hours(s["start"], day) if s.get("start") else arr
-            if prev_dep is not None:
-                travel_h = s.get("travel_s")
-                drive_end = min(arr, prev_dep + travel_h / 3600.0) if travel_h is not None else arr
-                drive_end = round(drive_end, 4)
-                if drive_end > prev_dep:
-                    segments.append({"kind": "driving", "start": prev_dep, "end": drive_end})
-                if start > drive_end and s["kind"] != "break":
-                    segments.append({"kind": "waiting", "start": drive_end, "end": start})
-            kind = {"collect": "collecting", "unload": "unloading", "break": "break"}.get(s["kind"])
-            if kind == "break":
-                segments.append({"kind": "break", "start": arr, "end": dep})
-            elif kind is not None and dep > start:
-                segments.append({"kind": kind, "start": start, "end": dep})
-            if s.get("load_kg") is not None:
-                load_t.append(dep)
-                load_kg.append(float(sum(s["load_kg"].values())))
-            prev_dep = dep
-        kg = sum(float(s.get("kg", 0)) for s in stops if s["kind"] == "collect")
-        routes.append(
-            {
-                "vehicle_id": r["vehicle_id"],
-                "depot_id": r.get("depot_id"),
-                "distance_km": float(r["distance_km"]),
-                "duration_min": float(r["duration_min"]),
-                "kg": kg,
-                "collects": sum(1 for s in stops if s["kind"] == "collect"),
-                "trips": len(unloads),
-                "path": path,
-                "unloads": unloads,
-                "segments": segments,
-                "load": {"h": load_t, "kg": load_kg},
-            }
-        )
+def _route_data(r: Route, day: dt.date) -> dict[str, Any]:
+    """Path, unloads, timeline segments, load profile and totals of one route."""
+    stops = r.stops
+    path = [[s.lon, s.lat] for s in stops if s.lon is not None]
+    unloads = [
+        {"id": s.id, "lon": s.lon, "lat": s.lat, "at": _hours(s.start_time or s.arrival_time, day)}
+        for s in stops if s.kind == "unload"
+    ]
+    segments: list[dict[str, Any]] = []
+    load_t: list[float] = []
+    load_kg: list[float] = []
+    prev_dep: float | None = None
+    for s in stops:
+        arr = _hours(s.arrival_time, day)
+        dep = _hours(s.departure_time, day)
+        start_time = s.start_time
+        start = _hours(start_time, day) if start_time is not None else arr
+        if prev_dep is not None:
+            travel_s = s.travel_s
+            drive_end = min(arr, prev_dep + travel_s / 3600.0) if travel_s is not None else arr
+            drive_end = round(drive_end, 4)
+            if drive_end > prev_dep:
+                segments.append({"kind": "driving", "start": prev_dep, "end": drive_end})
+            if start > drive_end and s.kind != "break":
+                segments.append({"kind": "waiting", "start": drive_end, "end": start})
+        kind = {"collect": "collecting", "unload": "unloading", "break": "break"}.get(s.kind)
+        if kind == "break":
+            segments.append({"kind": "break", "start": arr, "end": dep})
+        elif kind is not None and dep > start:
+            segments.append({"kind": kind, "start": start, "end": dep})
+        if s.load_kg is not None:
+            load_t.append(dep)
+            load_kg.append(float(sum(s.load_kg.values())))
+        prev_dep = dep
+    collects = [s for s in stops if s.kind == "collect"]
     return {
-        "plan_id": document.get("plan_id"),
-        "date": document["date"],
-        "summary": document.get("summary", {}),
-        "routes": routes,
+        "vehicle_id": r.vehicle_id,
+        "depot_id": r.depot_id,
+        "distance_km": float(r.distance_km),
+        "duration_min": float(r.duration_min),
+        "kg": sum(float(s.kg or 0) for s in collects),
+        "collects": len(collects),
+        "trips": len(unloads),
+        "path": path,
+        "unloads": unloads,
+        "segments": segments,
+        "load": {"h": load_t, "kg": load_kg},
+    }
+
+
+def plan_data(plan: Plan | Mapping[str, Any]) -> dict[str, Any]:
+    """Routes (path, unloads, timeline segments, load profile, totals) of a plan; a JSON
+    document is read with :meth:`Plan.from_json` first."""
+    if not isinstance(plan, Plan):
+        plan = Plan.from_json(plan)
+    return {
+        "plan_id": plan.plan_id,
+        "date": plan.date.isoformat(),
+        "summary": {} if plan.summary is None else plan.summary.to_json(),
+        "routes": [_route_data(r, plan.date) for r in plan.routes],
         "unassigned": [
-            {"point_id": u["point_id"], "category": u["category"], "kg": u["kg"],
-             "reason": u["reason"]}
-            for u in document.get("unassigned", [])
+            {"point_id": u.point_id, "category": u.category, "kg": u.kg, "reason": u.reason}
+            for u in plan.unassigned
         ],
     }
 
@@ -301,8 +303,8 @@ def compute_plan_day(session: Session, date: dt.date | None) -> dict[str, Any] |
     day = date or newest_plan_date(session)
     if day is None:
         return None
-    plan = plan_repo.current_plan(session, day)
-    return None if plan is None else plan_data(plan.document)
+    row = plan_repo.current_plan(session, day)
+    return None if row is None else plan_data(plan_repo.load_plan(row))
 
 
 # --------------------------------------------------------------------------- fleet

@@ -180,7 +180,9 @@ def plan_document() -> dict[str, Any]:
     ]
     return {
         "format": "wasteroute.plan/1", "plan_id": "", "date": "2020-01-08",
-        "timezone": "Asia/Shanghai", "summary": {"points_due": 3, "points_served": 3},
+        "timezone": "Asia/Shanghai",
+        "summary": {"points_due": 3, "points_served": 3, "vehicles_used": 2,
+                    "distance_km": 30.0, "kg_planned": 1800},
         "routes": [
             {"vehicle_id": "V1", "depot_id": "D1", "distance_km": 20.0, "duration_min": 120,
              "stops": v1},
