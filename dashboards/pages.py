@@ -31,8 +31,8 @@ import plotly.graph_objects as go
 from jinja2 import Environment
 from plotly.offline import get_plotlyjs
 
-from dashboards import data as D
-from dashboards import figures as F
+import dashboards.data as D
+import dashboards.figures as F
 from logistics.domain import BadInput
 from logistics.persistence.db import Session
 from logistics.reporting.metrics import REGISTRY
