@@ -1,7 +1,7 @@
 """API load test: N concurrent clients read plans and metrics for a while.
 
-Starts nothing itself: run `wasteroute serve` first (see docs/benchmarks.md, "API
-load test"), with a planned day in its database and a user that may read plans and
+Starts nothing itself: run `wasteroute serve` first (see docs/benchmarks.md, command
+A1), with a planned day in its database and a user that may read plans and
 metrics. Traffic goes only to the given base URL on this machine (127.0.0.1); the
 run is bounded in time and stops by itself.
 

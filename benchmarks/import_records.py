@@ -6,7 +6,7 @@ times the import of the records file (read + validate + write + commit) into the
 database given by --db. A second pass re-imports the same file (every row an
 update). Prints rows/s, wall time and peak memory (ru_maxrss).
 
-    python benchmarks/import_records.py --db sqlite:////tmp/bench.db
+    python benchmarks/import_records.py --db sqlite:///bench.db
     python benchmarks/import_records.py \
         --db postgresql+psycopg://root@127.0.0.1:5432/test   # uses schema bench_import
 

@@ -1,7 +1,7 @@
 """Schedule versus demand-driven collection over the demo year (docs/benchmarks.md).
 
-Usage: python benchmarks/simulate_modes.py sqlite:////tmp/simdemo/wasteroute.db [seconds]
-(the database of `wasteroute demo --out /tmp/simdemo --time-limit 0`). Prints JSON.
+Usage: python benchmarks/simulate_modes.py sqlite:///simdemo/wasteroute.db [seconds]
+(the database of `wasteroute demo --out simdemo --time-limit 0`). Prints JSON.
 """
 
 from __future__ import annotations
