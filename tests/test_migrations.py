@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from logistics.domain import CATEGORIES
 from logistics.persistence.db import get_engine
@@ -18,7 +19,7 @@ def test_models_match_migrations(db_url: str) -> None:
     assert diff == [], f"models and migrations disagree; write a migration: {diff}"
 
 
-def test_categories_seeded(session) -> None:  # type: ignore[no-untyped-def]
+def test_categories_seeded(session: Session) -> None:
     rows = {r.key: r for r in session.scalars(select(CategoryRow))}
     assert set(rows) == {c.key for c in CATEGORIES}
     for c in CATEGORIES:
