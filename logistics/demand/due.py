@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
+from logistics.demand.forecast import expected_kg_forecast, safety_margin
+from logistics.persistence import demand_repo
+from logistics.persistence.db import Session
 from logistics.persistence.models import Point
 
 log = logging.getLogger(__name__)
@@ -33,13 +34,7 @@ def is_due(days_mask: int, date: dt.date) -> bool:
 
 def due_points(session: Session, date: dt.date) -> list[Point]:
     """Every point collected on ``date`` by its weekday schedule, ordered by point_id."""
-    bit = weekday_bit(date)
-    stmt = (
-        select(Point)
-        .where(Point.days_mask.op("&")(bit) != 0)
-        .order_by(Point.point_id)
-    )
-    points = list(session.scalars(stmt))
+    points = demand_repo.points_due(session, weekday_bit(date))
     log.info("%d point(s) due on %s", len(points), date.isoformat())
     return points
 
@@ -61,14 +56,10 @@ def expected_kg_detail(
     document's ``demand`` section: ``{"source": "forecast" | "static", "margin",
     "points_forecast", "points_static"}``.
     """
-    from logistics.demand.forecast import safety_margin
-
     kg = {p.point_id: float(p.kg_per_visit) for p in points}
     m = safety_margin(margin)
     fc: dict[str, float] = {}
     if forecast_enabled() and points:
-        from logistics.demand.forecast import expected_kg_forecast
-
         fc = expected_kg_forecast(session, [p.point_id for p in points], date, margin=m)
         kg.update(fc)
     info: dict[str, Any] = {
@@ -86,6 +77,4 @@ FORECAST_ENV = "WASTEROUTE_FORECAST"
 
 def forecast_enabled() -> bool:
     """The forecast is on unless ``WASTEROUTE_FORECAST`` is off/0/false/no."""
-    import os
-
     return os.environ.get(FORECAST_ENV, "").strip().lower() not in {"0", "off", "false", "no"}

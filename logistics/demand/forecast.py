@@ -46,10 +46,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import Session
 
-from logistics.persistence.models import CollectionRecord, Point
+from logistics.demand.schedule import visit_gaps
+from logistics.persistence import demand_repo
+from logistics.persistence.db import Session
 
 log = logging.getLogger(__name__)
 
@@ -110,14 +110,9 @@ def is_public_holiday(day: dt.date) -> bool:
     return bool(on and name and name != "Spring Festival")
 
 
-def gaps(days_mask: int) -> np.ndarray:
-    """Days of waste collected per ISO weekday (index 0 = Monday); 0 = no visit."""
-    wds = [w for w in range(1, 8) if days_mask & (1 << (w - 1))]
-    out = np.zeros(7)
-    for i, w in enumerate(wds):
-        prev = wds[i - 1] if i else wds[-1] - 7
-        out[w - 1] = w - prev
-    return out
+#: days of waste collected per weekday (index 0 = Monday), under the name the forecast's
+#: formula uses
+gaps = visit_gaps
 
 
 def holiday_runs(day: dt.date, lookback_days: int = HOLIDAY_LOOKBACK_DAYS
@@ -191,19 +186,13 @@ class History:
         rec = pd.DataFrame({"date": pd.to_datetime(pd.Series(cols[0], dtype=object)),
                             "point_id": pd.Series(cols[1], dtype=object),
                             "kg": np.asarray(cols[2], dtype=float)})
-        prow = session.execute(select(Point.point_id, Point.category, Point.kg_per_visit,
-                                      Point.days_mask)).all()
+        prow = demand_repo.points_for_forecast(session)
         pts = pd.DataFrame(prow, columns=["point_id", "category", "kg_per_visit", "days_mask"])
         return cls(rec, pts.set_index("point_id"))
 
     @classmethod
     def load(cls, session: Session, start: dt.date, end: dt.date) -> History:
-        rows = session.execute(
-            select(CollectionRecord.date, CollectionRecord.point_id,
-                   func.sum(CollectionRecord.kg))
-            .where(CollectionRecord.date >= start, CollectionRecord.date < end)
-            .group_by(CollectionRecord.date, CollectionRecord.point_id)
-            .order_by(CollectionRecord.date, CollectionRecord.point_id)).all()
+        rows = demand_repo.kg_by_day(session, start, end, ordered=True)
         return cls._from_rows(session, rows)
 
     @classmethod
@@ -226,12 +215,7 @@ class History:
                 merged.append((lo, hi))
         extra = sorted(d for d in _holiday_dates(day)
                        if not any(lo <= d <= hi for lo, hi in merged))
-        cond = or_(*[and_(CollectionRecord.date >= lo, CollectionRecord.date <= hi)
-                     for lo, hi in merged], CollectionRecord.date.in_(extra))
-        rows = session.execute(
-            select(CollectionRecord.date, CollectionRecord.point_id,
-                   func.sum(CollectionRecord.kg))
-            .where(cond).group_by(CollectionRecord.date, CollectionRecord.point_id)).all()
+        rows = demand_repo.kg_by_day_in(session, merged, extra)
         return cls._from_rows(session, rows)
 
 

@@ -37,10 +37,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
-from logistics.persistence.models import CollectionRecord, Point
+from logistics.demand.schedule import days_to_next, visit_gaps
+from logistics.domain import BadInput
+from logistics.persistence import demand_repo
+from logistics.persistence.db import Session
+from logistics.planning.plan import make_selected_plan
 
 if TYPE_CHECKING:
     from logistics.planning.plan import SolveParams
@@ -59,15 +61,6 @@ class SimConfig:
     margin: float = 0.3
 
 
-def _gaps(mask: int) -> np.ndarray:
-    wds = [w for w in range(7) if mask & (1 << w)]
-    g = np.zeros(7)
-    for i, w in enumerate(wds):
-        prev = wds[i - 1] if i else wds[-1] - 7
-        g[w] = w - prev
-    return g
-
-
 @dataclass
 class Fill:
     """Generation per point and day, capacities and schedules (arrays by point)."""
@@ -81,20 +74,17 @@ class Fill:
 
     @classmethod
     def load(cls, session: Session, start: dt.date, end: dt.date, cfg: SimConfig) -> Fill:
-        pts = session.execute(select(Point.point_id, Point.kg_per_visit, Point.days_mask)
-                              .order_by(Point.point_id)).all()
+        pts = demand_repo.point_schedules(session)
         ids = [p[0] for p in pts]
         pos = {pid: i for i, pid in enumerate(ids)}
-        gaps = np.stack([_gaps(int(p[2])) for p in pts]) if pts else np.zeros((0, 7))
+        gaps = np.stack([visit_gaps(int(p[2])) for p in pts]) if pts else np.zeros((0, 7))
         n_visits = (gaps > 0).sum(axis=1)
         kgv = np.array([float(p[1]) for p in pts])
         rate = np.where(n_visits > 0, kgv * n_visits / 7.0, 0.0)
         cap = cfg.capacity_factor * rate * np.maximum(gaps.max(axis=1), 1)
         dates = pd.date_range(start, end, freq="D")
         gen = np.zeros((len(ids), len(dates)))
-        rows = session.execute(
-            select(CollectionRecord.date, CollectionRecord.point_id, CollectionRecord.kg)
-            .where(CollectionRecord.date >= start, CollectionRecord.date <= end)).all()
+        rows = demand_repo.records_between(session, start, end)
         if rows:
             rec = pd.DataFrame(rows, columns=["date", "point_id", "kg"])
             pi = rec["point_id"].map(pos).to_numpy()
@@ -162,8 +152,6 @@ def simulate(
     time_limit_s: float = 10.0,
 ) -> dict[str, Any]:
     """Both modes over [start, end]; km by the engine on ``km_days`` (may be empty)."""
-    from logistics.planning.plan import make_selected_plan
-
     cfg = cfg or SimConfig()
     f = Fill.load(session, start, end, cfg)
     out: dict[str, Any] = {"format": "wasteroute.simulation/1", "from": start.isoformat(),
@@ -213,14 +201,6 @@ def simulate(
 # --------------------------------------------------------------------------- one real day
 
 
-def _days_to_next(mask: int, weekday: int) -> int:
-    """Days from ``weekday`` (0 = Monday) to the next scheduled weekday after it (1..7)."""
-    for n in range(1, 8):
-        if mask & (1 << ((weekday + n) % 7)):
-            return n
-    return 7
-
-
 def day_selection(
     session: Session, date: dt.date, cfg: SimConfig | None = None, *, window_days: int = 28
 ) -> tuple[dict[str, tuple[float, int | None]], dict[str, dict[str, Any]]]:
@@ -242,13 +222,9 @@ def day_selection(
     Returns (selection point -> (kg, penalty or None), info point -> figures).
     """
     cfg = cfg or SimConfig()
-    pts = session.execute(select(Point.point_id, Point.kg_per_visit, Point.days_mask)
-                          .order_by(Point.point_id)).all()
+    pts = demand_repo.point_schedules(session)
     start = date - dt.timedelta(days=window_days)
-    rows = session.execute(
-        select(CollectionRecord.date, CollectionRecord.point_id, func.sum(CollectionRecord.kg))
-        .where(CollectionRecord.date >= start, CollectionRecord.date < date)
-        .group_by(CollectionRecord.date, CollectionRecord.point_id)).all()
+    rows = demand_repo.kg_by_day(session, start, date)
     kg_sum: dict[str, float] = {}
     days_sum: dict[str, float] = {}
     last: dict[str, dt.date] = {}
@@ -257,7 +233,7 @@ def day_selection(
         d = d if isinstance(d, dt.date) else dt.date.fromisoformat(str(d))
         if pid not in masks or kg is None or float(kg) <= 0:
             continue
-        g = _gaps(masks[pid])[d.weekday()] or 1.0
+        g = visit_gaps(masks[pid])[d.weekday()] or 1.0
         kg_sum[pid] = kg_sum.get(pid, 0.0) + float(kg)
         days_sum[pid] = days_sum.get(pid, 0.0) + float(g)
         if pid not in last or d > last[pid]:
@@ -267,7 +243,7 @@ def day_selection(
     info: dict[str, dict[str, Any]] = {}
     for pid, kgv, mask in pts:
         pid, mask = str(pid), int(mask)
-        g = _gaps(mask)
+        g = visit_gaps(mask)
         scheduled = bool(mask & (1 << wd))
         if pid not in kg_sum:
             if scheduled:
@@ -281,7 +257,7 @@ def day_selection(
             continue
         r = kg_sum[pid] / days_sum[pid]
         kg_today = r * (date - last[pid]).days
-        n = _days_to_next(mask, wd)
+        n = days_to_next(mask, wd)
         at_next = kg_today + n * r * (1 + cfg.margin)
         fill_ratio = kg_today / cap
         figures = {"expected_kg": round(kg_today, 1), "fill_ratio": round(fill_ratio, 3),
@@ -316,9 +292,6 @@ def make_demand_document(
     ``low_expected_fill``) and are not due; ``demand.due_points`` lists the due
     ones (must-visit and the optional ones planned), ``demand.expected_kg`` their kg.
     """
-    from logistics.domain import BadInput
-    from logistics.planning.plan import make_selected_plan
-
     cfg = cfg or SimConfig()
     sel, info = day_selection(session, date, cfg)
     if not sel:

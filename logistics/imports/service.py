@@ -11,7 +11,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy.orm import Session
 
 from logistics.domain import BadInput
 from logistics.imports.errors import ErrorLog
@@ -19,6 +18,7 @@ from logistics.imports.reading import FILE_COLUMN, read_table
 from logistics.imports.schema import KEYS, KIND_ZH, KINDS, SUFFIXES, kind_from_stem, parse_kind
 from logistics.imports.validate import VALIDATORS
 from logistics.persistence import repositories as repo
+from logistics.persistence.db import Session
 from logistics.persistence.models import (
     CollectionRecord,
     Community,
