@@ -645,19 +645,19 @@ def _decode(problem: Problem, model: _Model, best: Any) -> tuple[dict[int, list[
     return routes, left
 
 
-def _run_pyvrp(model: _Model, stop: StoppingCriterion, seed: int) -> Any:
-    """``pyvrp.solve`` with penalties suited to the bureau's cost scale.
+def _run_pyvrp(
+    data: Any, prize_cap: int, stop: StoppingCriterion, seed: int, start: Any = None
+) -> Any:
+    """PyVRP's iterated local search with penalties suited to the bureau's cost scale.
 
     A client's prize is worth several vehicles (millions of units), so PyVRP's
     default cap on penalties (1e5 per kg or second) lets an overloaded, late
     solution look cheaper than leaving a client out, and the search stays
     infeasible. The cap here is a tenth of the largest prize; the search starts at
-    PyVRP's usual 5e4 and adapts every 100 solutions (PyVRP: 500).
+    PyVRP's usual 5e4 and adapts every 100 solutions (PyVRP: 500). ``start``: a
+    warm start (``pyvrp.Solution`` of ``data``), else a random one, as pyvrp.solve.
     """
-    data = model.data
-    params = PenaltyParams(
-        max_penalty=max(1e5, model.prize_cap / 10), solutions_between_updates=100
-    )
+    params = PenaltyParams(max_penalty=max(1e5, prize_cap / 10), solutions_between_updates=100)
     init = 5e4
     pm = PenaltyManager(([init] * data.num_load_dimensions, init, init), params)
     rng = pyvrp.RandomNumberGenerator(seed=seed)
@@ -666,9 +666,116 @@ def _run_pyvrp(model: _Model, stop: StoppingCriterion, seed: int) -> Any:
     for op in OPERATORS:
         if op.supports(data):
             ls.add_operator(op(data))
-    start = ls(pyvrp.Solution.make_random(data, rng), pm.max_cost_evaluator(), exhaustive=True)
+    if start is None:
+        start = pyvrp.Solution.make_random(data, rng)
+    start = ls(start, pm.max_cost_evaluator(), exhaustive=True)
     algo = pyvrp.IteratedLocalSearch(data, pm, ls, start, IteratedLocalSearchParams())
     return algo.run(stop, True, False, 5.0)
+
+
+def _stop(seconds: float, iterations: int | None) -> StoppingCriterion:
+    if iterations is None:
+        return MaxRuntime(max(0.05, seconds))
+    return MultipleCriteria([MaxIterations(iterations), MaxRuntime(max(0.05, seconds))])
+
+
+def _search(
+    model: _Model, run_s: float, seed: int, max_iterations: int | None
+) -> tuple[Any, dict[str, Any]]:
+    """PyVRP on the whole fleet, then fewer vehicles while that lowers the cost.
+
+    With a fixed cost far above a route's distance cost, PyVRP's moves rarely empty
+    a route (each client moved costs distance; the fixed cost is saved only when the
+    last one leaves). So: take the used fleet, remove the route with the fewest
+    clients (its type gets one vehicle less, every type at most what it used), warm
+    start from the rest and keep the result when it is feasible and cheaper (same
+    objective: fixed + distance cost + prizes of clients left out). Stops at the
+    time limit, or (``max_iterations``) after 6 tries.
+    """
+    t0 = time.perf_counter()
+    data = model.data
+    first_s = run_s if max_iterations is None else run_s
+    first_share = 0.5
+    res = _run_pyvrp(
+        data, model.prize_cap, _stop(first_s * first_share, max_iterations), seed
+    )
+    best = res.best
+    best_cost = res.cost() if res.is_feasible() else math.inf
+    iterations = int(res.num_iterations)
+    tries = accepted = 0
+    skip: set[tuple[int, int]] = set()  # (type, clients) that could not be removed
+    attempt_s = max(1.0, 0.1 * run_s)
+    while best_cost < math.inf:
+        left = run_s - (time.perf_counter() - t0)
+        if max_iterations is None and left < 0.5:
+            break
+        if max_iterations is not None and tries >= 6:
+            break
+        routes = sorted(best.routes(), key=lambda r: (r.num_clients(), r.distance()))
+        victim = next(
+            (r for r in routes if (r.vehicle_type(), r.num_clients()) not in skip), None
+        )
+        if victim is None:
+            break
+        used: dict[int, int] = {}
+        for r in best.routes():
+            used[r.vehicle_type()] = used.get(r.vehicle_type(), 0) + 1
+        used[victim.vehicle_type()] -= 1
+        keep = [t for t in range(data.num_vehicle_types) if used.get(t, 0) > 0]
+        if not keep:
+            break
+        new_index = {t: j for j, t in enumerate(keep)}
+        vtypes = [data.vehicle_type(t).replace(num_available=used[t]) for t in keep]
+        small = data.replace(vehicle_types=vtypes)
+        warm = pyvrp.Solution(
+            small,
+            [
+                pyvrp.Route(
+                    small,
+                    [pyvrp.Activity(a.type, a.idx) for a in list(r.schedule())[1:-1]],
+                    new_index[r.vehicle_type()],
+                )
+                for r in best.routes()
+                if r is not victim
+            ],
+        )
+        budget = min(attempt_s, left) if max_iterations is None else run_s
+        its = None if max_iterations is None else max(1, max_iterations // 2)
+        tries += 1
+        trial = _run_pyvrp(small, model.prize_cap, _stop(budget, its), seed + tries, warm)
+        iterations += int(trial.num_iterations)
+        if trial.is_feasible() and trial.cost() < best_cost:
+            accepted += 1
+            best_cost = trial.cost()
+            best = pyvrp.Solution(
+                data,
+                [
+                    pyvrp.Route(
+                        data,
+                        [pyvrp.Activity(a.type, a.idx) for a in list(r.schedule())[1:-1]],
+                        keep[r.vehicle_type()],
+                    )
+                    for r in trial.best.routes()
+                ],
+            )
+            skip.clear()
+        else:
+            skip.add((victim.vehicle_type(), victim.num_clients()))
+    if best_cost == math.inf and max_iterations is None:
+        # nothing feasible yet: spend the rest of the time on the whole fleet
+        left = run_s - (time.perf_counter() - t0)
+        if left > 0.5:
+            res = _run_pyvrp(data, model.prize_cap, _stop(left, None), seed, best)
+            best = res.best
+            iterations += int(res.num_iterations)
+            best_cost = res.cost() if res.is_feasible() else math.inf
+    return best, {
+        "pyvrp_feasible": best_cost < math.inf,
+        "pyvrp_cost_units": float(best_cost),
+        "pyvrp_iterations": iterations,
+        "fleet_tries": tries,
+        "fleet_reductions": accepted,
+    }
 
 
 def _solve_once(
@@ -683,12 +790,9 @@ def _solve_once(
     build_s = time.perf_counter() - t0
     # keep a little time for the post-pass (re-timing and repair)
     run_s = max(0.1, budget_s - build_s - min(5.0, 0.03 * budget_s))
-    stop: StoppingCriterion = MaxRuntime(run_s)
-    if max_iterations is not None:
-        stop = MultipleCriteria([MaxIterations(max_iterations), MaxRuntime(run_s)])
-    res = _run_pyvrp(model, stop, seed)
+    best, search_stats = _search(model, run_s, seed, max_iterations)
     solve_s = time.perf_counter() - t0 - build_s
-    routes, left = _decode(problem, model, res.best)
+    routes, left = _decode(problem, model, best)
 
     # exact re-timing; repair what breaks a rule
     pending: list[tuple[Stop, Reason]] = []
@@ -735,9 +839,7 @@ def _solve_once(
         wall_s=round(time.perf_counter() - t0, 3),
     )
     stats = {
-        "pyvrp_feasible": bool(res.is_feasible()),
-        "pyvrp_cost_units": float(res.cost()),
-        "pyvrp_iterations": int(res.num_iterations),
+        **search_stats,
         "cost_units_per_currency": model.scale,
         "build_s": round(build_s, 3),
         "pyvrp_s": round(solve_s, 3),
