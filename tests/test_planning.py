@@ -16,6 +16,7 @@ from logistics.imports import import_paths
 from logistics.persistence import plan_repo
 from logistics.persistence.db import session_scope
 from logistics.persistence.models import Plan, PlanStop, PlanUnassigned, Point, Vehicle
+from logistics.planning import translate
 from logistics.planning.document import DocumentError
 from logistics.planning.plan import parse_date, plan_day
 from tests.plan_checker import assert_plan_ok, check_plan
@@ -170,8 +171,6 @@ def test_checker_sees_the_same_rules_on_a_plan_of_another_weekday(county: Sessio
 def test_a_solver_crash_leaves_the_current_plan_intact(
     db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import optimizer.solve
-
     with session_scope(db_url) as s:
         import_paths(s, [COUNTY])
         first = plan_day(s, FRIDAY, time_limit_s=1.0).document
@@ -179,7 +178,7 @@ def test_a_solver_crash_leaves_the_current_plan_intact(
     def crash(*args: object, **kwargs: object) -> None:
         raise RuntimeError("engine crashed")
 
-    monkeypatch.setattr(optimizer.solve, "solve", crash)
+    monkeypatch.setattr(translate, "solve", crash)
     with pytest.raises(RuntimeError, match="engine crashed"), session_scope(db_url) as s:
         plan_day(s, FRIDAY, time_limit_s=1.0)
     with session_scope(db_url) as s:
