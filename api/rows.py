@@ -1,12 +1,14 @@
-"""The service behind the data endpoints (api.routers.data): rows of depots,
-facilities, vehicles, communities, points, records and tickets.
+"""The service behind the data endpoints (api.routers.data: rows of depots,
+facilities, vehicles, communities, points, records and tickets) and file uploads
+(``POST /imports``).
 
-Writes go through the importer: one JSON row is written as a one-row CSV
+Every write goes through the importer, so the rules and messages are those of the
+import files. Uploads are saved under safe names in a private temporary folder; row
+errors name the file as it was uploaded. A JSON row is written as a one-row CSV
 (``<kind>.csv``, UTF-8) in a private temporary folder and given to
 :func:`logistics.imports.import_paths`, which validates it (cells, duplicates,
-references to the database) and upserts it in the request's transaction. Row errors
-come back with ``file = "body"`` and ``row = 1``, so the rules and messages are those
-of the import files.
+references to the database) and upserts it in the request's transaction; its errors
+come back with ``file = "body"`` and ``row = 1``.
 """
 
 from __future__ import annotations
@@ -14,9 +16,12 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import math
+import os
+import re
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from api.errors import ApiError
 from logistics.domain import ImportRejected, NotFound, RowError
@@ -141,3 +146,46 @@ def replace_row(session: Session, kind: str, key: Any, row: dict[str, Any]) -> A
 
 def delete_row(session: Session, kind: str, key: Any) -> None:
     api_repo.delete_row(session, get_row(session, kind, key))
+
+
+# ---------------------------------------------------------------- file uploads
+
+_UNSAFE = re.compile(r"[^\w.\-\u4e00-\u9fff]+")
+
+
+def max_upload_bytes() -> int:
+    return int(float(os.environ.get("WASTEROUTE_MAX_UPLOAD_MB", "50")) * 1024 * 1024)
+
+
+def too_large(limit_bytes: int) -> ApiError:
+    return ApiError(413, "too_large", f"upload larger than {limit_bytes // 2**20} MB / 文件过大")
+
+
+def import_uploads(
+    session: Session, files: Sequence[tuple[str | None, IO[bytes]]], kind: str | None,
+    limit_bytes: int,
+) -> tuple[ImportReport, dict[str, str]]:
+    """Import uploaded (file name, stream) pairs in one go (all or nothing). Returns the
+    report and, per saved path, the name the file was uploaded with."""
+    with tempfile.TemporaryDirectory(prefix="wasteroute-import-") as tmp:
+        names: dict[str, str] = {}
+        paths: list[Path] = []
+        total = 0
+        for i, (filename, stream) in enumerate(files):
+            original = Path(filename or f"file{i}").name or f"file{i}"
+            folder = Path(tmp) / str(i)
+            folder.mkdir()
+            target = folder / (_UNSAFE.sub("_", original) or f"file{i}")
+            with target.open("wb") as out:
+                while chunk := stream.read(1 << 20):
+                    total += len(chunk)
+                    if total > limit_bytes:
+                        raise too_large(limit_bytes)
+                    out.write(chunk)
+            names[str(target)] = original
+            paths.append(target)
+        try:
+            return import_paths(session, paths, kind=kind), names
+        except ImportRejected as exc:
+            raise ImportRejected([RowError(names.get(e.file, e.file), e.row, e.column, e.message,
+                                           e.value) for e in exc.errors]) from None

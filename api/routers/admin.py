@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
-import re
-import tempfile
-from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.security import OAuth2PasswordRequestForm
 
+from api import rows
 from api import schemas as s
 from api.deps import ADMIN, EVERYONE, STAFF, PagingDep, PrincipalDep, SessionDep, require, secret
 from api.errors import ApiError
-from logistics.domain import ImportRejected, NotFound, RowError
-from logistics.imports import KINDS, import_paths
+from logistics.domain import NotFound
+from logistics.imports import KINDS
 from logistics.ops.users import TOKEN_TTL_S, authenticate, create_api_key, create_user, issue_token
 from logistics.persistence import api_repo
 from logistics.persistence.models import Complaint
@@ -73,13 +70,6 @@ def add_api_key(session: SessionDep, name: str) -> s.ApiKeyOut:
 # ---------------------------------------------------------------- imports
 
 
-def max_upload_bytes() -> int:
-    return int(float(os.environ.get("WASTEROUTE_MAX_UPLOAD_MB", "50")) * 1024 * 1024)
-
-
-_SAFE = re.compile(r"[^\w.\-\u4e00-\u9fff]+")
-
-
 @router.post("/imports", response_model=s.ImportOut, operation_id="import_files",
              dependencies=[_STAFF], tags=["imports"],
              summary="Import CSV/XLSX files like `wasteroute import`: all or nothing")
@@ -89,33 +79,12 @@ def import_files(
     files: Annotated[list[UploadFile], File(description="CSV/XLSX/GeoJSON files")],
     kind: Annotated[str | None, Form(description="kind of every file (else from names)")] = None,
 ) -> s.ImportOut:
-    limit = max_upload_bytes()
+    limit = rows.max_upload_bytes()
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
-        raise ApiError(413, "too_large", f"upload larger than {limit // 2**20} MB / 文件过大")
-    with tempfile.TemporaryDirectory(prefix="wasteroute-import-") as tmp:
-        names: dict[str, str] = {}
-        paths: list[Path] = []
-        total = 0
-        for i, up in enumerate(files):
-            original = Path(up.filename or f"file{i}").name or f"file{i}"
-            folder = Path(tmp) / str(i)
-            folder.mkdir()
-            target = folder / (_SAFE.sub("_", original) or f"file{i}")
-            with target.open("wb") as out:
-                while chunk := up.file.read(1 << 20):
-                    total += len(chunk)
-                    if total > limit:
-                        raise ApiError(413, "too_large",
-                                       f"upload larger than {limit // 2**20} MB / 文件过大")
-                    out.write(chunk)
-            names[str(target)] = original
-            paths.append(target)
-        try:
-            report = import_paths(session, paths, kind=kind)
-        except ImportRejected as exc:
-            raise ImportRejected([RowError(names.get(e.file, e.file), e.row, e.column, e.message,
-                                           e.value) for e in exc.errors]) from None
+        raise rows.too_large(limit)
+    report, names = rows.import_uploads(session, [(f.filename, f.file) for f in files], kind,
+                                        limit)
     counts = [s.ImportCount(kind=k, inserted=c.inserted, updated=c.updated,
                             files=[names.get(f, f) for f in c.files])
               for k in KINDS if (c := report.counts.get(k)) is not None]
