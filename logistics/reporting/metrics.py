@@ -116,9 +116,9 @@ class Scope:
 def _with_county(df: pd.DataFrame, scope: Scope) -> pd.DataFrame:
     """A read model's frame with its ``group`` column: the constant county group when
     the scope is not per town."""
-    if not scope.by_town:
-        df.insert(0, "group", COUNTY)
-    return df
+    if scope.by_town:
+        return df
+    return df.assign(group=COUNTY)[["group", *df.columns]]
 
 
 def attribute_tickets(
