@@ -22,9 +22,8 @@ from logistics.ops import jobs
 from logistics.persistence.db import session_scope
 from logistics.persistence.models import Job, Plan
 from logistics.planning.plan import plan_day
-from tests.factories import FakeClock, wait_until
+from tests.factories import PLANNING_COUNTY, FakeClock, wait_until
 
-COUNTY = Path(__file__).parent / "data" / "planning"
 FRIDAY = dt.date(2026, 11, 27)
 REDIS_URL = "redis://127.0.0.1:6379/14"  # a db of its own; tests also use a namespace
 
@@ -32,7 +31,7 @@ REDIS_URL = "redis://127.0.0.1:6379/14"  # a db of its own; tests also use a nam
 @pytest.fixture
 def county(db_url: str) -> str:
     with session_scope(db_url) as s:
-        import_paths(s, [COUNTY])
+        import_paths(s, [PLANNING_COUNTY])
     return db_url
 
 
