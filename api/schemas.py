@@ -12,8 +12,9 @@ import datetime as dt
 from typing import Annotated, Any, Generic, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model, field_validator
 
+from logistics.imports.schema import COLUMNS
 from logistics.settings import TIMEZONE
 
 T = TypeVar("T")
@@ -179,113 +180,60 @@ def _has_nul(value: Any) -> bool:
     return False
 
 
-class DepotIn(_In):
-    depot_id: Cell = None
-    name: Cell = None
-    lon: Cell = None
-    lat: Cell = None
-    crs: Cell = None
-    model_config = ConfigDict(json_schema_extra={
-        "examples": [{"depot_id": "D1", "name": "城关车场", "lon": 113.97, "lat": 34.72}]
-    })
+#: the API type of an import column whose JSON form may also be a list or an object
+_JSON_FORMS: dict[str, Any] = {
+    "categories": Cell | list[str],
+    "compartments": Cell | dict[str, float],
+}
 
 
-class FacilityIn(_In):
-    facility_id: Cell = None
-    name: Cell = None
-    kind: Cell = None
-    accepts: Cell | list[str] = None
-    lon: Cell = None
-    lat: Cell = None
-    crs: Cell = None
-    open: Cell = None
-    close: Cell = None
-    unload_min: Cell = None
-    daily_capacity_kg: Cell = None
-    harmless: Cell = None
-    model_config = ConfigDict(json_schema_extra={
-        "examples": [{"facility_id": "F1", "name": "县转运站", "kind": "transfer_station",
-                      "accepts": "residual;kitchen", "lon": 113.99, "lat": 34.70,
-                      "open": "05:00", "close": "20:00", "harmless": True}]
-    })
+def _row_model(name: str, kind: str, example: dict[str, Any]) -> type[_In]:
+    """The request body of one import row: every column of the kind's file
+    (:data:`logistics.imports.schema.COLUMNS`), named and ordered as there, each
+    optional here (the importer's own rules say what a row must have)."""
+    fields: dict[str, Any] = {
+        col.name: (_JSON_FORMS.get(col.type, Cell), None) for col in COLUMNS[kind]
+    }
+    model = create_model(name, __base__=_In, __module__=__name__, **fields)
+    model.model_config["json_schema_extra"] = {"examples": [example]}
+    model.model_rebuild(force=True)
+    return model
 
 
-class VehicleIn(_In):
-    vehicle_id: Cell = None
-    plate: Cell = None
-    depot_id: Cell = None
-    compartments: Cell | dict[str, float] = None
-    shift_start: Cell = None
-    shift_end: Cell = None
-    break_min: Cell = None
-    break_earliest: Cell = None
-    break_latest: Cell = None
-    cost_per_km: Cell = None
-    fixed_cost: Cell = None
-    model_config = ConfigDict(json_schema_extra={
-        "examples": [{"vehicle_id": "V1", "plate": "豫A12345", "depot_id": "D1",
-                      "compartments": "residual:8000", "shift_start": "05:00",
-                      "shift_end": "13:00"}]
-    })
-
-
-class CommunityIn(_In):
-    community_id: Cell = None
-    name: Cell = None
-    town: Cell = None
-    households: Cell = None
-    sorting_since: Cell = None
-    model_config = ConfigDict(json_schema_extra={
-        "examples": [{"community_id": "C1", "name": "城关一社区", "town": "城关镇",
-                      "households": 1200, "sorting_since": "2020-05-01"}]
-    })
-
-
-class PointIn(_In):
-    point_id: Cell = None
-    name: Cell = None
-    community_id: Cell = None
-    lon: Cell = None
-    lat: Cell = None
-    crs: Cell = None
-    category: Cell = None
-    kg_per_visit: Cell = None
-    days: Cell = None
-    tw_start: Cell = None
-    tw_end: Cell = None
-    service_min: Cell = None
-    bins: Cell = None
-    model_config = ConfigDict(json_schema_extra={
-        "examples": [{"point_id": "P1", "name": "一社区东门", "community_id": "C1",
-                      "lon": 113.98, "lat": 34.71, "category": "kitchen",
-                      "kg_per_visit": 120, "days": "daily"}]
-    })
-
-
-class RecordIn(_In):
-    date: Cell = None
-    point_id: Cell = None
-    kg: Cell = None
-    vehicle_id: Cell = None
-    model_config = ConfigDict(json_schema_extra={
-        "examples": [{"date": "2026-11-27", "point_id": "P1", "kg": 132.5, "vehicle_id": "V1"}]
-    })
-
-
-class TicketIn(_In):
-    ticket_no: Cell = None
-    facility_id: Cell = None
-    time: Cell = None
-    category: Cell = None
-    net_kg: Cell = None
-    gross_kg: Cell = None
-    tare_kg: Cell = None
-    vehicle_id: Cell = None
-    model_config = ConfigDict(json_schema_extra={
-        "examples": [{"ticket_no": "T0001", "facility_id": "F1", "time": "2026-11-27T09:30:00",
-                      "category": "residual", "gross_kg": 15200, "tare_kg": 9800,
-                      "vehicle_id": "V1"}]
-    })
+DepotIn = _row_model(
+    "DepotIn", "depots", {"depot_id": "D1", "name": "城关车场", "lon": 113.97, "lat": 34.72}
+)
+FacilityIn = _row_model(
+    "FacilityIn", "facilities",
+    {"facility_id": "F1", "name": "县转运站", "kind": "transfer_station",
+     "accepts": "residual;kitchen", "lon": 113.99, "lat": 34.70,
+     "open": "05:00", "close": "20:00", "harmless": True},
+)
+VehicleIn = _row_model(
+    "VehicleIn", "vehicles",
+    {"vehicle_id": "V1", "plate": "豫A12345", "depot_id": "D1",
+     "compartments": "residual:8000", "shift_start": "05:00", "shift_end": "13:00"},
+)
+CommunityIn = _row_model(
+    "CommunityIn", "communities",
+    {"community_id": "C1", "name": "城关一社区", "town": "城关镇",
+     "households": 1200, "sorting_since": "2020-05-01"},
+)
+PointIn = _row_model(
+    "PointIn", "points",
+    {"point_id": "P1", "name": "一社区东门", "community_id": "C1",
+     "lon": 113.98, "lat": 34.71, "category": "kitchen",
+     "kg_per_visit": 120, "days": "daily"},
+)
+RecordIn = _row_model(
+    "RecordIn", "records",
+    {"date": "2026-11-27", "point_id": "P1", "kg": 132.5, "vehicle_id": "V1"},
+)
+TicketIn = _row_model(
+    "TicketIn", "tickets",
+    {"ticket_no": "T0001", "facility_id": "F1", "time": "2026-11-27T09:30:00",
+     "category": "residual", "gross_kg": 15200, "tare_kg": 9800, "vehicle_id": "V1"},
+)
 
 
 # ---------------------------------------------------------------- plans, jobs

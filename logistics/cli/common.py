@@ -45,7 +45,7 @@ def db_url(db: str | None) -> str | None:
 def solve_params(seed: int, solution_limit: int | None) -> SolveParams:
     """Solver parameters of --seed and --solution-limit (the time limit is set by the
     planning call)."""
-    return SolveParams(seed=seed)
+    return SolveParams(seed=seed, solution_limit=solution_limit)
 
 
 def user_errors(fn: F) -> F:

@@ -35,6 +35,7 @@ from logistics.demand.simulate import make_demand_document
 from logistics.domain import BadInput
 from logistics.persistence import plan_repo
 from logistics.persistence.db import session_scope, upgrade
+from logistics.planning.document import Plan
 from logistics.planning.master_routes import apply, balance, days_text
 from logistics.planning.plan import parse_date, plan_day, resolve_distance_model
 from logistics.planning.replan import (
@@ -111,12 +112,13 @@ def plan(
             doc = make_demand_document(session, day, time_limit_s=time_limit,
                                        distance_model=model, params=params)
             plan_id = plan_repo.store_plan(session, day, doc).plan_id
+            plan = Plan.from_json(doc)
         else:
             result = plan_day(session, day, time_limit_s=time_limit, distance_model=model,
                               params=params, progress=on_progress, margin=margin)
-            doc, plan_id = result.document, result.plan_id
+            doc, plan_id, plan = result.document, result.plan_id, result.plan
     write_document(target, doc)
-    render.show_plan(out, doc, plan_id, target)
+    render.show_plan(out, plan, plan_id, target)
 
 
 def replan(
@@ -190,7 +192,7 @@ def replan(
     doc = result.document
     target = out_path or Path(f"plan-{day.isoformat()}-v{result.version}.json")
     write_document(target, doc)
-    render.show_replan(out, result.base_plan_id, result.plan_id, result.diff, doc["summary"])
+    render.show_replan(out, result.base_plan_id, result.plan, result.diff)
     for vid, load in result.diff["stranded_kg"].items():
         err.print(f"warning / 警告: {vid} cannot unload {load} (stranded / 滞留)",
                   markup=False, highlight=False)

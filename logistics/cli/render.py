@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from rich.table import Table
 
 from logistics.demo.run import DayOutputs, DemoSummary
 from logistics.domain import CATEGORY_BY_KEY
+from logistics.planning.document import Plan, Route, Summary, Unassigned
 from logistics.reporting.metrics import REGISTRY
 
 #: at most this many point ids are shown per reason of an unassigned point
@@ -151,65 +153,75 @@ def show_demo_day(console: Console, outputs: DayOutputs) -> None:
 # --------------------------------------------------------------------------- plans
 
 
-def show_plan(console: Console, doc: dict[str, Any], plan_id: str, target: Path) -> None:
-    """The routes of a plan document, what is unassigned and why, and where it went."""
+def show_plan(console: Console, plan: Plan, plan_id: str, target: Path) -> None:
+    """The routes of a plan, what is unassigned and why, and where it went."""
     table = _table(
         f"plan {plan_id} / 收运计划",
         ("vehicle / 车辆", "stops / 点位", "trips / 趟", "km / 公里", "kg / 公斤", "hours / 小时"),
         right_from=1,
     )
-    for r in doc["routes"]:
-        collects = sum(1 for s in r["stops"] if s["kind"] == "collect")
-        trips = sum(1 for s in r["stops"] if s["kind"] == "unload")
-        kg = sum(s.get("kg", 0) for s in r["stops"] if s["kind"] == "collect")
-        table.add_row(r["vehicle_id"], str(collects), str(trips), f"{r['distance_km']:.1f}",
-                      f"{kg:,}", f"{r['duration_min'] / 60:.1f}")
-    sm = doc["summary"]
+    for r in plan.routes:
+        kg = sum(s.kg or 0 for s in r.collects)
+        table.add_row(r.vehicle_id, str(len(r.collects)), str(_unloads(r)),
+                      f"{r.distance_km:.1f}", f"{kg:,}", f"{r.duration_min / 60:.1f}")
+    sm = _summary(plan)
     table.add_section()
-    table.add_row("total / 合计", str(sum(1 for r in doc["routes"] for s in r["stops"]
-                                          if s["kind"] == "collect")),
-                  str(sum(1 for r in doc["routes"] for s in r["stops"] if s["kind"] == "unload")),
-                  f"{sm['distance_km']:.1f}", f"{sm['kg_planned']:,}",
-                  f"{sum(r['duration_min'] for r in doc['routes']) / 60:.1f}")
+    table.add_row("total / 合计", str(sum(len(r.collects) for r in plan.routes)),
+                  str(sum(_unloads(r) for r in plan.routes)),
+                  f"{sm.distance_km:.1f}", f"{sm.kg_planned:,}",
+                  f"{sum(r.duration_min for r in plan.routes) / 60:.1f}")
     console.print(table)
+    solver = plan.solver
     _line(
         console,
-        f"points due / 应收点位 {sm['points_due']}, served / 已安排 {sm['points_served']}, "
-        f"vehicles / 车辆 {sm['vehicles_used']}, solver {doc['solver']['engine']} "
-        f"{doc['solver']['wall_s']} s",
+        f"points due / 应收点位 {sm.points_due}, served / 已安排 {sm.points_served}, "
+        f"vehicles / 车辆 {sm.vehicles_used}, solver {solver.engine if solver else ''} "
+        f"{solver.wall_s if solver else ''} s",
     )
-    if doc["unassigned"]:
-        console.print(_unassigned_table(doc["unassigned"]))
-    dem = doc.get("demand") or {}
+    if plan.unassigned:
+        console.print(_unassigned_table(plan.unassigned))
+    dem = plan.demand or {}
     if dem.get("mode") == "demand":
         _line(console, f"demand mode / 按需: selected {dem['selected']} "
                        f"({', '.join(f'{k} {n}' for k, n in sorted(dem['counts'].items()))}), "
-                       f"skipped / 跳过 {len(doc['skipped'])} (low expected fill)")
+                       f"skipped / 跳过 {len(plan.extra.get('skipped', []))} (low expected fill)")
     elif dem:
         _line(console, f"kg source / 产量来源: {dem['source']} (forecast {dem['points_forecast']}, "
                        f"kg_per_visit {dem['points_static']}, margin {dem['margin']:.0%})")
     _line(console, f"plan / 计划 {plan_id} -> {target}")
 
 
-def _unassigned_table(unassigned: list[dict[str, Any]]) -> Table:
+def _unloads(route: Route) -> int:
+    """Trips to a facility: the route's unload stops."""
+    return sum(1 for s in route.stops if s.kind == "unload")
+
+
+def _summary(plan: Plan) -> Summary:
+    if plan.summary is None:
+        raise ValueError(f"plan {plan.plan_id} has no summary")
+    return plan.summary
+
+
+def _unassigned_table(unassigned: Sequence[Unassigned]) -> Table:
     by_reason: Counter[str] = Counter()
     kg_by_reason: defaultdict[str, int] = defaultdict(int)
     for u in unassigned:
-        by_reason[u["reason"]] += 1
-        kg_by_reason[u["reason"]] += int(u["kg"])
+        by_reason[u.reason] += 1
+        kg_by_reason[u.reason] += int(u.kg)
     ut = _table("unassigned / 未安排",
                 ("reason / 原因", "points / 点位", "kg / 公斤", "examples / 示例"), right_from=1)
     ut.columns[-1].justify = "left"
     for reason, n in by_reason.most_common():
-        ids = [u["point_id"] for u in unassigned if u["reason"] == reason]
+        ids = [u.point_id for u in unassigned if u.reason == reason]
         more = " ..." if len(ids) > EXAMPLES_SHOWN else ""
         ut.add_row(reason, str(n), f"{kg_by_reason[reason]:,}",
                    ", ".join(ids[:EXAMPLES_SHOWN]) + more)
     return ut
 
 
-def show_replan(console: Console, base_plan_id: str, plan_id: str, diff: dict[str, Any],
-                summary: dict[str, Any]) -> None:
+def show_replan(console: Console, base_plan_id: str, plan: Plan, diff: Mapping[str, Any]) -> None:
+    plan_id = str(plan.plan_id)
+    summary = _summary(plan)
     table = _table(f"changes / 变更 {base_plan_id} -> {plan_id}",
                    ("point / 点位", "change / 变更", "from / 原", "to / 新"), right_from=4)
     for m in diff["moved"]:
@@ -227,7 +239,7 @@ def show_replan(console: Console, base_plan_id: str, plan_id: str, diff: dict[st
         f"served before / 已收 {diff['served_before']}, kept on their truck / 原车 "
         f"{len(diff['kept'])}, moved / 调车 {len(diff['moved'])}, dropped / 未安排 "
         f"{len(diff['dropped'])} ({diff['assignment']}); points served / 已安排 "
-        f"{summary['points_served']} of {summary['points_due']}, {summary['distance_km']} km",
+        f"{summary.points_served} of {summary.points_due}, {summary.distance_km} km",
     )
 
 

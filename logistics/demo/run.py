@@ -212,13 +212,13 @@ def plan_next_day(
         result = plan_day(
             session, day, time_limit_s=time_limit_s, params=params, progress=progress
         )
-    doc = result.document
     path = out_dir / f"plan-{day.isoformat()}.json"
-    _write_json(path, doc)
+    _write_json(path, result.document)
+    plan = result.plan
     outputs.plan_id = result.plan_id
     outputs.plan_path = path
-    outputs.plan_summary = dict(doc.get("summary", {}))
-    outputs.unassigned_by_reason = dict(Counter(u["reason"] for u in doc.get("unassigned", [])))
+    outputs.plan_summary = plan.summary.to_json() if plan.summary else {}
+    outputs.unassigned_by_reason = dict(Counter(u.reason for u in plan.unassigned))
     return outputs
 
 
