@@ -10,18 +10,18 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
 
 from api import schemas as s
 from api.cache import TtlCache
 from api.deps import EVERYONE, STAFF, PrincipalDep, SessionDep, require, run_db
 from api.errors import ApiError
-from api.routers.data import PagingDep, page
+from api.routers.data import PagingDep
 from logistics.domain import NotFound
 from logistics.ops import jobs
 from logistics.persistence import plan_repo
-from logistics.persistence.models import Job, Plan, PlanRoute
+from logistics.persistence.db import Session
+from logistics.persistence.models import Job, Plan
+from logistics.sheets import write_sheets
 
 router = APIRouter()
 _ALL = Depends(require(*EVERYONE))
@@ -36,20 +36,16 @@ async def list_plans(
     date: Annotated[dt.date | None, Query(description="only this day")] = None,
     status: Annotated[str | None, Query(pattern="^(current|superseded)$")] = None,
 ) -> s.Page[s.PlanOut]:
-    stmt = select(Plan)
-    if date is not None:
-        stmt = stmt.where(Plan.date == date)
-    if status is not None:
-        stmt = stmt.where(Plan.status == status)
-
     def read(session: Session) -> s.Page[s.PlanOut]:
-        rows, count = page(session, stmt, [Plan.date.desc(), Plan.version.desc()], p)
+        rows = plan_repo.list_plans(session, date, status=status, newest_first=True,
+                                    limit=p.limit, offset=p.offset)
+        count = plan_repo.count_plans(session, date, status=status)
         return s.Page[s.PlanOut](data=[s.PlanOut.model_validate(x) for x in rows], count=count)
 
     return await run_db(request, read)
 
 
-def _plan(session: Any, plan_id: str) -> Plan:
+def _plan(session: Session, plan_id: str) -> Plan:
     plan = plan_repo.get_plan(session, plan_id)
     if plan is None:
         raise NotFound(f"no such plan {plan_id!r} / 计划不存在")
@@ -65,10 +61,8 @@ async def get_plan(request: Request, plan_id: str) -> s.PlanOut:
 def _routes_json(session: Session, plan_id: str) -> list[tuple[str, bytes]]:
     """Every route of a plan as (vehicle_id, encoded JSON of RouteOut)."""
     _plan(session, plan_id)
-    stmt = (select(PlanRoute).where(PlanRoute.plan_id == plan_id)
-            .options(selectinload(PlanRoute.stops)).order_by(PlanRoute.seq))
     return [(r.vehicle_id, s.RouteOut.model_validate(r).model_dump_json().encode("utf-8"))
-            for r in session.scalars(stmt)]
+            for r in plan_repo.routes_of(session, plan_id)]
 
 
 @router.get("/plans/{plan_id}/routes", response_model=s.Page[s.RouteOut],
@@ -161,8 +155,6 @@ def sheets(
     lang: Annotated[str, Query(pattern="^(zh|en)$")] = "zh",
     vehicle: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Response:
-    from logistics.sheets import write_sheets
-
     if who.role == "driver":
         vehicle = who.vehicle_id
     with tempfile.TemporaryDirectory(prefix="wasteroute-sheets-") as tmp:

@@ -14,7 +14,7 @@ import datetime as dt
 import logging
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from logistics.persistence.models import Plan, PlanRoute, PlanStop, PlanUnassigned
@@ -130,25 +130,56 @@ def get_plan(session: Session, plan_id: str) -> Plan | None:
     return session.get(Plan, plan_id)
 
 
+def _plans(date: dt.date | None, status: str | None) -> Select[Any]:
+    stmt = select(Plan)
+    if date is not None:
+        stmt = stmt.where(Plan.date == date)
+    if status is not None:
+        stmt = stmt.where(Plan.status == status)
+    return stmt
+
+
 def list_plans(
     session: Session,
     date: dt.date | None = None,
     *,
     status: str | None = None,
     with_rows: bool = False,
+    newest_first: bool = False,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[Plan]:
-    """Plans ordered by date then version; filter by date and/or status.
+    """Plans ordered by date then version (``newest_first``: the other way round);
+    filter by date and/or status; ``limit``/``offset`` give one page.
 
     ``with_rows`` loads routes, stops and unassigned rows in the same round trips.
     """
-    stmt = select(Plan).order_by(Plan.date, Plan.version)
-    if date is not None:
-        stmt = stmt.where(Plan.date == date)
-    if status is not None:
-        stmt = stmt.where(Plan.status == status)
+    stmt = _plans(date, status)
+    if newest_first:
+        stmt = stmt.order_by(Plan.date.desc(), Plan.version.desc())
+    else:
+        stmt = stmt.order_by(Plan.date, Plan.version)
     if with_rows:
         stmt = stmt.options(
             selectinload(Plan.routes).selectinload(PlanRoute.stops),
             selectinload(Plan.unassigned),
         )
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    if offset:
+        stmt = stmt.offset(offset)
     return list(session.scalars(stmt))
+
+
+def count_plans(session: Session, date: dt.date | None = None, *,
+                status: str | None = None) -> int:
+    """How many plans :func:`list_plans` lists without a page."""
+    return int(session.scalar(select(func.count()).select_from(
+        _plans(date, status).subquery())) or 0)
+
+
+def routes_of(session: Session, plan_id: str) -> list[PlanRoute]:
+    """The stored routes of a plan in order, with their stops."""
+    return list(session.scalars(
+        select(PlanRoute).where(PlanRoute.plan_id == plan_id)
+        .options(selectinload(PlanRoute.stops)).order_by(PlanRoute.seq)))

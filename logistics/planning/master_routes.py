@@ -20,13 +20,14 @@ whether every weekday lies within ``tolerance`` (10 %) of the mean.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from logistics.persistence.models import ALL_DAYS_MASK, Point
+from logistics.persistence import planning_repo
+from logistics.persistence.db import Session
+from logistics.persistence.models import ALL_DAYS_MASK
+from logistics.planning.document import Plan
 
 log = logging.getLogger(__name__)
 
@@ -76,18 +77,13 @@ class MasterRoutes:
 def usual_trucks(session: Session, *, plans: int = 28) -> dict[str, str]:
     """Per point the truck that collected it most often in the current plans of the
     latest ``plans`` dates (ties: the latest plan)."""
-    from collections import Counter
-
-    from logistics.persistence.models import Plan
-
-    docs = session.scalars(select(Plan.document).where(Plan.status == "current")
-                           .order_by(Plan.date.desc()).limit(plans)).all()
+    docs = planning_repo.current_documents(session, plans)
     counts: dict[str, Counter[str]] = {}
     for doc in reversed(docs):
-        for r in (doc or {}).get("routes", []):
-            for st in r.get("stops", []):
-                if st.get("kind") == "collect":
-                    counts.setdefault(st["id"], Counter())[r["vehicle_id"]] += 1
+        if not doc:
+            continue
+        for r, st in Plan.from_json(doc).collects():
+            counts.setdefault(str(st.id), Counter())[r.vehicle_id] += 1
     return {pid: c.most_common(1)[0][0] for pid, c in counts.items()}
 
 
@@ -96,14 +92,9 @@ def _assign_trucks(session: Session, ps: list[_P], old: dict[str, int], new: dic
     """Keep each point on its usual truck unless the truck's work on one of the
     point's new weekdays would exceed its shift; then the truck of the category with
     the least work on those days."""
-    from sqlalchemy.orm import selectinload
-
-    from logistics.persistence.models import Vehicle
-
     cat = ps[0].category if ps else ""
-    vehicles = {v.vehicle_id: v for v in session.scalars(
-        select(Vehicle).options(selectinload(Vehicle.compartments)))
-        if any(c.category == cat and c.capacity_kg >= 1 for c in v.compartments)}
+    vehicles = {v.vehicle_id: v for v in planning_repo.vehicles(session)
+                if any(c.category == cat and c.capacity_kg >= 1 for c in v.compartments)}
     shift = {vid: float(v.shift_end_min - v.shift_start_min - (v.break_min or 0))
              for vid, v in vehicles.items()}
     work = {vid: [0.0] * 7 for vid in vehicles}
@@ -169,7 +160,7 @@ def balance(
 ) -> MasterRoutes:
     """Weekday patterns for the points collected fewer than 7 days a week, and the
     truck of each point (its usual one from the recent plans where its shift allows)."""
-    rows = list(session.scalars(select(Point).order_by(Point.point_id)))
+    rows = planning_repo.points(session)
     usual = usual_trucks(session)
     by_cat: dict[str, list[_P]] = {}
     for r in rows:
@@ -249,11 +240,7 @@ def days_text(mask: int) -> str:
 def apply(session: Session, result: MasterRoutes) -> int:
     """Write the proposed weekdays into ``points.days_mask`` (the caller commits: one
     transaction). Returns the number of points changed."""
-    from sqlalchemy import update
-
-    for pid, (_, new) in sorted(result.changed.items()):
-        session.execute(update(Point).where(Point.point_id == pid).values(days_mask=new))
-    session.flush()
+    planning_repo.set_days_mask(session, {pid: new for pid, (_, new) in result.changed.items()})
     return len(result.changed)
 
 

@@ -30,12 +30,11 @@ import random
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
-
 from logistics.domain import NotFound
-from logistics.persistence import plan_repo
+from logistics.persistence import plan_repo, planning_repo
+from logistics.persistence.db import Session
 from logistics.persistence.models import CollectionRecord, ReconcileFinding, Ticket
+from logistics.planning.document import Plan, deliveries
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +59,7 @@ class Finding:
 
 
 @dataclass
-class _Delivery:
+class Delivery:
     vehicle_id: str
     trip: int
     facility_id: str
@@ -75,25 +74,14 @@ def _local(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text).replace(tzinfo=None)
 
 
-def planned_deliveries(doc: dict[str, Any]) -> list[_Delivery]:
-    out: list[_Delivery] = []
-    for r in doc.get("routes", []):
-        trip = 0
-        prev: dict[str, Any] = {}
-        for s in r["stops"]:
-            if s["kind"] == "break":
-                continue
-            if s["kind"] == "unload":
-                trip += 1
-                unloaded = s.get("unloaded_kg")
-                if unloaded is None:
-                    unloaded = {k: float(q) - float((s.get("load_kg") or {}).get(k, 0))
-                                for k, q in prev.items()}
-                for cat, kg in sorted(unloaded.items()):
-                    if float(kg) > 0:
-                        out.append(_Delivery(r["vehicle_id"], trip, s["id"], cat, float(kg),
-                                             _local(s.get("start") or s["arrival"])))
-            prev = s.get("load_kg") or prev
+def planned_deliveries(plan: Plan) -> list[Delivery]:
+    """One delivery per unload stop and category it empties, trips counted per route."""
+    out: list[Delivery] = []
+    for r in plan.routes:
+        for trip, (s, unloaded) in enumerate(deliveries(r.stops), 1):
+            for cat, kg in sorted(unloaded.items()):
+                out.append(Delivery(r.vehicle_id, trip, str(s.id), cat, float(kg),
+                                    _local(s.start or s.arrival)))
     return out
 
 
@@ -110,12 +98,9 @@ def reconcile_day(
     plan = plan_repo.current_plan(session, date)
     if plan is None:
         raise NotFound(f"no plan for {date.isoformat()}: nothing to reconcile / 当日无计划")
-    doc = plan.document
-    deliveries = planned_deliveries(doc)
-    day0 = dt.datetime.combine(date, dt.time(0))
-    tickets = list(session.scalars(
-        select(Ticket).where(Ticket.time >= day0, Ticket.time < day0 + dt.timedelta(days=1))
-        .order_by(Ticket.time, Ticket.facility_id, Ticket.ticket_no)))
+    doc = plan_repo.load_plan(plan)
+    delivered = planned_deliveries(doc)
+    tickets = planning_repo.tickets_of(session, date)
     window = dt.timedelta(minutes=window_min)
 
     unmatched: list[Ticket] = []
@@ -124,7 +109,7 @@ def reconcile_day(
         # pairs by time distance, nearest first (greedy, deterministic)
         pairs = []
         for ti, t in enumerate(pending):
-            for di, d in enumerate(deliveries):
+            for di, d in enumerate(delivered):
                 if d.facility_id != t.facility_id or d.category != t.category:
                     continue
                 if with_vehicle and d.vehicle_id != t.vehicle_id:
@@ -135,9 +120,9 @@ def reconcile_day(
         pairs.sort()
         taken: set[int] = set()
         for _, ti, di in pairs:
-            if ti in taken or deliveries[di].ticket is not None:
+            if ti in taken or delivered[di].ticket is not None:
                 continue
-            deliveries[di].ticket = pending[ti]
+            delivered[di].ticket = pending[ti]
             taken.add(ti)
         unmatched += [t for ti, t in enumerate(pending) if ti not in taken]
 
@@ -146,7 +131,7 @@ def reconcile_day(
         findings.append(Finding("ticket_unplanned", t.vehicle_id, None, t.facility_id,
                                 t.ticket_no, None, t.category, None, float(t.net_kg), None,
                                 t.time.isoformat(timespec="minutes")))
-    for d in deliveries:
+    for d in delivered:
         if d.ticket is None:
             findings.append(Finding("unload_missing", d.vehicle_id, d.trip, d.facility_id, None,
                                     None, d.category, d.kg, None, None,
@@ -160,13 +145,12 @@ def reconcile_day(
                                     round(dev, 1), d.ticket.time.isoformat(timespec="minutes")))
 
     planned_points: dict[str, tuple[str, str, float]] = {}
-    for r in doc.get("routes", []):
-        for s in r["stops"]:
-            if s["kind"] == "collect":
-                vid, cat, kg = planned_points.get(s["id"], (r["vehicle_id"], s["category"], 0.0))
-                planned_points[s["id"]] = (vid, cat, kg + float(s["kg"]))
+    for r, s in doc.collects():
+        pid = str(s.id)
+        vid, cat, kg = planned_points.get(pid, (r.vehicle_id, str(s.category), 0.0))
+        planned_points[pid] = (vid, cat, kg + float(s.kg or 0))
     recorded: dict[str, tuple[str, float]] = {}
-    for rec in session.scalars(select(CollectionRecord).where(CollectionRecord.date == date)):
+    for rec in planning_repo.records_of(session, date):
         vid, kg = recorded.get(rec.point_id, (rec.vehicle_id, 0.0))
         recorded[rec.point_id] = (vid, kg + float(rec.kg))
     for pid in sorted(set(planned_points) - set(recorded)):
@@ -185,9 +169,9 @@ def reconcile_day(
         "plan_id": plan.plan_id,
         "threshold_pct": threshold_pct,
         "window_min": window_min,
-        "planned": {"deliveries": len(deliveries), "points": len(planned_points)},
+        "planned": {"deliveries": len(delivered), "points": len(planned_points)},
         "actual": {"tickets": len(tickets), "records": len(recorded)},
-        "matched": {"deliveries": sum(1 for d in deliveries if d.ticket is not None),
+        "matched": {"deliveries": sum(1 for d in delivered if d.ticket is not None),
                     "points": len(set(planned_points) & set(recorded))},
         "counts": counts,
         "findings": [{k: v for k, v in asdict(f).items() if v is not None or k == "kind"}
@@ -195,19 +179,18 @@ def reconcile_day(
     }
     if store:
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-        session.execute(delete(ReconcileFinding).where(ReconcileFinding.date == date))
+        rows = []
         for f in findings:
             row = asdict(f)
             row.pop("time")
-            session.add(ReconcileFinding(date=date, plan_id=plan.plan_id, created_at=now, **row))
-        session.flush()
+            rows.append(ReconcileFinding(date=date, plan_id=plan.plan_id, created_at=now, **row))
+        planning_repo.replace_findings(session, date, rows)
     log.info("reconciled %s against %s: %s", date, plan.plan_id, counts)
     return result
 
 
 def stored_findings(session: Session, date: dt.date) -> list[ReconcileFinding]:
-    return list(session.scalars(select(ReconcileFinding).where(ReconcileFinding.date == date)
-                                .order_by(ReconcileFinding.id)))
+    return planning_repo.findings_of(session, date)
 
 
 # --------------------------------------------------------------------------- a day to reconcile
@@ -233,36 +216,33 @@ def make_reconcile_day(
     if plan is None:
         raise NotFound(f"no plan for {date.isoformat()} / 当日无计划")
     rng = random.Random(seed)
-    doc = plan.document
-    deliveries = planned_deliveries(doc)
-    collects = [(r["vehicle_id"], s) for r in doc["routes"] for s in r["stops"]
-                if s["kind"] == "collect"]
+    typed = plan_repo.load_plan(plan)
+    delivered = planned_deliveries(typed)
+    collects = [(r.vehicle_id, str(s.id), float(s.kg or 0)) for r, s in typed.collects()]
     made: list[dict[str, Any]] = []
     skip_point = skip_delivery = heavy_delivery = None
-    if discrepancies and collects and len(deliveries) >= 3:
-        skip_point = collects[rng.randrange(len(collects))][1]["id"]
-        idx = rng.sample(range(len(deliveries)), 2)
+    if discrepancies and collects and len(delivered) >= 3:
+        skip_point = collects[rng.randrange(len(collects))][1]
+        idx = rng.sample(range(len(delivered)), 2)
         skip_delivery, heavy_delivery = idx[0], idx[1]
 
     def noisy(kg: float) -> float:
         return round(kg * (1 + rng.uniform(-noise_pct, noise_pct) / 100.0), 1)
 
     day0 = dt.datetime.combine(date, dt.time(0))
-    session.execute(delete(CollectionRecord).where(CollectionRecord.date == date))
-    session.execute(delete(Ticket).where(Ticket.time >= day0,
-                                         Ticket.time < day0 + dt.timedelta(days=1),
-                                         Ticket.ticket_no.like("RC%")))
+    planning_repo.clear_reconcile_day(session, date, "RC")
     kg_by: dict[tuple[str, str], float] = {}
-    for vid, s in collects:
-        if s["id"] == skip_point:
+    for vid, pid, kg in collects:
+        if pid == skip_point:
             continue
-        kg_by[(s["id"], vid)] = kg_by.get((s["id"], vid), 0.0) + float(s["kg"])
-    for (pid, vid), kg in sorted(kg_by.items()):
-        session.add(CollectionRecord(date=date, point_id=pid, vehicle_id=vid, kg=noisy(kg)))
+        kg_by[(pid, vid)] = kg_by.get((pid, vid), 0.0) + kg
+    rows: list[CollectionRecord | Ticket] = [
+        CollectionRecord(date=date, point_id=pid, vehicle_id=vid, kg=noisy(kg))
+        for (pid, vid), kg in sorted(kg_by.items())]
     if skip_point is not None:
         made.append({"kind": "point_not_recorded", "point_id": skip_point})
     n = 0
-    for di, d in enumerate(deliveries):
+    for di, d in enumerate(delivered):
         if di == skip_delivery:
             made.append({"kind": "unload_missing", "vehicle_id": d.vehicle_id, "trip": d.trip,
                          "facility_id": d.facility_id, "category": d.category})
@@ -273,18 +253,18 @@ def make_reconcile_day(
             net = round(d.kg * 1.4, 1)
             made.append({"kind": "weight_deviation", "vehicle_id": d.vehicle_id, "trip": d.trip,
                          "facility_id": d.facility_id, "ticket_no": f"RC{date:%Y%m%d}-{n:04d}"})
-        session.add(Ticket(facility_id=d.facility_id, ticket_no=f"RC{date:%Y%m%d}-{n:04d}",
+        rows.append(Ticket(facility_id=d.facility_id, ticket_no=f"RC{date:%Y%m%d}-{n:04d}",
                            time=d.time + dt.timedelta(minutes=rng.randint(0, 8)),
                            category=d.category, net_kg=net, vehicle_id=d.vehicle_id))
-    if discrepancies and deliveries:
-        d = deliveries[0]
+    if discrepancies and delivered:
+        d = delivered[0]
         no = f"RC{date:%Y%m%d}-X001"
         # a truck that is not in the plan (a contractor's) delivers at noon
-        session.add(Ticket(facility_id=d.facility_id, ticket_no=no,
+        rows.append(Ticket(facility_id=d.facility_id, ticket_no=no,
                            time=day0 + dt.timedelta(hours=12), category=d.category,
                            net_kg=1234.0, vehicle_id="X-外来车"))
         made.append({"kind": "ticket_unplanned", "ticket_no": no, "facility_id": d.facility_id})
-    session.flush()
+    planning_repo.add_all(session, rows)
     log.info("wrote records and tickets of %s following %s (%d deliberate discrepancies)",
              date, plan.plan_id, len(made))
     return made

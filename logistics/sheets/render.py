@@ -1,6 +1,7 @@
-"""From a plan document (wasteroute.plan/1) plus names from the database to route sheets.
+"""From a plan (the typed wasteroute.plan/1 document) plus names from the database to
+route sheets.
 
-`build_sheets` turns the document into plain view objects (`PlanSheets`, `RouteSheet`,
+`build_sheets` turns the plan into plain view objects (`PlanSheets`, `RouteSheet`,
 `SheetStop`) that every output format reads; `write_sheets` is the entry point used by
 the CLI, the demo and the API.
 """
@@ -10,18 +11,17 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from logistics.domain import CATEGORY_BY_KEY, BadInput, NotFound
+from logistics.persistence import plan_repo, planning_repo
+from logistics.persistence.db import Session
 from logistics.persistence.models import Community, Depot, Facility, Point, Vehicle
-from logistics.persistence.plan_repo import current_plan
+from logistics.planning.document import Plan, Route, Stop
 from logistics.sheets.i18n import Messages
 
 log = logging.getLogger(__name__)
@@ -158,16 +158,6 @@ def window_text(start_min: int | None, end_min: int | None, msg: Messages) -> st
     return f"{hhmm(start_min)}–{hhmm(end_min)}"
 
 
-def parse_time(value: Any) -> dt.datetime | None:
-    """An ISO 8601 time of the document; None when missing or unreadable."""
-    if not value or not isinstance(value, str):
-        return None
-    try:
-        return dt.datetime.fromisoformat(value)
-    except ValueError:
-        return None
-
-
 def clock(value: dt.datetime | None, day: dt.date | None = None) -> str:
     """HH:MM of a planned time; '+1' marks a time on the next day."""
     if value is None:
@@ -202,15 +192,15 @@ def parse_date(value: dt.date | str) -> dt.date:
 # ---------------------------------------------------------------- database look-ups
 
 
-def current_plan_document(session: Session, date: dt.date) -> dict[str, Any]:
-    """The plan document in force for a date; NotFound when there is none."""
-    plan = current_plan(session, date)
+def current_plan_document(session: Session, date: dt.date) -> Plan:
+    """The plan in force for a date; NotFound when there is none."""
+    plan = plan_repo.current_plan(session, date)
     if plan is None:
         raise NotFound(
             f"no plan for {date.isoformat()}; run `wasteroute plan --date {date.isoformat()}` "
             f"first / {date.isoformat()} 没有收运计划"
         )
-    return dict(plan.document)
+    return plan_repo.load_plan(plan)
 
 
 @dataclass
@@ -222,67 +212,52 @@ class _Names:
     vehicles: dict[str, Vehicle]
 
 
-def _chunks(ids: Iterable[str], size: int = 900) -> Iterable[list[str]]:
-    items = sorted(set(ids))
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
-
-
-def _load_names(session: Session, doc: dict[str, Any]) -> _Names:
-    point_ids: set[str] = {u["point_id"] for u in doc.get("unassigned", []) if "point_id" in u}
+def _load_names(session: Session, plan: Plan) -> _Names:
+    point_ids: set[str] = {u.point_id for u in plan.unassigned}
     facility_ids: set[str] = set()
     depot_ids: set[str] = set()
     vehicle_ids: set[str] = set()
-    for route in doc.get("routes", []):
-        vehicle_ids.add(route.get("vehicle_id", ""))
-        depot_ids.add(route.get("depot_id", ""))
-        for stop in route.get("stops", []):
-            kind, ref = stop.get("kind"), stop.get("id")
-            if ref is None:
+    for route in plan.routes:
+        vehicle_ids.add(route.vehicle_id)
+        depot_ids.add(route.depot_id)
+        for stop in route.stops:
+            if stop.id is None:
                 continue
-            if kind == "collect":
-                point_ids.add(ref)
-            elif kind == "unload":
-                facility_ids.add(ref)
-            elif kind == "depot":
-                depot_ids.add(ref)
-
-    def fetch(model: Any, key: Any, ids: set[str]) -> dict[str, Any]:
-        found: dict[str, Any] = {}
-        for chunk in _chunks(ids):
-            for row in session.scalars(select(model).where(key.in_(chunk))):
-                found[getattr(row, key.key)] = row
-        return found
-
-    points: dict[str, Point] = fetch(Point, Point.point_id, point_ids)
+            if stop.kind == "collect":
+                point_ids.add(stop.id)
+            elif stop.kind == "unload":
+                facility_ids.add(stop.id)
+            elif stop.kind == "depot":
+                depot_ids.add(stop.id)
+    points: dict[str, Point] = planning_repo.by_ids(session, Point, point_ids)
     community_ids = {p.community_id for p in points.values() if p.community_id}
     return _Names(
         points=points,
-        communities=fetch(Community, Community.community_id, community_ids),
-        facilities=fetch(Facility, Facility.facility_id, facility_ids),
-        depots=fetch(Depot, Depot.depot_id, depot_ids),
-        vehicles=fetch(Vehicle, Vehicle.vehicle_id, vehicle_ids),
+        communities=planning_repo.by_ids(session, Community, community_ids),
+        facilities=planning_repo.by_ids(session, Facility, facility_ids),
+        depots=planning_repo.by_ids(session, Depot, depot_ids),
+        vehicles=planning_repo.by_ids(session, Vehicle, vehicle_ids),
     )
 
 
 # ---------------------------------------------------------------- the view model
 
 
-def _stop(raw: dict[str, Any], names: _Names, msg: Messages) -> SheetStop:
-    kind = str(raw.get("kind", ""))
-    ref = raw.get("id")
-    load = {str(k): float(v) for k, v in (raw.get("load_kg") or {}).items()}
+def _stop(raw: Stop, names: _Names, msg: Messages) -> SheetStop:
+    kind = raw.kind
+    ref = raw.id
+    load = {str(k): float(v) for k, v in (raw.load_kg or {}).items()}
     common: dict[str, Any] = {
-        "arrival": parse_time(raw.get("arrival")),
-        "start": parse_time(raw.get("start")),
-        "departure": parse_time(raw.get("departure")),
+        "arrival": raw.arrival_time,
+        "start": raw.start_time,
+        "departure": raw.departure_time,
         "load_kg": load,
-        "lon": raw.get("lon"),
-        "lat": raw.get("lat"),
+        "lon": raw.lon,
+        "lat": raw.lat,
     }
     if kind == "collect":
         point = names.points.get(ref or "")
-        cat_key = raw.get("category") or (point.category if point else "")
+        cat_key = raw.category or (point.category if point else "")
         community = names.communities.get(point.community_id or "") if point else None
         return SheetStop(
             kind=kind,
@@ -293,7 +268,7 @@ def _stop(raw: dict[str, Any], names: _Names, msg: Messages) -> SheetStop:
             town=community.town if community else "",
             category=stream(cat_key, msg) if cat_key else None,
             bins=point.bins if point else None,
-            kg=float(raw["kg"]) if raw.get("kg") is not None else None,
+            kg=float(raw.kg) if raw.kg is not None else None,
             window=window_text(point.tw_start_min, point.tw_end_min, msg) if point else "",
             **common,
         )
@@ -314,17 +289,17 @@ def _stop(raw: dict[str, Any], names: _Names, msg: Messages) -> SheetStop:
         return SheetStop(
             kind=kind, seq=None, ref_id=ref, name=depot.name if depot else str(ref), **common
         )
-    return SheetStop(kind=kind or "break", seq=None, ref_id=ref, name=msg("break"), **common)
+    return SheetStop(kind=kind, seq=None, ref_id=ref, name=msg("break"), **common)
 
 
 def _route(
-    index: int, raw: dict[str, Any], plan_id: str, date: dt.date, names: _Names, msg: Messages
+    index: int, raw: Route, plan_id: str, date: dt.date, names: _Names, msg: Messages
 ) -> RouteSheet:
-    vehicle_id = str(raw.get("vehicle_id", ""))
+    vehicle_id = raw.vehicle_id
     vehicle = names.vehicles.get(vehicle_id)
-    depot_id = str(raw.get("depot_id") or (vehicle.depot_id if vehicle else ""))
+    depot_id = raw.depot_id or (vehicle.depot_id if vehicle else "")
     depot = names.depots.get(depot_id)
-    stops = [_stop(s, names, msg) for s in raw.get("stops", [])]
+    stops = [_stop(s, names, msg) for s in raw.stops]
     seq = 0
     for s in stops:
         if s.kind in ("collect", "unload"):
@@ -370,26 +345,26 @@ def _route(
         break_min=break_min,
         break_window=break_window,
         streams=[stream(k, msg) for k in dict.fromkeys(keys)],
-        distance_km=float(raw.get("distance_km") or 0.0),
-        duration_min=float(raw.get("duration_min") or 0.0),
+        distance_km=float(raw.distance_km or 0.0),
+        duration_min=float(raw.duration_min or 0.0),
         stops=stops,
         stem=f"route-{date.isoformat()}-{index:02d}-{safe_name(vehicle_id)}",
     )
 
 
 def build_sheets(
-    session: Session, doc: dict[str, Any], lang: str = "zh", vehicle: str | None = None
+    session: Session, plan: Plan, lang: str = "zh", vehicle: str | None = None
 ) -> PlanSheets:
-    """The view of a plan document that every sheet format renders.
+    """The view of a plan that every sheet format renders.
 
     `vehicle` keeps only the route of that vehicle (id or plate); NotFound if none.
     """
     msg = Messages(lang)
-    date = parse_date(doc["date"])
-    plan_id = str(doc.get("plan_id", ""))
-    names = _load_names(session, doc)
+    date = plan.date
+    plan_id = str(plan.plan_id)
+    names = _load_names(session, plan)
     routes = [
-        _route(i, r, plan_id, date, names, msg) for i, r in enumerate(doc.get("routes", []), 1)
+        _route(i, r, plan_id, date, names, msg) for i, r in enumerate(plan.routes, 1)
     ]
     if vehicle is not None:
         routes = [r for r in routes if vehicle in (r.vehicle_id, r.plate)]
@@ -398,27 +373,27 @@ def build_sheets(
                 f"no route for vehicle {vehicle!r} on {date.isoformat()} / 该车当日没有路线"
             )
     unassigned = []
-    for u in doc.get("unassigned", []):
-        point = names.points.get(u.get("point_id", ""))
+    for u in plan.unassigned:
+        point = names.points.get(u.point_id)
         community = names.communities.get(point.community_id or "") if point else None
         unassigned.append(
             Unassigned(
-                point_id=str(u.get("point_id", "")),
-                name=point.name if point else str(u.get("point_id", "")),
+                point_id=u.point_id,
+                name=point.name if point else u.point_id,
                 community=community.name if community else "",
-                category=stream(str(u.get("category", "")), msg),
-                kg=float(u.get("kg") or 0.0),
-                reason=str(u.get("reason", "")),
+                category=stream(u.category, msg),
+                kg=float(u.kg or 0.0),
+                reason=u.reason,
             )
         )
     return PlanSheets(
         plan_id=plan_id,
         date=date,
         lang=lang,
-        summary=dict(doc.get("summary") or {}),
+        summary=plan.summary.to_json() if plan.summary else {},
         routes=routes,
         unassigned=unassigned,
-        timezone=str(doc.get("timezone", "Asia/Shanghai")),
+        timezone=plan.timezone or "Asia/Shanghai",
     )
 
 
@@ -461,14 +436,14 @@ def write_sheets(
     lang: str = "zh",
     vehicle: str | None = None,
     base_url: str | None = None,
-    document: dict[str, Any] | None = None,
+    document: Plan | dict[str, Any] | None = None,
 ) -> list[Path]:
     """Write the route sheets of the current plan of `date` in one format under `out_dir`.
 
     pdf: one A4 PDF per route plus `routes-DATE.pdf` (summary page + every route);
     html: one self-contained phone page per route plus `routes-DATE.html` (index);
     gpx / geojson: one file per route; xlsx: one workbook `routes-DATE.xlsx`.
-    `document` renders that plan document instead of the stored one.
+    `document` renders that plan (typed, or its JSON) instead of the stored one.
     Raises NotFound when the date has no plan, BadInput for an unknown format or language.
     Returns the paths written, routes first.
     """
@@ -476,8 +451,11 @@ def write_sheets(
         raise BadInput(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
     Messages(lang)  # validates the language before any work
     day = parse_date(date)
-    doc = document if document is not None else current_plan_document(session, day)
-    sheets = build_sheets(session, doc, lang=lang, vehicle=vehicle)
+    if document is None:
+        plan = current_plan_document(session, day)
+    else:
+        plan = document if isinstance(document, Plan) else Plan.from_json(document)
+    sheets = build_sheets(session, plan, lang=lang, vehicle=vehicle)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if fmt == "pdf":
