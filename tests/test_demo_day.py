@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from logistics.cli import app
@@ -53,3 +54,25 @@ def test_demo_plans_next_day_and_writes_sheets(tmp_path: Path, db_url: str) -> N
     rec = json.loads((out / f"reconcile-{DEMO_PLAN_DATE.isoformat()}.json").read_text("utf-8"))
     for kind in ("ticket_unplanned", "unload_missing", "weight_deviation", "point_not_recorded"):
         assert rec["counts"][kind] >= 1, (kind, rec["counts"])
+
+
+def test_demo_plan_is_the_same_for_a_fixed_seed_and_solution_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The search stops after a number of solutions instead of a time: two runs give the
+    same plan (only the wall time differs). Each run on its own new database."""
+    monkeypatch.delenv("WASTEROUTE_DB", raising=False)
+    plans = []
+    for run in ("a", "b"):
+        out = tmp_path / run
+        result = CliRunner().invoke(
+            app,
+            ["demo", "--out", str(out), "--scale", "0.02", "--no-sheets", "--time-limit", "60",
+             "--solver-seed", "3", "--solution-limit", "20"],
+            catch_exceptions=False,
+        )
+        assert result.exit_code == 0, result.output
+        doc = json.loads((out / f"plan-{DEMO_PLAN_DATE.isoformat()}.json").read_text("utf-8"))
+        doc["solver"].pop("wall_s")
+        plans.append(doc)
+    assert plans[0]["routes"] and plans[0] == plans[1]
