@@ -8,8 +8,8 @@ from logistics.sheets.render import (
     SheetStop,
     build_sheets,
     current_plan_document,
-    write_sheets,
 )
+from logistics.sheets.write import write_sheets
 
 __all__ = [
     "FORMATS",
