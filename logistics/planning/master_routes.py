@@ -24,6 +24,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from logistics.demand.schedule import visit_gaps
 from logistics.persistence import planning_repo
 from logistics.persistence.db import Session
 from logistics.persistence.models import ALL_DAYS_MASK
@@ -43,12 +44,8 @@ def patterns(n: int) -> list[int]:
 
 
 def gaps(mask: int) -> list[int]:
-    wds = [w for w in range(7) if mask & (1 << w)]
-    g = [0] * 7
-    for i, w in enumerate(wds):
-        prev = wds[i - 1] if i else wds[-1] - 7
-        g[w] = w - prev
-    return g
+    """Days of waste a visit collects per weekday (index 0 = Monday), as whole days."""
+    return [int(g) for g in visit_gaps(mask)]
 
 
 @dataclass
