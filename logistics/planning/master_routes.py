@@ -1,4 +1,4 @@
-"""Master routes (issue 7): on which weekdays to collect each point that is not
+"""Master routes: on which weekdays to collect each point that is not
 collected daily, so that every weekday carries about the same tonnage and work
 per category (each category has its own trucks).
 

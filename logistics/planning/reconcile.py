@@ -1,4 +1,4 @@
-"""Plan versus actual (issue 7; docs/operations.md): the current plan of a date against
+"""Plan versus actual (docs/operations.md): the current plan of a date against
 the weighbridge tickets and collection records of that date.
 
 Matching:
