@@ -80,7 +80,11 @@ def upgrade(url: str | None = None) -> None:
 
 
 def session_factory(url: str | None = None, pool_size: int | None = None) -> sessionmaker[Session]:
-    return sessionmaker(get_engine(url, pool_size), expire_on_commit=False)
+    # get_engine(url) without a pool size: the same cached engine as every other caller's
+    # (lru_cache keys get_engine(url) and get_engine(url, None) apart), so disposing
+    # get_engine(url) closes this session's connections too
+    engine = get_engine(url) if pool_size is None else get_engine(url, pool_size)
+    return sessionmaker(engine, expire_on_commit=False)
 
 
 @contextmanager
