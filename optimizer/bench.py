@@ -36,7 +36,9 @@ from optimizer.instances import (
 )
 from optimizer.params import SolveParams
 from optimizer.problem import Problem
-from optimizer.solution import Solution
+from optimizer.pyvrp_engine import solve_pyvrp
+from optimizer.solution import Solution, load_client
+from optimizer.solve import solve
 
 log = logging.getLogger(__name__)
 
@@ -299,18 +301,10 @@ def check_problem_solution(problem: Problem, sol: Solution) -> CheckResult:
                 continue
             if v.kind == "client":
                 n_stops += 1
-                got = served.setdefault(v.index, {})
-                for k, q in v.amount.items():
-                    if q <= 0:
-                        continue
-                    if k not in veh.capacities:
-                        errors.append(f"{where}: client {v.index}: no compartment {k!r}")
-                        continue
-                    load[k] += q
-                    collected += q
-                    got[k] = got.get(k, 0) + q
-                    if load[k] > veh.capacities[k]:
-                        errors.append(f"{where}: {k!r} load {load[k]} > {veh.capacities[k]}")
+                units, broken = load_client(load, veh.capacities, v.amount,
+                                            served.setdefault(v.index, {}))
+                collected += units
+                errors.extend(f"{where}: client {v.index}: {e}" for e in broken)
             else:
                 f = problem.facilities[v.index]
                 for k in load:
@@ -394,23 +388,16 @@ ProgressFn = Callable[[str], None]
 SolveFn = Callable[[Problem, SolveParams], Solution]
 
 
-def _engine_solver(engine: str) -> tuple[SolveFn, Callable[[float], SolveParams]]:
+def _engine_solver(engine: str) -> tuple[SolveFn, str, str]:
+    """The solve function of a bench engine, and the SolveParams engine and strategy."""
     if engine == "ours":
-        from optimizer.solve import solve
-
-        return solve, lambda t: SolveParams(time_limit_s=t, engine="auto", num_workers=1)
+        return solve, "auto", "auto"
     if engine == "ours_ortools":
-        from optimizer.solve import solve
-
-        return solve, lambda t: SolveParams(time_limit_s=t, engine="ortools", num_workers=1)
+        return solve, "ortools", "auto"
     if engine == "ortools_plain":
-        from optimizer.solve import solve
-
-        return solve, lambda t: SolveParams(time_limit_s=t, strategy="plain", num_workers=1)
+        return solve, "ortools", "plain"
     if engine == "pyvrp":
-        from optimizer.pyvrp_engine import solve_pyvrp
-
-        return solve_pyvrp, lambda t: SolveParams(time_limit_s=t, engine="pyvrp", num_workers=1)
+        return solve_pyvrp, "pyvrp", "auto"
     raise ValueError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}")
 
 
@@ -421,11 +408,13 @@ def _peak_rss_mb() -> float:
 
 
 def run_one(
-    inst: Instance, problem: Problem, engine: str, time_limit_s: float, bks: Bks | None
+    inst: Instance, problem: Problem, engine: str, time_limit_s: float, bks: Bks | None,
+    solution_limit: int | None = None,
 ) -> dict[str, Any]:
     """Solve one instance with one engine and check the result independently."""
-    fn, make_params = _engine_solver(engine)
-    params = make_params(time_limit_s)
+    fn, engine_name, strategy = _engine_solver(engine)
+    params = SolveParams(time_limit_s=time_limit_s, engine=engine_name, strategy=strategy,
+                         num_workers=1, solution_limit=solution_limit)
     t0 = time.perf_counter()
     try:
         sol = fn(problem, params)
@@ -491,8 +480,12 @@ def run_bench(
     time_limit_s: float = 10,
     engines: Sequence[str] = ENGINES,
     progress: ProgressFn | None = None,
+    solution_limit: int | None = None,
 ) -> dict[str, Any]:
     """Run the benchmark and return the ``wasteroute.bench/1`` document.
+
+    With ``solution_limit`` every run is bounded by solutions (the same on any
+    machine) and ``time_limit_s`` is only a safety bound.
 
     The top-level ``results`` (and ``mean_gap_pct``) are those of the first engine in
     ``engines`` (normally ``"ours"``); every result also carries ``peers``: the other
@@ -518,7 +511,7 @@ def run_bench(
         bks = bks_table.get(inst.name)
         runs: dict[str, dict[str, Any]] = {}
         for e in engines:
-            r = run_one(inst, problem, e, time_limit_s, bks)
+            r = run_one(inst, problem, e, time_limit_s, bks, solution_limit)
             runs[e] = r
             per_engine[e].append(r)
             if progress:

@@ -122,7 +122,7 @@ class Instance:
 
 def euclid(coords: np.ndarray) -> np.ndarray:
     diff = coords[:, None, :] - coords[None, :, :]
-    return np.sqrt((diff.astype(np.float64) ** 2).sum(axis=2))
+    return np.asarray(np.sqrt((diff.astype(np.float64) ** 2).sum(axis=2)))
 
 
 def dimacs_matrix_x10(coords: np.ndarray) -> np.ndarray:

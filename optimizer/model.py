@@ -28,18 +28,22 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Literal
 
 import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
-from optimizer.decompose import Job
-from optimizer.params import SolveParams
+from optimizer.jobs import Job
+from optimizer.params import Progress, SolveParams
 from optimizer.problem import Facility, Problem
+from optimizer.routes import RawResult, RawRoute, RawVisit, Stop
 
 log = logging.getLogger(__name__)
+
+#: OR-Tools' search parameters (a protobuf message; the package has no types mypy reads)
+SearchParameters = Any
+NodeKind = Literal["depot", "client", "facility"]
 
 #: time limit of the model's own restore searches (reading routes back)
 CLOSE_LIMIT_S = 600
@@ -55,31 +59,6 @@ STATUS_NAMES = {0: "NOT_SOLVED", 1: "SUCCESS", 2: "PARTIAL_SUCCESS", 3: "FAIL",
 STRATEGIES = {
     name: FSS.Value.Value(name) for name in FSS.Value.keys()  # noqa: SIM118
 }
-
-
-@dataclass(slots=True)
-class RawVisit:
-    kind: str  # "client" | "facility"
-    ref: int  # job index (local list) or facility index
-    start_s: int
-
-
-@dataclass(slots=True)
-class RawRoute:
-    vehicle: int  # global vehicle index
-    visits: list[RawVisit]
-    start_s: int
-    end_s: int
-    break_start_s: int | None = None
-
-
-@dataclass(slots=True)
-class RawResult:
-    routes: list[RawRoute]
-    dropped: list[int]  # local job indices
-    objective: int
-    found: bool
-    stats: dict[str, object] = field(default_factory=dict)
 
 
 def _facility_copies(problem: Problem, jobs: Sequence[Job], vehicles: Sequence[int]) -> list[int]:
@@ -137,7 +116,7 @@ class RoutingModel:
         params: SolveParams,
         *,
         facility_capacity_left: Sequence[int | None] | None = None,
-        initial: Sequence[Sequence[tuple[str, int]]] | None = None,
+        initial: Sequence[Sequence[Stop]] | None = None,
     ) -> None:
         self.problem = problem
         self.jobs = list(jobs)
@@ -151,7 +130,7 @@ class RoutingModel:
         depot_node = {loc: i for i, loc in enumerate(depot_locs)}
         node_loc: list[int] = list(depot_locs)
         node_service: list[int] = [0] * len(depot_locs)
-        self.node_kind: list[str] = ["depot"] * len(depot_locs)
+        self.node_kind: list[NodeKind] = ["depot"] * len(depot_locs)
         self.node_ref: list[int] = [-1] * len(depot_locs)
         self.job_node0 = len(node_loc)
         for ji, j in enumerate(self.jobs):
@@ -372,7 +351,7 @@ class RoutingModel:
     # ------------------------------------------------------------------ search
 
     def search_parameters(self, time_limit_s: float, strategy: str,
-                          metaheuristic: str = "GUIDED_LOCAL_SEARCH") -> Any:
+                          metaheuristic: str = "GUIDED_LOCAL_SEARCH") -> SearchParameters:
         sp = pywrapcp.DefaultRoutingSearchParameters()
         sp.first_solution_strategy = STRATEGIES[strategy]
         sp.local_search_metaheuristic = LSM.Value.Value(metaheuristic)
@@ -382,7 +361,7 @@ class RoutingModel:
         sp.log_search = False
         return sp
 
-    def tuned(self, sp: Any) -> Any:
+    def tuned(self, sp: SearchParameters) -> SearchParameters:
         """Our settings for the improvement phase (never used in plain mode).
 
         Measured on Solomon at 10 s on a loaded 2-core machine: neighbour-limited
@@ -408,7 +387,7 @@ class RoutingModel:
         strategy: str = "PATH_CHEAPEST_ARC",
         *,
         plain: bool = False,
-        progress: Callable[[float, int | None], None] | None = None,
+        progress: Progress | None = None,
         initial: list[list[int]] | None = None,
     ) -> RawResult:
         """Run one search. In plain mode: PATH_CHEAPEST_ARC + GLS and nothing else."""
@@ -430,18 +409,18 @@ class RoutingModel:
             return self._extract(sol, {"strategy": "plain"})
         return self._solve_auto(time_limit_s, strategy, initial)
 
-    def skeleton_solution(self, time_limit_s: float) -> Any:
+    def skeleton_solution(self, time_limit_s: float) -> pywrapcp.Assignment | None:
         """Routes holding only one unload each, then local search inserts the clients.
 
         Insertion heuristics add one node at a time and so cannot open a route
         that must both collect and unload; starting from unload-only routes they can.
         """
         p = self.problem
-        seqs: list[list[tuple[str, int]]] = []
+        seqs: list[list[Stop]] = []
         for g in self.vehicles:
             v = p.vehicles[g]
             cats = {k for k, c in v.capacities.items() if c > 0}
-            seq: list[tuple[str, int]] = []
+            seq: list[Stop] = []
             while cats:
                 best = None
                 for fi, f in enumerate(p.facilities):
@@ -459,13 +438,13 @@ class RoutingModel:
             seqs.append(seq)
         r = self.routing
         sp = self.search_parameters(time_limit_s, "PARALLEL_CHEAPEST_INSERTION")
-        self._close(sp)
+        self.close(sp)
         init = r.ReadAssignmentFromRoutes(self.routes_as_indices(seqs), True)
         if init is None:
             return None
         return r.SolveFromAssignmentWithParameters(init, sp)
 
-    def first_solution(self, strategy: str, time_limit_s: float) -> Any:
+    def first_solution(self, strategy: str, time_limit_s: float) -> pywrapcp.Assignment | None:
         sp = self.search_parameters(time_limit_s, strategy)
         sp.solution_limit = 1
         return self.routing.SolveWithParameters(sp)
@@ -475,11 +454,11 @@ class RoutingModel:
         r = self.routing
         t0 = time.monotonic()
         stats: dict[str, object] = {}
-        best: Any = None
+        best: pywrapcp.Assignment | None = None
         best_name = ""
         firsts: dict[str, int] = {}
         if initial is not None:
-            self._close(self.search_parameters(time_limit_s, "PATH_CHEAPEST_ARC"))
+            self.close(self.search_parameters(time_limit_s, "PATH_CHEAPEST_ARC"))
             best = r.ReadAssignmentFromRoutes(initial, True)
             if best is not None:
                 # the model owns the returned assignment and reuses it in later
@@ -555,33 +534,36 @@ class RoutingModel:
 
     # ------------------------------------------------------------------ extraction
 
-    def _extract(self, sol: object | None, stats: dict[str, object]) -> RawResult:
+    def _extract(self, sol: pywrapcp.Assignment | None, stats: dict[str, object]) -> RawResult:
         r, m = self.routing, self.manager
         if sol is None:
             return RawResult(routes=[], dropped=list(range(len(self.jobs))), objective=0,
                              found=False, stats=stats)
-        assert isinstance(sol, pywrapcp.Assignment)
         td = self.time
         routes: list[RawRoute] = []
         served: set[int] = set()
         for li, g in enumerate(self.vehicles):
             idx = r.Start(li)
-            start_s = sol.Min(td.CumulVar(idx))
+            start_s = int(sol.Min(td.CumulVar(idx)))
             visits: list[RawVisit] = []
             idx = sol.Value(r.NextVar(idx))
             while not r.IsEnd(idx):
                 node = m.IndexToNode(idx)
                 kind = self.node_kind[node]
-                visits.append(RawVisit(kind, self.node_ref[node], sol.Min(td.CumulVar(idx))))
+                ref = self.node_ref[node]
+                start = int(sol.Min(td.CumulVar(idx)))
                 if kind == "client":
-                    served.add(self.node_ref[node])
+                    visits.append(RawVisit("client", ref, start))
+                    served.add(ref)
+                else:
+                    visits.append(RawVisit("facility", ref, start))
                 idx = sol.Value(r.NextVar(idx))
-            end_s = sol.Min(td.CumulVar(idx))
+            end_s = int(sol.Min(td.CumulVar(idx)))
             routes.append(RawRoute(g, visits, start_s, end_s, None))
         dropped = [ji for ji in range(len(self.jobs)) if ji not in served]
         return RawResult(routes, dropped, int(sol.ObjectiveValue()), True, stats)
 
-    def _close(self, sp: Any) -> None:
+    def close(self, sp: SearchParameters) -> None:
         """Close the model once (OR-Tools warns on every later close).
 
         The time limit given here also bounds every later ``ReadAssignmentFromRoutes``
@@ -597,7 +579,7 @@ class RoutingModel:
     def read_result(self, routes: list[list[int]], stats: dict[str, object]) -> RawResult | None:
         """The RawResult of these routes (from routes_as_indices), None when infeasible."""
         r = self.routing
-        self._close(self.search_parameters(1.0, "PATH_CHEAPEST_ARC"))
+        self.close(self.search_parameters(1.0, "PATH_CHEAPEST_ARC"))
         a = r.ReadAssignmentFromRoutes(routes, True)
         if a is None:
             return None
@@ -606,10 +588,10 @@ class RoutingModel:
     def readable(self, routes: list[list[int]]) -> bool:
         """Whether these routes (from routes_as_indices) are a feasible assignment."""
         r = self.routing
-        self._close(self.search_parameters(1.0, "PATH_CHEAPEST_ARC"))
+        self.close(self.search_parameters(1.0, "PATH_CHEAPEST_ARC"))
         return r.ReadAssignmentFromRoutes(routes, True) is not None
 
-    def routes_as_indices(self, raw: Sequence[Sequence[tuple[str, int]]]) -> list[list[int]]:
+    def routes_as_indices(self, raw: Sequence[Sequence[Stop]]) -> list[list[int]]:
         """Turn per-vehicle (kind, ref) sequences into node lists for ReadAssignmentFromRoutes."""
         used: dict[int, int] = {}
         out: list[list[int]] = []

@@ -1,10 +1,15 @@
-"""Solver parameters."""
+"""Solver parameters, and the budget a search runs under."""
 
 from __future__ import annotations
 
+import time
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
+
+#: progress(fraction of the time limit used, best objective or None)
+Progress = Callable[[float, int | None], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,3 +63,34 @@ class SolveParams:
         data = data.get("solve", data)
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """When work must stop.
+
+    Timed: at ``deadline`` on the ``time.monotonic()`` clock. Counted (a
+    ``SolveParams.solution_limit``): each search stops after its solution limit
+    and each loop of ours after a count of its own; the deadline is then only an
+    outer safety bound, so that the result does not depend on the machine's speed.
+    """
+
+    deadline: float
+    counted: bool = False
+
+    @classmethod
+    def of(cls, params: SolveParams, t0: float) -> Budget:
+        """The whole solve's budget, started at ``t0``."""
+        return cls(t0 + params.time_limit_s, params.counted)
+
+    def left_s(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def allows(self, margin_s: float) -> bool:
+        """Whether more work may start: over ``margin_s`` left (counted: any time left)."""
+        left = self.left_s()
+        return left > 0 if self.counted else left > margin_s
+
+    def until(self, deadline: float) -> Budget:
+        """A share of this budget ending at ``deadline`` (counted: the same safety bound)."""
+        return self if self.counted else Budget(deadline)

@@ -133,6 +133,27 @@ class Solution:
         }
 
 
+def load_client(load: dict[str, int], capacities: Mapping[str, int], amount: Mapping[str, int],
+                got: dict[str, int]) -> tuple[int, list[str]]:
+    """Put a client visit's ``amount`` on board: ``load`` and ``got`` (what the client
+    has had so far) grow. Returns the units collected and the rules broken (a
+    compartment the vehicle lacks, a load above a compartment's capacity)."""
+    units = 0
+    broken: list[str] = []
+    for k, q in amount.items():
+        if q <= 0:
+            continue
+        if k not in capacities:
+            broken.append(f"vehicle has no compartment {k!r}")
+            continue
+        load[k] += q
+        units += q
+        got[k] = got.get(k, 0) + q
+        if load[k] > capacities[k]:
+            broken.append(f"load {load[k]} above capacity {capacities[k]} of {k!r}")
+    return units, broken
+
+
 def check_solution(sol: Solution, problem: Problem) -> list[str]:
     """Independent feasibility check of a Solution against its Problem."""
     errs: list[str] = []
@@ -206,18 +227,10 @@ def check_solution(sol: Solution, problem: Problem) -> list[str]:
                 if not c.tw_start_s <= v.start_s <= c.tw_end_s:
                     errs.append(f"{at}: starts {v.start_s} outside [{c.tw_start_s}, {c.tw_end_s}]")
                 stops += 1
-                got = served.setdefault(v.index, {})
-                for k, q in v.amount.items():
-                    if q <= 0:
-                        continue
-                    if k not in veh.capacities:
-                        errs.append(f"{at}: vehicle has no compartment {k!r}")
-                        continue
-                    load[k] += q
-                    collected += q
-                    got[k] = got.get(k, 0) + q
-                    if load[k] > veh.capacities[k]:
-                        errs.append(f"{at}: load {load[k]} above capacity {veh.capacities[k]} of {k!r}")
+                units, broken = load_client(load, veh.capacities, v.amount,
+                                            served.setdefault(v.index, {}))
+                collected += units
+                errs.extend(f"{at}: {e}" for e in broken)
             elif v.kind == "facility":
                 if v.index is None or not 0 <= v.index < len(problem.facilities):
                     errs.append(f"{at}: no such facility")

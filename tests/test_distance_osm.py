@@ -16,7 +16,7 @@ from optimizer.distance import DistanceServiceError, from_spec, haversine_m
 
 pyrosm = pytest.importorskip("pyrosm")
 
-from optimizer.osm import OsmRoadNetwork, directions  # noqa: E402
+from optimizer.distance.osm import OsmRoadNetwork, directions  # noqa: E402
 
 # Hiidenkirnuntie (OSM way 41417076) is tagged oneway=yes (tertiary); these are
 # its nodes 3680689342 -> 876278368, 78.0 m apart along the way, in its direction.

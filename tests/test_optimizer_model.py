@@ -8,7 +8,9 @@ import pytest
 from optimizer import Client, Facility, Problem, Reason, SolveParams, Vehicle
 from optimizer.solve import solve
 
-FAST = SolveParams(time_limit_s=1.0)
+#: searches bounded by solutions, not time: the same plan on any machine; the time
+#: limit is only a safety bound
+FAST = SolveParams(time_limit_s=60.0, solution_limit=50)
 
 
 def line_problem(xs: list[int], clients: list[Client], vehicles: list[Vehicle],
@@ -201,7 +203,7 @@ def test_facility_daily_capacity_sends_rest_to_second_facility() -> None:
         [Vehicle(0, 0, {"a": 6})],
         [Facility(4, {"a"}, daily_capacity=10), Facility(5, {"a"})],
     )
-    s = solved(p, SolveParams(time_limit_s=2.0))
+    s = solved(p, FAST)
     assert not s.unassigned
     used = [v.index for v in s.routes[0].visits if v.kind == "facility"]
     assert used.count(0) == 1 and used.count(1) == 2
@@ -214,7 +216,7 @@ def test_facility_daily_capacity_forces_a_drop() -> None:
         [Vehicle(0, 0, {"a": 6})],
         [Facility(3, {"a"}, daily_capacity=10)],
     )
-    s = solved(p, SolveParams(time_limit_s=2.0))
+    s = solved(p, FAST)
     assert len(s.unassigned) == 1
     assert s.unassigned[0].reason == Reason.CAPACITY
 
@@ -239,7 +241,7 @@ def test_plain_strategy_and_summary() -> None:
         [Vehicle(0, 0, {"a": 10}, fixed_cost=5)],
         end_empty=False,
     )
-    s = solved(p, SolveParams(time_limit_s=1.0, strategy="plain"))
+    s = solved(p, SolveParams(time_limit_s=60.0, solution_limit=50, strategy="plain"))
     assert s.stats["strategy"] == "plain"
     summ = s.summary()
     assert summ["distance_m"] == 600
@@ -264,7 +266,7 @@ def test_engine_auto_and_pyvrp_fall_back_to_ortools_for_breaks() -> None:
         end_empty=False,
     )
     for engine in ("auto", "pyvrp"):
-        s = solved(p, SolveParams(time_limit_s=1.0, engine=engine))
+        s = solved(p, SolveParams(time_limit_s=60.0, solution_limit=50, engine=engine))
         assert s.engine == "ortools"
         assert not s.unassigned
 
@@ -272,7 +274,7 @@ def test_engine_auto_and_pyvrp_fall_back_to_ortools_for_breaks() -> None:
 def test_engine_auto_gives_a_feasible_plan_when_pyvrp_supports_it() -> None:
     p = line_problem([0, 100, 200, 300], [Client(i, {"a": 1}) for i in (1, 2, 3)],
                      [Vehicle(0, 0, {"a": 10})], end_empty=False)
-    s = solved(p, SolveParams(time_limit_s=1.0, engine="auto"))
+    s = solved(p, SolveParams(time_limit_s=60.0, solution_limit=50, engine="auto"))
     assert not s.unassigned
     assert s.distance_m == 600
 
@@ -282,9 +284,10 @@ def test_insertion_skips_positions_where_the_load_cannot_fit() -> None:
     take its kg, so the one try allowed goes to the truck with room (a new trip)."""
     import time
 
-    from optimizer.decompose import prepare
+    from optimizer.group import insert_dropped
+    from optimizer.jobs import prepare
     from optimizer.model import RoutingModel
-    from optimizer.solve import insert_dropped
+    from optimizer.params import Budget
 
     # depot 0, facility at 1,000 m, the full truck's points at 100-300 m, the
     # other truck's point at 800 m, the left-out point at 200 m: cheapest is to
@@ -299,7 +302,8 @@ def test_insertion_skips_positions_where_the_load_cannot_fit() -> None:
     start = [[("client", 0), ("client", 1), ("facility", 0)], [("client", 2), ("facility", 0)]]
     raw = model.read_result(model.routes_as_indices(start), {})
     assert raw is not None and raw.dropped == [3]
-    new = insert_dropped(p, jobs, [0, 1], model, raw, time.monotonic() + 10.0, tries=1)
+    new = insert_dropped(p, jobs, [0, 1], model, raw,
+                         Budget(time.monotonic() + 60.0, counted=True), tries=1)
     assert new is not None and new.dropped == []
     served_by = {rv.ref: rr.vehicle for rr in new.routes for rv in rr.visits
                  if rv.kind == "client"}

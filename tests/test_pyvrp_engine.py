@@ -15,7 +15,8 @@ from optimizer.pyvrp_engine import solve_pyvrp, supports, unsupported_rules
 from optimizer.solution import Reason
 
 DATA = Path(__file__).parent / "data" / "bench"
-FAST = SolveParams(time_limit_s=0.5, engine="pyvrp")
+#: bounded by iterations, not time: the same plan on any machine
+FAST = SolveParams(time_limit_s=60.0, engine="pyvrp", solution_limit=200)
 
 
 def _line_problem(**kw: object) -> Problem:

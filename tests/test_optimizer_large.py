@@ -1,12 +1,38 @@
-"""Preprocessing and the decomposed (large-day) path on small instances."""
+"""Preprocessing and the decomposed (large-day) path on small instances.
+
+Every search here is bounded by a solution limit, not by time: the plans are the
+same on any machine, and the time limits are only safety bounds.
+"""
 
 from __future__ import annotations
+
+import time
+from typing import Any
 
 import numpy as np
 
 from optimizer import Client, Facility, Problem, SolveParams, Vehicle
-from optimizer.decompose import components, plan_parts, prepare
+from optimizer.assemble import assemble
+from optimizer.construct import best_greedy, greedy_routes
+from optimizer.generate import generate_county_day
+from optimizer.jobs import prepare
+from optimizer.large import improve_neighbourhoods, route_cost
+from optimizer.model import RoutingModel
+from optimizer.params import Budget
+from optimizer.partition import components, plan_parts, should_decompose
+from optimizer.routes import RawRoute, RawVisit
 from optimizer.solve import solve
+
+SAFETY_S = 300.0
+
+
+def counted(limit: int = 30, **kw: Any) -> SolveParams:
+    """Parameters of a deterministic search: ``limit`` solutions per search."""
+    return SolveParams(time_limit_s=SAFETY_S, solution_limit=limit, **kw)
+
+
+def counted_budget() -> Budget:
+    return Budget(time.monotonic() + SAFETY_S, counted=True)
 
 
 def grid_problem(n_side: int, *, two_categories: bool = True) -> Problem:
@@ -51,7 +77,7 @@ def test_plan_parts_share_out_every_vehicle() -> None:
 
 def test_decomposed_solve_is_feasible_and_serves_all() -> None:
     p = grid_problem(8)
-    s = solve(p, SolveParams(time_limit_s=3.0, decompose_above=20, chunk_size=16))
+    s = solve(p, counted(5, decompose_above=20, chunk_size=16))
     assert s.stats["strategy"] == "decomposed"
     assert s.check(p) == []
     assert not s.unassigned
@@ -60,15 +86,11 @@ def test_decomposed_solve_is_feasible_and_serves_all() -> None:
 def test_generated_day_with_breaks_keeps_searching_from_the_greedy_start() -> None:
     """Regression (issue 4): on demo-sized days with breaks, restoring the greedy start
     in one model over every compartment failed (status FAIL) and the plan was the
-    greedy one, returned after a fraction of the budget with clients dropped.
-    Now each group of compartments gets its own model and its search must run."""
-    from optimizer.decompose import greedy_routes
-    from optimizer.generate import generate_county_day
-
+    greedy one, with clients dropped. Now each group of compartments gets its own
+    model, restores its start and searches from it."""
     p = generate_county_day(80, seed=1)
     assert any(v.has_break for v in p.vehicles)
-    budget = 3.0
-    s = solve(p, SolveParams(time_limit_s=budget))
+    s = solve(p, counted())
     assert s.check(p) == []
     groups = s.stats["group_stats"]
     assert isinstance(groups, list) and len(groups) == len(components(p, prepare(p).jobs))
@@ -81,9 +103,6 @@ def test_generated_day_with_breaks_keeps_searching_from_the_greedy_start() -> No
     greedy_served = {jobs[r].client for seq in seqs for kind, r in seq if kind == "client"}
     served = {v.index for r in s.routes for v in r.client_visits}
     assert len(served) >= len(greedy_served)
-    if s.unassigned:
-        # clients left out: the search must have used its time trying to serve them
-        assert s.wall_s >= 0.5 * budget
 
 
 def test_generated_day_with_breaks_serves_every_client() -> None:
@@ -91,11 +110,9 @@ def test_generated_day_with_breaks_serves_every_client() -> None:
     shows it); the code before the fix left 3 out at 3 s (14 on seed 1): its greedy
     start kept early-closing windows for the last vehicles, the search could not add
     a trip, and local search missed feasible one-client insertions."""
-    from optimizer.generate import generate_county_day
-
     p = generate_county_day(150, seed=0, fleet_slack=1.0)
     assert any(v.has_break for v in p.vehicles)
-    s = solve(p, SolveParams(time_limit_s=3.0))
+    s = solve(p, counted())
     assert s.check(p) == []
     assert s.unassigned == ()
 
@@ -110,7 +127,7 @@ def test_zero_kg_visits_are_served_with_their_compartment_group() -> None:
     jobs = prepare(p).jobs
     comps = components(p, jobs)
     assert sorted(j for js, _ in comps for j in js) == list(range(len(jobs)))
-    sol = solve(p, SolveParams(time_limit_s=2))
+    sol = solve(p, counted())
     assert sol.unassigned == ()
     assert sol.check(p) == []
 
@@ -121,10 +138,6 @@ def test_reading_a_start_back_does_not_depend_on_the_first_time_limit_seen() -> 
     later ``ReadAssignmentFromRoutes``; on a loaded machine reading a large start took
     longer and failed, and the day lost its greedy start. A 1 ms limit at closing
     must not make a feasible start unreadable."""
-    from optimizer.decompose import best_greedy
-    from optimizer.generate import generate_county_day
-    from optimizer.model import RoutingModel
-
     p = generate_county_day(150, seed=2)
     jobs = prepare(p).jobs
     gj, gv = max(components(p, jobs), key=lambda c: len(c[0]))
@@ -132,7 +145,7 @@ def test_reading_a_start_back_does_not_depend_on_the_first_time_limit_seen() -> 
     seqs = best_greedy(p, sub, gv)
     assert any(kind == "client" for sq in seqs for kind, _ in sq)
     model = RoutingModel(p, sub, gv, SolveParams(), initial=seqs)
-    model._close(model.search_parameters(0.001, "PATH_CHEAPEST_ARC"))
+    model.close(model.search_parameters(0.001, "PATH_CHEAPEST_ARC"))
     routes = model.routes_as_indices(seqs)
     for _ in range(3):
         assert model.readable(routes)
@@ -145,12 +158,6 @@ def test_reading_a_start_back_does_not_depend_on_the_first_time_limit_seen() -> 
 def test_neighbourhoods_replan_crossing_routes_across_parts() -> None:
     """Routes that zig-zag across each other (as parts solved apart can leave them) are
     re-planned together: cheaper, every client still served once, still feasible."""
-    import time
-
-    from optimizer.decompose import _route_cost, improve_neighbourhoods
-    from optimizer.model import RawRoute, RawVisit
-    from optimizer.solve import assemble
-
     p = grid_problem(4, two_categories=False)
     jobs = prepare(p).jobs
     order = [0, 15, 1, 14, 2, 13, 3, 12, 4, 11, 5, 10, 6, 9, 7, 8]
@@ -159,12 +166,11 @@ def test_neighbourhoods_replan_crossing_routes_across_parts() -> None:
         visits = [RawVisit("client", j, 0) for j in chunk] + [RawVisit("facility", 0, 0)]
         routes.append(RawRoute(vi, visits, 0, 0))
     routes.append(RawRoute(3, [], 0, 0))
-    before = sum(_route_cost(p, jobs, rr) for rr in routes)
-    params = SolveParams(time_limit_s=5.0)
-    new, dropped, stats = improve_neighbourhoods(p, params, jobs, routes, [],
-                                                 time.monotonic() + 4.0)
+    before = sum(route_cost(p, jobs, rr) for rr in routes)
+    new, dropped, stats = improve_neighbourhoods(p, counted(), jobs, routes, [],
+                                                 counted_budget())
     assert stats["neighbourhoods_improved"] >= 1
-    after = sum(_route_cost(p, jobs, rr) for rr in new)
+    after = sum(route_cost(p, jobs, rr) for rr in new)
     assert after < 0.8 * before
     served = [rv.ref for rr in new for rv in rr.visits if rv.kind == "client"]
     assert sorted(served + dropped) == list(range(len(jobs))) and not dropped
@@ -176,15 +182,12 @@ def test_neighbourhoods_replan_crossing_routes_across_parts() -> None:
 def test_a_big_compartment_group_with_breaks_is_decomposed() -> None:
     """One model for a big group with breaks loses its start in OR-Tools 9.15; such a
     day goes the decomposed way even below ``decompose_above`` visits."""
-    from optimizer.generate import generate_county_day
-
     p = generate_county_day(120, seed=1)
     assert any(v.has_break for v in p.vehicles)
     biggest = max(len(gj) for gj, _ in components(p, prepare(p).jobs))
-    small = SolveParams(time_limit_s=4.0, decompose_group_above=biggest - 1, chunk_size=40)
-    s = solve(p, small)
+    s = solve(p, counted(3, decompose_group_above=biggest - 1, chunk_size=40))
     assert s.stats["strategy"] == "decomposed" and s.check(p) == []
-    s = solve(p, SolveParams(time_limit_s=2.0, decompose_group_above=biggest))
+    s = solve(p, counted(decompose_group_above=biggest))
     assert s.stats.get("strategy") != "decomposed" and s.check(p) == []
 
 
@@ -192,20 +195,14 @@ def test_neighbourhoods_bring_idle_vehicles_to_left_out_jobs() -> None:
     """Parts share vehicles by an estimate: one may leave jobs out while a vehicle
     elsewhere stays idle. A neighbourhood next to left-out jobs takes idle vehicles
     in, and the jobs get served."""
-    import time
-
-    from optimizer.decompose import improve_neighbourhoods
-    from optimizer.model import RawRoute, RawVisit
-    from optimizer.solve import assemble
-
     p = grid_problem(4, two_categories=False)
     jobs = prepare(p).jobs
     routes = [RawRoute(0, [RawVisit("client", j, 0) for j in range(6)]
                        + [RawVisit("facility", 0, 0)], 0, 0)]
     routes += [RawRoute(g, [], 0, 0) for g in (1, 2, 3)]
     left_out = list(range(6, len(jobs)))
-    new, dropped, stats = improve_neighbourhoods(p, SolveParams(time_limit_s=5.0), jobs,
-                                                 routes, left_out, time.monotonic() + 4.0)
+    new, dropped, stats = improve_neighbourhoods(p, counted(), jobs, routes, left_out,
+                                                 counted_budget())
     assert stats["neighbourhoods_improved"] >= 1
     assert len(dropped) < len(left_out)
     served = [rv.ref for rr in new for rv in rr.visits if rv.kind == "client"]
@@ -245,8 +242,7 @@ def test_parts_keep_jobs_of_a_rare_compartment_with_the_trucks_that_carry_it() -
 
 def test_decomposed_day_serves_every_point_of_a_rare_compartment() -> None:
     p = rare_compartment_problem()
-    s = solve(p, SolveParams(time_limit_s=6.0, decompose_above=20, chunk_size=20,
-                             neighbourhood_share=0.0))
+    s = solve(p, counted(decompose_above=20, chunk_size=20, neighbourhood_share=0.0))
     assert s.stats["strategy"] == "decomposed" and s.check(p) == []
     assert not s.unassigned
     assert s.stats["dropped_before_repair"] == 0
@@ -256,10 +252,8 @@ def test_a_large_start_with_breaks_is_restored_and_improved() -> None:
     """OR-Tools bounds restoring a start by ``lns_time_limit`` (0.1 s by default);
     with breaks, groups of 300-500 visits took longer, and the search ended at once
     with ROUTING_FAIL, keeping the greedy start as the plan."""
-    from optimizer.generate import generate_county_day
-
     p = generate_county_day(800, seed=1)
-    s = solve(p, SolveParams(time_limit_s=8.0, decompose_slack_group_above=10_000))
+    s = solve(p, counted(2, decompose_slack_group_above=10_000))
     groups = s.stats["group_stats"]
     assert len(groups) == 2 and max(g["jobs"] for g in groups) > 450
     for g in groups:
@@ -271,14 +265,11 @@ def test_a_large_start_with_breaks_is_restored_and_improved() -> None:
 def test_a_big_group_with_room_is_decomposed_and_a_tight_one_is_not() -> None:
     """Between ``decompose_slack_group_above`` and ``decompose_group_above`` visits a
     group is decomposed only when its greedy start serves all of it."""
-    from optimizer.generate import generate_county_day
-    from optimizer.solve import _decompose
-
     p = generate_county_day(300, seed=1)
     prep = prepare(p)
     biggest = max(len(gj) for gj, _ in components(p, prep.jobs))
     params = SolveParams(decompose_group_above=10_000, decompose_slack_group_above=biggest - 1)
-    assert _decompose(p, params, prep)
+    assert should_decompose(p, params, prep)
     # the same day with a fleet of one truck per compartment kind: the start is short
     kinds: dict[tuple[str, ...], Vehicle] = {}
     for v in p.vehicles:
@@ -288,4 +279,4 @@ def test_a_big_group_with_room_is_decomposed_and_a_tight_one_is_not() -> None:
     prep = prepare(tight)
     biggest = max(len(gj) for gj, _ in components(tight, prep.jobs))
     params = SolveParams(decompose_group_above=10_000, decompose_slack_group_above=biggest - 1)
-    assert not _decompose(tight, params, prep)
+    assert not should_decompose(tight, params, prep)

@@ -7,7 +7,7 @@ scipy's Dijkstra finds the quickest paths; the distance reported is the length
 of that quickest path. Each point is snapped to the nearest node of the
 largest strongly connected part of the graph (so every pair has a route) and
 the snap leg is added at ``access_speed_kmh``. Results never go below the
-straight line (see :func:`optimizer.distance.finish_matrices`) and are cached
+straight line (see :func:`optimizer.distance.base.finish_matrices`) and are cached
 on disk, keyed by the file's content, the points and the parameters.
 
 pyrosm is imported only when a graph is first needed (the ``osm`` extra).
@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from optimizer.distance import (
+from optimizer.distance.base import (
     EARTH_RADIUS_M,
     DistanceServiceError,
     DistanceSpecError,

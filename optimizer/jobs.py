@@ -1,0 +1,160 @@
+"""What is to be served: a Problem's clients as solver jobs.
+
+A *job* is one visit the solver must plan: a client, or one piece of a client
+whose demand exceeds every compartment that may carry it. Pre-checks find the
+clients no plan can serve (no vehicle with the category, a window nobody can
+reach, no open facility) and give them a Reason before any solver runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from optimizer.problem import Problem, Vehicle
+from optimizer.solution import Reason, Unassigned
+
+log = logging.getLogger(__name__)
+
+#: a client is split into at most this many visits; beyond it is "capacity"
+MAX_SPLIT = 50
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One visit to plan (a whole client or a piece of a split client)."""
+
+    client: int
+    location: int
+    amount: Mapping[str, int]
+    service_s: int
+    tw_start_s: int
+    tw_end_s: int
+    #: penalty for leaving this job out (None: the model picks a large one)
+    penalty: int | None
+    #: global indices of the vehicles allowed to serve it
+    vehicles: tuple[int, ...]
+    piece: int = 0
+    pieces: int = 1
+
+    @property
+    def total(self) -> int:
+        return sum(self.amount.values())
+
+
+@dataclass(slots=True)
+class Prepared:
+    jobs: list[Job]
+    unassigned: list[Unassigned] = field(default_factory=list)
+
+
+def _carries(v: Vehicle, demand: Mapping[str, int]) -> bool:
+    return all(k in v.capacities and v.capacities[k] > 0 for k, q in demand.items() if q > 0)
+
+
+def _split(demand: Mapping[str, int], parts: int) -> list[dict[str, int]]:
+    out: list[dict[str, int]] = [{} for _ in range(parts)]
+    for k, q in demand.items():
+        base, rest = divmod(q, parts)
+        for i in range(parts):
+            out[i][k] = base + (1 if i < rest else 0)
+    return out
+
+
+def _unload_reachable(problem: Problem, v: Vehicle, loc: int, ready_s: int,
+                      categories: Sequence[str]) -> bool:
+    """Can vehicle v, leaving loc at ready_s, empty every category and get home?"""
+    dur = problem.duration_s
+    t = ready_s
+    here = loc
+    # greedy: for each category visit the facility that finishes earliest
+    remaining = [k for k in categories]
+    while remaining:
+        best: tuple[int, int, set[str]] | None = None
+        for f in problem.facilities:
+            got = {k for k in remaining if k in f.accepts}
+            if not got:
+                continue
+            start = max(t + int(dur[here, f.location]), f.open_s)
+            if start > f.close_s - f.unload_s:
+                continue
+            done = start + f.unload_s
+            if done + int(dur[f.location, v.end_location]) > v.shift_end_s:
+                continue
+            if best is None or (len(got), -done) > (len(best[2]), -best[0]):
+                best = (done, f.location, got)
+        if best is None:
+            return False
+        t, here = best[0], best[1]
+        remaining = [k for k in remaining if k not in best[2]]
+    return True
+
+
+def prepare(problem: Problem) -> Prepared:
+    """Jobs to plan and the clients that no plan can serve (with a Reason)."""
+    dur = problem.duration_s
+    out = Prepared(jobs=[])
+    # vehicles that look the same to the pre-checks are checked once
+    types: dict[tuple[object, ...], list[int]] = {}
+    for vi, v in enumerate(problem.vehicles):
+        key = (v.start_location, v.end_location, v.shift_start_s, v.shift_end_s,
+               tuple(sorted(v.capacities.items())))
+        types.setdefault(key, []).append(vi)
+    reps = [(problem.vehicles[m[0]], m) for m in types.values()]
+    for ci, c in enumerate(problem.clients):
+        demand = {k: q for k, q in c.demand.items() if q > 0}
+        allowed = [(v, m) for v, m in reps if _carries(v, demand)]
+        if not allowed:
+            out.unassigned.append(Unassigned(ci, dict(c.demand), Reason.NO_VEHICLE_FOR_CATEGORY))
+            continue
+        # time window reachable from some allowed vehicle within its shift
+        reach_t: list[tuple[Vehicle, list[int], int]] = []
+        for v, m in allowed:
+            start = max(v.shift_start_s + int(dur[v.start_location, c.location]), c.tw_start_s)
+            if start > c.tw_end_s:
+                continue
+            if start + c.service_s + int(dur[c.location, v.end_location]) > v.shift_end_s:
+                continue
+            reach_t.append((v, m, start))
+        if not reach_t:
+            out.unassigned.append(Unassigned(ci, dict(c.demand), Reason.TIME_WINDOW_UNREACHABLE))
+            continue
+        if demand and problem.end_empty:
+            reach_t = [(v, m, st) for v, m, st in reach_t
+                       if _unload_reachable(problem, v, c.location, st + c.service_s,
+                                            list(demand))]
+            if not reach_t:
+                out.unassigned.append(Unassigned(ci, dict(c.demand), Reason.FACILITY_CLOSED))
+                continue
+        reach = sorted(vi for _, m, _ in reach_t for vi in m)
+        # split when the demand exceeds the biggest usable compartment
+        parts = 1
+        for k, q in demand.items():
+            biggest = 0
+            for vi in reach:
+                v = problem.vehicles[vi]
+                cap = v.capacities[k]
+                if v.max_collected is not None:
+                    cap = min(cap, v.max_collected)
+                biggest = max(biggest, cap)
+            parts = max(parts, math.ceil(q / biggest) if biggest > 0 else MAX_SPLIT + 1)
+        if parts > MAX_SPLIT:
+            out.unassigned.append(Unassigned(ci, dict(c.demand), Reason.CAPACITY))
+            continue
+        pieces = _split(demand, parts) if parts > 1 else [dict(demand)]
+        if parts > 1:
+            # a piece may only go on a vehicle it fits in
+            reach = [vi for vi in reach
+                     if all(q <= problem.vehicles[vi].capacities[k]
+                            for k, q in pieces[0].items())]
+        total = max(1, sum(demand.values()))
+        for p, amount in enumerate(pieces):
+            share = sum(amount.values()) / total if parts > 1 else 1.0
+            out.jobs.append(Job(
+                client=ci, location=c.location, amount=amount,
+                service_s=math.ceil(c.service_s * share), tw_start_s=c.tw_start_s,
+                tw_end_s=c.tw_end_s, penalty=c.penalty, vehicles=tuple(reach),
+                piece=p, pieces=parts,
+            ))
+    return out
