@@ -13,12 +13,11 @@ from pydantic import BaseModel
 
 from api import rows as service
 from api import schemas as s
-from api.deps import STAFF, Paging, PagingDep, PrincipalDep, SessionDep, require
-from logistics.persistence import api_repo
+from api.deps import STAFF, PagingDep, PrincipalDep, SessionDep, require
 from logistics.persistence.api_repo import RowFilter
-from logistics.persistence.db import Session
 
-__all__ = ["PagingDep", "page", "router"]
+#: the plans router takes its PagingDep from here as well
+__all__ = ["PagingDep", "router"]
 
 
 @dataclass(frozen=True)
@@ -37,11 +36,6 @@ async def filters(
 
 
 FiltersDep = Annotated[Filters, Depends(filters)]
-
-
-def page(session: Session, stmt: Any, order: Any, p: Paging) -> tuple[list[Any], int]:
-    """One page of a statement's rows and the count of all of them."""
-    return api_repo.page(session, stmt, list(order), p.limit, p.offset)
 
 
 @dataclass
