@@ -8,15 +8,12 @@ reach, no open facility) and give them a Reason before any solver runs.
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from optimizer.problem import Problem, Vehicle
+from optimizer.problem import Facility, Problem, Vehicle
 from optimizer.solution import Reason, Unassigned
-
-log = logging.getLogger(__name__)
 
 #: a client is split into at most this many visits; beyond it is "capacity"
 MAX_SPLIT = 50
@@ -158,3 +155,43 @@ def prepare(problem: Problem) -> Prepared:
                 piece=p, pieces=parts,
             ))
     return out
+
+
+def facility_copies(problem: Problem, jobs: Sequence[Job], vehicles: Sequence[int]) -> list[int]:
+    """How many visits each facility may get in this sub-problem."""
+    vs = [problem.vehicles[v] for v in vehicles]
+    demand: dict[str, int] = {}
+    for j in jobs:
+        for k, q in j.amount.items():
+            demand[k] = demand.get(k, 0) + q
+    out: list[int] = []
+    for f in problem.facilities:
+        cats = [k for k in f.accepts if demand.get(k, 0) > 0]
+        if not cats or f.close_s - f.unload_s < f.open_s:
+            out.append(0)
+            continue
+        trips = 0
+        users = 0
+        for k in cats:
+            caps = [v.capacities[k] for v in vs if v.capacities.get(k, 0) > 0]
+            if caps:
+                trips += math.ceil(demand[k] / min(caps))
+        users = sum(1 for v in vs if any(v.capacities.get(k, 0) > 0 for k in cats))
+        if users == 0:
+            out.append(0)
+            continue
+        need = trips + (users if problem.end_empty else 0) + 2
+        out.append(need)
+    # many facilities: each gets a fair share (the nearest ones get more through
+    # the first solution, see RoutingModel(initial=...)), never the whole need
+    accepting = sum(1 for c in out if c > 0)
+    if accepting > 2:
+        out = [min(c, 4 + math.ceil(2 * c / accepting), 400) if c else 0 for c in out]
+    return [min(c, 400) for c in out]
+
+
+def facility_users(problem: Problem, f: Facility, vehicles: Sequence[int]) -> int:
+    """How many of `vehicles` may unload at `f`."""
+    acc = f.accepts
+    return sum(1 for g in vehicles
+               if any(problem.vehicles[g].capacities.get(k, 0) > 0 for k in acc))

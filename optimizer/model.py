@@ -26,7 +26,6 @@ x 1000 per second.
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Sequence
 from typing import Any, Literal
@@ -34,9 +33,9 @@ from typing import Any, Literal
 import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
-from optimizer.jobs import Job
+from optimizer.jobs import Job, facility_copies, facility_users
 from optimizer.params import Progress, SolveParams
-from optimizer.problem import Facility, Problem
+from optimizer.problem import Problem
 from optimizer.routes import RawResult, RawRoute, RawVisit, Stop
 
 log = logging.getLogger(__name__)
@@ -59,46 +58,6 @@ STATUS_NAMES = {0: "NOT_SOLVED", 1: "SUCCESS", 2: "PARTIAL_SUCCESS", 3: "FAIL",
 STRATEGIES = {
     name: FSS.Value.Value(name) for name in FSS.Value.keys()  # noqa: SIM118
 }
-
-
-def _facility_copies(problem: Problem, jobs: Sequence[Job], vehicles: Sequence[int]) -> list[int]:
-    """How many visits each facility may get in this sub-problem."""
-    vs = [problem.vehicles[v] for v in vehicles]
-    demand: dict[str, int] = {}
-    for j in jobs:
-        for k, q in j.amount.items():
-            demand[k] = demand.get(k, 0) + q
-    out: list[int] = []
-    for f in problem.facilities:
-        cats = [k for k in f.accepts if demand.get(k, 0) > 0]
-        if not cats or f.close_s - f.unload_s < f.open_s:
-            out.append(0)
-            continue
-        trips = 0
-        users = 0
-        for k in cats:
-            caps = [v.capacities[k] for v in vs if v.capacities.get(k, 0) > 0]
-            if caps:
-                trips += math.ceil(demand[k] / min(caps))
-        users = sum(1 for v in vs if any(v.capacities.get(k, 0) > 0 for k in cats))
-        if users == 0:
-            out.append(0)
-            continue
-        need = trips + (users if problem.end_empty else 0) + 2
-        out.append(need)
-    # many facilities: each gets a fair share (the nearest ones get more through
-    # the first solution, see RoutingModel(initial=...)), never the whole need
-    accepting = sum(1 for c in out if c > 0)
-    if accepting > 2:
-        out = [min(c, 4 + math.ceil(2 * c / accepting), 400) if c else 0 for c in out]
-    return [min(c, 400) for c in out]
-
-
-def _users(problem: Problem, f: Facility, vehicles: Sequence[int]) -> int:
-    """How many of `vehicles` may unload at `f`."""
-    acc = f.accepts
-    return sum(1 for g in vehicles
-               if any(problem.vehicles[g].capacities.get(k, 0) > 0 for k in acc))
 
 
 #: lns_time_limit of our searches; it also bounds restoring a start (see ``tuned``)
@@ -138,7 +97,7 @@ class RoutingModel:
             node_service.append(j.service_s)
             self.node_kind.append("client")
             self.node_ref.append(ji)
-        copies = _facility_copies(p, self.jobs, self.vehicles)
+        copies = facility_copies(p, self.jobs, self.vehicles)
         if initial is not None:
             used = [0] * len(p.facilities)
             for seq in initial:
@@ -148,7 +107,7 @@ class RoutingModel:
             # room for every unload of the given first solution plus one more trip
             # per vehicle (without spare copies the search cannot add a trip, and
             # clients the start left out stay out)
-            copies = [max(c, u + 2 + _users(p, f, self.vehicles)) if u else c
+            copies = [max(c, u + 2 + facility_users(p, f, self.vehicles)) if u else c
                       for c, u, f in zip(copies, used, p.facilities, strict=True)]
         self.fac_nodes: list[list[int]] = []
         for fi, f in enumerate(p.facilities):
@@ -370,9 +329,9 @@ class RoutingModel:
 
         One exception: ``lns_time_limit`` (default 0.1 s) also bounds restoring the
         start assignment, which with breaks takes 0.14 s at 700 nodes on a quiet
-        machine: the search then ended at once with ROUTING_FAIL and the plan was
-        the greedy start ("restore failed", session 2). The LNS operators it bounds
-        otherwise (CP path/TSP/inactive LNS) are off by default.
+        machine: at the default the search ends at once with ROUTING_FAIL and the
+        plan is the greedy start ("restore_failed" in the stats). The LNS operators
+        it bounds otherwise (CP path/TSP/inactive LNS) are off by default.
         """
         lns_s = LNS_LIMIT_S
         if self.params.counted:

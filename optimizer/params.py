@@ -28,28 +28,30 @@ class SolveParams:
     #: above this many visits the day is cut into sub-problems (clusters)
     decompose_above: int = 1200
     #: with breaks, a compartment group of more visits than this is decomposed too
-    #: (generated 1,100-client day, group of 691, 60 s: one model 5,419 km and 17 left
-    #: out; decomposed 4,928 km and 7)
+    #: (a generated 1,100-client day, group of 691, at 60 s: one model 5,419 km and 17
+    #: left out; decomposed 4,928 km and 7)
     decompose_group_above: int = 600
     #: with breaks, a group of more visits than this is decomposed when its greedy
     #: start serves every visit (a fleet with room: small models improve faster;
-    #: generated 800-client day, group of 504, 60 s: 3,011 -> 2,512 km). A tight
+    #: a generated 800-client day, group of 504, at 60 s: 3,011 -> 2,512 km). A tight
     #: group stays one model: the demo day's residual group (546 visits, greedy
-    #: start 7 short) decomposed left points out at 110 s
+    #: start 7 short) decomposed leaves points out at 110 s
     decompose_slack_group_above: int = 450
-    #: target number of visits per sub-problem when decomposing. At 1,500 clients
-    #: (60 s, session 2, when OR-Tools still failed to restore starts of larger
-    #: models) 500 gave 6,699 km, 300 6,202 and 250 6,105; session 3, with starts
-    #: restored: 150 gave 5,738 (seed 1) and 6,013 (seed 3, 250: 6,855)
+    #: target number of visits per sub-problem when decomposing; small models restore
+    #: their start and improve faster. Measured on a generated 1,500-client day at
+    #: 60 s: 500 -> 6,699 km, 250 -> 6,105, 150 -> 5,738 (another seed: 150 -> 6,013,
+    #: 250 -> 6,855)
     chunk_size: int = 150
     #: share of a decomposed day's budget spent re-planning neighbouring routes
-    #: across part borders (decompose.improve_neighbourhoods); 1,500 clients at 60 s:
+    #: across part borders (large.improve_neighbourhoods); 1,500 clients at 60 s:
     #: 0 -> 6,105 km (13 left out), 0.3 -> 6,058 (6), 0.5 -> 6,063 (0), 0.7 -> 6,159 (0)
     neighbourhood_share: float = 0.5
     #: when set, every OR-Tools search stops after this many solutions (PyVRP after
     #: this many iterations) and every loop of ours counts instead of reading the
     #: clock: the same problem, seed and limit give the same Solution on any machine.
-    #: ``time_limit_s`` is then only an outer safety bound (set it large)
+    #: ``time_limit_s`` is then only an outer safety bound (set it large). Solutions
+    #: cost more on large models: a 300-client day takes ~2 s at 20, ~25 s at 200
+    #: on a 2-core machine
     solution_limit: int | None = None
 
     @property

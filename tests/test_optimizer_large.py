@@ -84,10 +84,10 @@ def test_decomposed_solve_is_feasible_and_serves_all() -> None:
 
 
 def test_generated_day_with_breaks_keeps_searching_from_the_greedy_start() -> None:
-    """Regression (issue 4): on demo-sized days with breaks, restoring the greedy start
-    in one model over every compartment failed (status FAIL) and the plan was the
-    greedy one, with clients dropped. Now each group of compartments gets its own
-    model, restores its start and searches from it."""
+    """On demo-sized days with breaks, one model over every compartment fails to
+    restore the greedy start (status FAIL) and the plan would be the greedy one, with
+    clients dropped: each group of compartments gets its own model, restores its
+    start and searches from it."""
     p = generate_county_day(80, seed=1)
     assert any(v.has_break for v in p.vehicles)
     s = solve(p, counted())
@@ -106,10 +106,10 @@ def test_generated_day_with_breaks_keeps_searching_from_the_greedy_start() -> No
 
 
 def test_generated_day_with_breaks_serves_every_client() -> None:
-    """Regression (issue 4): every client of this day can be served (the plan below
-    shows it); the code before the fix left 3 out at 3 s (14 on seed 1): its greedy
-    start kept early-closing windows for the last vehicles, the search could not add
-    a trip, and local search missed feasible one-client insertions."""
+    """Every client of this day can be served. It takes a greedy start that does not
+    keep early-closing windows for the last vehicles, spare unloads so that the
+    search can add a trip, and the insertion of left-out clients that local search
+    misses."""
     p = generate_county_day(150, seed=0, fleet_slack=1.0)
     assert any(v.has_break for v in p.vehicles)
     s = solve(p, counted())
@@ -133,10 +133,9 @@ def test_zero_kg_visits_are_served_with_their_compartment_group() -> None:
 
 
 def test_reading_a_start_back_does_not_depend_on_the_first_time_limit_seen() -> None:
-    """Regression (issue 4, session 2): the model was closed with the search
-    parameters first used, whose time limit (1 s in ``readable``) also bounds every
-    later ``ReadAssignmentFromRoutes``; on a loaded machine reading a large start took
-    longer and failed, and the day lost its greedy start. A 1 ms limit at closing
+    """The time limit a model is closed with also bounds every later
+    ``ReadAssignmentFromRoutes``; closed with a short one, reading a large start on a
+    loaded machine fails and the day loses its greedy start. A 1 ms limit at closing
     must not make a feasible start unreadable."""
     p = generate_county_day(150, seed=2)
     jobs = prepare(p).jobs

@@ -21,6 +21,7 @@ LAYERS = {
     "optimizer.instances": 2,
     "optimizer.generate": 2,
     "optimizer.routes": 3,
+    "optimizer.checker": 3,
     "optimizer.model": 4,
     "optimizer.construct": 5,
     "optimizer.partition": 6,
