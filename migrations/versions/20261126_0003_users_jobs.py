@@ -1,4 +1,4 @@
-"""users, api keys, settings, jobs, complaints (API, issue 8)
+"""users, api keys, settings, jobs, complaints
 
 Revision ID: 0003
 Revises: 0001

@@ -1,4 +1,4 @@
-"""operations: reconciliation findings (issue 7)
+"""operations: reconciliation findings
 
 Revision ID: 0004
 Revises: 0003
@@ -9,10 +9,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0004'
-down_revision = '0003'
-branch_labels = None
-depends_on = None
+revision: str = '0004'
+down_revision: str | None = '0003'
+branch_labels: str | None = None
+depends_on: str | None = None
 
 
 def upgrade() -> None:
