@@ -9,7 +9,7 @@ load accounting, facility daily capacity).
     problems = check_plan(document, db_url)          # [] when the plan is sound
     assert_plan_ok(document, db_url)                 # AssertionError listing them
 
-Which points are due and how many kg each (issue 7): due = the weekday schedule
+Which points are due and how many kg each: due = the weekday schedule
 (``days_mask``), or in demand mode (``demand.mode == "demand"``) the document's
 ``demand.due_points`` (must-visit points and the optional ones it chose; the
 optional points it left out are under ``skipped`` and not due - the checker
@@ -32,7 +32,7 @@ depot              a route starts and ends with a depot stop at its depot
 due                every due point exactly once (collect or unassigned), kg adds up,
                    split only when kg exceeds every compartment of its category,
                    nothing planned that is not due
-demand             the document's ``demand`` section (issue 7) is consistent: its
+demand             the document's ``demand`` section is consistent: its
                    expected kg cover the due points, static kg = kg_per_visit,
                    counts add up; skipped optional points are neither due nor planned
 reason             unassigned reasons are machine-readable, known, and true where

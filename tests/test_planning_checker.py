@@ -264,7 +264,7 @@ def _duration(d: Doc) -> None:
 
 
 def _demand_kg(d: Doc) -> None:
-    """The document's own expected kg (issue 7) disagrees with kg_per_visit."""
+    """The document's own expected kg disagrees with kg_per_visit."""
     d["demand"]["expected_kg"] = {k: v + 7 for k, v in d["demand"]["expected_kg"].items()}
 
 

@@ -1,4 +1,4 @@
-"""Route sheets (issue 5): PDF, phone HTML, GPX, GeoJSON, XLSX from a plan document.
+"""Route sheets: PDF, phone HTML, GPX, GeoJSON, XLSX from a plan document.
 
 A tiny database (inserted through the models) and a hand-written plan document that
 refers to its ids; every format is read back and compared with the document.

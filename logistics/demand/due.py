@@ -4,7 +4,7 @@ Two seams, kept apart on purpose:
 
 * :func:`due_points` - the weekday schedule (``Point.days_mask``, bit 0 = Monday);
 * :func:`expected_kg` - the kg to plan for each due point: the forecast from
-  collection records where a point has history (issue 7), else ``kg_per_visit``.
+  collection records where a point has history, else ``kg_per_visit``.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def expected_kg_detail(
     return kg, info
 
 
-#: set to off/0/false/no to plan with ``kg_per_visit`` instead of the forecast (issue 7)
+#: set to off/0/false/no to plan with ``kg_per_visit`` instead of the forecast
 FORECAST_ENV = "WASTEROUTE_FORECAST"
 
 

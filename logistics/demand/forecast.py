@@ -1,4 +1,4 @@
-"""Expected kg per point and day from collection records (issue 7; docs/operations.md).
+"""Expected kg per point and day from collection records (docs/operations.md).
 
 Model, per point ``p`` and day ``D`` (history strictly before ``D``):
 

@@ -1,5 +1,5 @@
 """Demand-driven collection and a simulation comparing it with the weekly schedule
-(issue 7; docs/operations.md).
+(docs/operations.md).
 
 Fill model (points.csv has no container volume, so capacity is derived):
 

@@ -315,7 +315,7 @@ class Complaint(Base):
     handled: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
-# ---------------------------------------------------------------- operations (issue 7)
+# ---------------------------------------------------------------- operations
 
 
 class ReconcileFinding(Base):
