@@ -13,6 +13,8 @@ from typer.testing import CliRunner
 from logistics.cli import app
 from logistics.persistence import plan_repo
 from logistics.persistence.db import session_scope
+from logistics.planning.replan import replan_day
+from optimizer.params import SolveParams
 from tests.factories import (
     PLANNING_COUNTY,
     REPLAN_AT,
@@ -154,3 +156,33 @@ def test_replan_refuses_bad_requests_and_writes_nothing(
         assert "Traceback" not in res.output
     with session_scope(db_url) as s:
         assert [p.plan_id for p in plan_repo.list_plans(s)] == [f"{REPLAN_DATE}-1"]
+
+
+def test_a_replan_with_a_seed_and_solution_limit_is_reproducible(
+    runner: CliRunner, db_url: str, tmp_path: Path
+) -> None:
+    """The same event, seed and solution limit give the same rest of the day, whatever
+    the machine's speed (the generous time limit is only a safety bound)."""
+    base = planned_by_cli(runner, db_url, tmp_path)
+    down = max(base["routes"], key=lambda r: len(_open_points(base, r["vehicle_id"])))
+    day = dt.date.fromisoformat(REPLAN_DATE)
+    at_s = 9 * 3600
+    docs = []
+    for _ in range(2):
+        with session_scope(db_url) as session:
+            result = replan_day(session, day, at_s, vehicles_down=[down["vehicle_id"]],
+                                time_limit_s=600, store=False,
+                                params=SolveParams(seed=3, solution_limit=5))
+        doc = result.document
+        doc["solver"].pop("wall_s", None)
+        docs.append(doc)
+    assert docs[0]["routes"] == docs[1]["routes"]
+    assert docs[0]["unassigned"] == docs[1]["unassigned"]
+    assert docs[0] == docs[1]
+    assert down["vehicle_id"] not in {v for v, stops in _served_after(docs[0]).items() if stops}
+
+
+def _served_after(doc: dict[str, Any]) -> dict[str, list[str]]:
+    """Per vehicle the collect stops after REPLAN_AT."""
+    return {r["vehicle_id"]: [s["id"] for s in r["stops"] if s["kind"] == "collect"
+                              and parse_ts(s["departure"]) > REPLAN_AT_T] for r in doc["routes"]}

@@ -159,6 +159,8 @@ def replan(
                            help="add the day's open overflow reports (POST /events/complaints) "
                                 "received up to --at as urgent points, and mark them handled")
     ] = False,
+    seed: SeedOpt = 0,
+    solution_limit: SolutionLimitOpt = None,
     db: DbOpt = None,
 ) -> None:
     """Re-plan the rest of a day after an event; served stops stay / 日内重新规划.
@@ -187,7 +189,8 @@ def replan(
         result = replan_day(session, day, at_s, vehicles_down=list(vehicle_down or []),
                             add_points=pairs, facilities_closed=list(facility_closed or []),
                             time_limit_s=time_limit, distance_model=distance,
-                            keep_trucks=keep_trucks, keep_tolerance=keep_tolerance)
+                            keep_trucks=keep_trucks, keep_tolerance=keep_tolerance,
+                            params=solve_params(seed, solution_limit))
         mark_handled(session, reports)
     doc = result.document
     target = out_path or Path(f"plan-{day.isoformat()}-v{result.version}.json")

@@ -196,12 +196,14 @@ class _Rest:
     room: dict[str, float | None]
     depots: dict[str, Depot]
     model: DistanceModel
+    #: seed and solution limit of the caller; the time limit is set per solve
+    params: SolveParams
 
     def solve(self, time_limit_s: float, pin: dict[str, str] | None = None) -> Tail:
         tr = translate.to_problem(self.date, self.trucks, self.collections, self.facilities,
                                   self.depots, self.model, name="rest of", room_kg=self.room,
                                   pin=pin)
-        solution = translate.solve(tr, SolveParams(time_limit_s=float(time_limit_s)))
+        solution = translate.solve(tr, replace(self.params, time_limit_s=float(time_limit_s)))
         return translate.to_tail(tr, solution)
 
 
@@ -306,13 +308,15 @@ def replan_day(
     store: bool = True,
     keep_trucks: bool = True,
     keep_tolerance: float = 0.0,
+    params: SolveParams | None = None,
 ) -> ReplanResult:
     """Re-plan the rest of ``date`` from ``at_s`` (seconds after local midnight).
 
     ``keep_trucks``: prefer a plan that keeps every open stop on its truck (see
     :func:`_keep_trucks`) when it serves at least as many points as the free re-plan
     less ``keep_tolerance`` (a fraction of the open points); False lets the engine
-    move stops freely."""
+    move stops freely. ``params`` gives the seed and solution limit (the time limit is
+    ``time_limit_s``)."""
     base_row = plan_repo.current_plan(session, date)
     if base_row is None:
         raise NotFound(f"no plan for {date.isoformat()}: run `wasteroute plan` first / 当日无计划")
@@ -404,7 +408,8 @@ def replan_day(
     collections = [Collection(points[pid], int(round(open_kg[pid]))) for pid in sorted(open_kg)]
     assignment = "none"
     if trucks:
-        rest = _Rest(date, trucks, collections, facilities, room, depots, model)
+        rest = _Rest(date, trucks, collections, facilities, room, depots, model,
+                     params or SolveParams())
         tail = rest.solve(time_limit_s)
         assignment = "free"
         if keep_trucks:
