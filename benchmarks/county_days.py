@@ -1,11 +1,15 @@
-"""Synthetic county days: our solve() against PyVRP on the same matrices.
+"""Synthetic county days: our solve() against PyVRP references on the same matrices.
 
-    python benchmarks/county_days.py --sizes 400,800,1500 --time-limit 60 --json out.json
+    python benchmarks/county_days.py --sizes 400,800,1500 --engines ours,reference \
+        --time-limit 60 --json out.json
 
 Each day comes from ``optimizer.generate.generate_county_day`` (clustered clients,
 2-4 compartment categories, multi-compartment vehicles, facilities with hours that
 accept subsets, time windows, breaks). PyVRP gets the rules its model can express
-(``optimizer.pyvrp_engine``; breaks are inserted afterwards). Every result is
+(``optimizer.pyvrp_engine``; breaks are inserted afterwards); ``reference`` is the
+cost-aware PyVRP script of ``benchmarks/pyvrp_reference.py`` whose plans keep every
+rule. Each row reports the bureau's cost (fixed cost per truck used + cost per km).
+Every result is
 checked twice: by ``Solution.check`` (the engine package's checker) and by
 ``optimizer.bench.check_problem_solution`` (recomputes the schedule from the visit
 order alone).
@@ -25,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import git_commit
+from pyvrp_reference import bureau_cost, solve_reference
 
 from optimizer.bench import check_problem_solution
 from optimizer.generate import generate_county_day
@@ -35,6 +40,7 @@ from optimizer.solve import solve
 ENGINES = {
     "ours": lambda p, t: solve(p, SolveParams(time_limit_s=t, num_workers=1)),
     "pyvrp": lambda p, t: solve_pyvrp(p, SolveParams(time_limit_s=t, engine="pyvrp")),
+    "reference": lambda p, t: solve_reference(p, t),
 }
 
 
@@ -62,6 +68,7 @@ def run(sizes: list[int], seed: int, time_limit_s: float, engines: list[str]) ->
                     "categories": len(problem.categories),
                     "vehicles_available": len(problem.vehicles),
                     "facilities": len(problem.facilities),
+                    "cost": round(bureau_cost(problem, sol), 1),
                     "km": round(sol.distance_m / 1000, 1),
                     "vehicles": sol.vehicles_used,
                     "served": served,
@@ -99,7 +106,7 @@ def _line(r: dict[str, Any]) -> str:
     if "error" in r:
         return f"{r['clients']:>5} {r['engine']:<6} ERROR {r['error']}"
     return (
-        f"{r['clients']:>5} {r['engine']:<6} km={r['km']:<8} veh={r['vehicles']}/"
+        f"{r['clients']:>5} {r['engine']:<9} cost={r['cost']:<10} km={r['km']:<8} veh={r['vehicles']}/"
         f"{r['vehicles_available']} served={r['served_share']:.1%} "
         f"check_errors={r['solution_check_errors']} "
         f"independent={'ok' if r['independent_check_feasible'] else 'FAIL'} t={r['wall_s']}s"
@@ -107,14 +114,15 @@ def _line(r: dict[str, Any]) -> str:
 
 
 def table(doc: dict[str, Any]) -> str:
-    head = "| clients | engine | km | vehicles used/avail | served | Solution.check | independent check | wall s |"
-    lines = [head, "|" + "---|" * 8]
+    head = ("| clients | engine | cost | km | vehicles used/avail | served | Solution.check |"
+            " independent check | wall s |")
+    lines = [head, "|" + "---|" * 9]
     for r in doc["rows"]:
         if "error" in r:
-            lines.append(f"| {r['clients']} | {r['engine']} | error: {r['error']} | | | | | |")
+            lines.append(f"| {r['clients']} | {r['engine']} | error: {r['error']} | | | | | | |")
             continue
         lines.append(
-            f"| {r['clients']} | {r['engine']} | {r['km']} | {r['vehicles']}/"
+            f"| {r['clients']} | {r['engine']} | {r['cost']} | {r['km']} | {r['vehicles']}/"
             f"{r['vehicles_available']} | {r['served_share']:.1%} | "
             f"{'ok' if r['solution_check_errors'] == 0 else str(r['solution_check_errors']) + ' errors'} | "
             f"{'ok' if r['independent_check_feasible'] else 'FAIL'} | {r['wall_s']} |"
@@ -127,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", default="400,800,1500")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--time-limit", type=float, default=60.0, help="seconds per engine and day")
-    ap.add_argument("--engines", default="ours,pyvrp")
+    ap.add_argument("--engines", default="ours,reference", help="ours, reference, pyvrp")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
