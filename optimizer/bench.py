@@ -4,6 +4,7 @@ result with the independent checker (:mod:`optimizer.checker`)."""
 from __future__ import annotations
 
 import logging
+import os
 import resource
 import sys
 import time
@@ -198,7 +199,8 @@ def run_bench(
         "time_limit_s": time_limit_s,
         "engines": engines,
         "main_engine": engines[0],
-        "instances_dir": str(instances_dir),
+        # relative to the working folder: a results file names no machine's paths
+        "instances_dir": os.path.relpath(instances_dir),
         "gap_reference": _gap_reference(family),
         "results": results,
         "mean_gap_pct": means[engines[0]]["mean_gap_pct"],
