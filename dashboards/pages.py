@@ -19,7 +19,9 @@ planned day), ``year`` (default the newest year with records), ``lang`` (``zh``/
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
 import html
 import json
 import logging
@@ -213,7 +215,31 @@ def page_figures(session: Session, name: str, filters: Mapping[str, str] | None 
 
 # --------------------------------------------------------------------------- HTML
 
-_PAGE = Environment(autoescape=False).from_string("""<!DOCTYPE html>
+#: the one inline script of a page: draws the figures from the page data (a constant, so
+#: the Content-Security-Policy names it by its hash, :data:`SCRIPT_HASH`)
+BOOT_JS = """
+(function () {
+  const PAGE = JSON.parse(document.getElementById("page-data").textContent);
+  const CONFIG = {displaylogo: false, responsive: true};
+  window.WASTEROUTE_READY = Promise.all(PAGE.figures.map(function (f) {
+    const el = document.getElementById(f.id);
+    const drawn = Plotly.newPlot(el, f.figure.data, f.figure.layout, CONFIG);
+    if (f.variants) {
+      document.getElementById(f.id + "-select").addEventListener("change", function (ev) {
+        const v = f.variants[ev.target.value];
+        Plotly.react(el, v.data, v.layout, CONFIG);
+      });
+    }
+    return drawn;
+  }));
+})();
+"""
+SCRIPT_HASH = f"'sha256-{base64.b64encode(hashlib.sha256(BOOT_JS.encode()).digest()).decode()}'"
+
+# Autoescaped: names (towns, points, categories) are text wherever they land. Only what
+# this module builds is marked safe: `blocks`/`after` (HTML with every value escaped),
+# the font list and BOOT_JS (constants) and the page data (JSON with <, > and & escaped).
+_PAGE = Environment(autoescape=True).from_string("""<!DOCTYPE html>
 <html lang="{{ 'zh-CN' if lang == 'zh' else 'en' }}">
 <head>
 <meta charset="utf-8">
@@ -221,7 +247,7 @@ _PAGE = Environment(autoescape=False).from_string("""<!DOCTYPE html>
 <title>{{ title }} · wasteroute</title>
 <link rel="icon" href="data:,">
 <style>
-body { font-family: {{ font }}; margin: 0 auto; max-width: 1280px; padding: 0 16px 40px; color: #222; }
+body { font-family: {{ font | safe }}; margin: 0 auto; max-width: 1280px; padding: 0 16px 40px; color: #222; }
 nav { padding: 12px 0; border-bottom: 1px solid #ddd; margin-bottom: 12px; }
 nav a { margin-right: 18px; color: #1E5BA8; text-decoration: none; }
 nav a.here { font-weight: bold; color: #222; }
@@ -243,7 +269,7 @@ details.unassigned { margin-top: 18px; font-size: 15px; }
 <body>
 <nav>{% for p, t in nav %}<a href="{{ p }}.html"{% if p == page %} class="here"{% endif %}>{{ t }}</a>{% endfor %}</nav>
 <h1>{{ title }}</h1>
-{% for b in blocks %}{{ b }}
+{% for b in blocks %}{{ b | safe }}
 {% endfor %}
 {% for f in figures %}
 {% if f.select %}<div class="filter"><label>{{ f.select.label }}
@@ -252,27 +278,11 @@ details.unassigned { margin-top: 18px; font-size: 15px; }
 </select></label></div>{% endif %}
 <div class="fig" id="{{ f.id }}"></div>
 {% endfor %}
-{% for b in after %}{{ b }}
+{% for b in after %}{{ b | safe }}
 {% endfor %}
 {% if has_map %}<p class="note">{{ http_note }}</p>{% endif %}
-<script id="page-data" type="application/json">{{ data }}</script>
-<script>
-(function () {
-  const PAGE = JSON.parse(document.getElementById("page-data").textContent);
-  const CONFIG = {displaylogo: false, responsive: true};
-  window.WASTEROUTE_READY = Promise.all(PAGE.figures.map(function (f) {
-    const el = document.getElementById(f.id);
-    const drawn = Plotly.newPlot(el, f.figure.data, f.figure.layout, CONFIG);
-    if (f.variants) {
-      document.getElementById(f.id + "-select").addEventListener("change", function (ev) {
-        const v = f.variants[ev.target.value];
-        Plotly.react(el, v.data, v.layout, CONFIG);
-      });
-    }
-    return drawn;
-  }));
-})();
-</script>
+<script id="page-data" type="application/json">{{ data | safe }}</script>
+<script>{{ boot_js | safe }}</script>
 </body>
 </html>
 """)
@@ -286,12 +296,12 @@ def _json_for_script(obj: Any) -> str:
 def _html(content: dict[str, Any], plotly_src: str) -> str:
     lang = content["lang"]
     return _PAGE.render(
-        lang=lang, title=html.escape(content["title"]), font=F.FONT, plotly_src=plotly_src,
+        lang=lang, title=content["title"], font=F.FONT, plotly_src=plotly_src,
         page=content["page"], nav=[(p, _tr(lang, p)) for p in PAGES],
         blocks=content["blocks"], after=content["after"],
         figures=[{"id": f["id"], "select": f.get("select")} for f in content["figures"]],
         has_map=any(f.get("map") for f in content["figures"]),
-        http_note=_tr(lang, "http_note"),
+        http_note=_tr(lang, "http_note"), boot_js=BOOT_JS,
         data=_json_for_script({"figures": content["figures"]}),
     )
 

@@ -8,6 +8,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response
 
@@ -144,6 +145,15 @@ MEDIA = {"pdf": "application/pdf", "html": "text/html; charset=utf-8",
          "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
 
+def attachment(name: str) -> str:
+    """Content-Disposition of a download (RFC 6266): the name as is when it is plain
+    ASCII, else an ASCII stand-in plus the real name in UTF-8 (``filename*``)."""
+    fallback = "".join(c if " " <= c <= "~" and c not in '"\\;' else "_" for c in name)
+    if fallback == name:
+        return f'attachment; filename="{name}"'
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
 @router.get("/sheets/{date}", operation_id="get_sheets", dependencies=[_ALL], tags=["sheets"],
             summary="Route sheets of a day's current plan (one file, or a zip of several)",
             response_class=Response,
@@ -161,10 +171,10 @@ def sheets(
         paths = write_sheets(session, date, fmt, Path(tmp), lang=lang, vehicle=vehicle)
         if len(paths) == 1:
             return Response(paths[0].read_bytes(), media_type=MEDIA[fmt], headers={
-                "Content-Disposition": f'attachment; filename="{paths[0].name}"'})
+                "Content-Disposition": attachment(paths[0].name)})
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
             for p in paths:
                 zf.write(p, p.name)
     return Response(buf.getvalue(), media_type="application/zip", headers={
-        "Content-Disposition": f'attachment; filename="sheets-{date}-{fmt}.zip"'})
+        "Content-Disposition": attachment(f"sheets-{date}-{fmt}.zip")})

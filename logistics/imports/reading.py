@@ -140,12 +140,22 @@ def _header_map(
     return (positions, present) if ok else None
 
 
+#: a leading ' before these is the spreadsheet escape of a text cell (our CSV exports
+#: write it so that no name runs as a formula): taken off again
+_QUOTED_FORMULA = ("'=", "'+", "'-", "'@", "'\t", "'\r")
+
+
+def _cell_text(value: object) -> str:
+    text = str(value).strip()
+    return text[1:] if text.startswith(_QUOTED_FORMULA) else text
+
+
 def _stripped(col: pd.Series) -> pd.Series:
-    """Cells without surrounding spaces. Stripped once per distinct text: a column of a
-    million records has a few hundred dates or points, so this is ~10x faster than
-    stripping every cell."""
+    """Cells without surrounding spaces (and without the quote that keeps a formula-like
+    text a text). Stripped once per distinct text: a column of a million records has a
+    few hundred dates or points, so this is ~10x faster than stripping every cell."""
     codes, uniques = pd.factorize(col.astype(str), sort=False)
-    stripped = np.asarray([str(u).strip() for u in uniques] + [""], dtype=object)
+    stripped = np.asarray([_cell_text(u) for u in uniques] + [""], dtype=object)
     return pd.Series(stripped[codes], index=col.index, dtype=object)
 
 

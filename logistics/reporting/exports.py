@@ -5,7 +5,10 @@ in WGS-84 with ``crs`` = ``wgs84``, days as ``daily`` or ``1;3;5``, times ``HH:M
 (``24:00`` = end of day), lists joined with ``;``. Floats are written in Python's
 shortest round-trip form, so a re-import gives the very same numbers.
 
-CSV files are UTF-8 with a BOM, so that Excel opens the Chinese names correctly.
+CSV files are UTF-8 with a BOM, so that Excel opens the Chinese names correctly. A text
+cell that begins like a formula (``=``, ``+``, ``-``, ``@``, tab, CR) gets a leading ``'``
+(the OWASP rule against CSV injection), which the importer takes off again; numbers are
+written as they are.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ POINT_COLUMNS = column_names("points")
 FACILITY_COLUMNS = column_names("facilities")
 
 CRS_NOTE = "coordinates are WGS-84 (EPSG:4326, lon/lat) / 坐标为 WGS-84"
+#: first characters that make a spreadsheet read a cell as a formula
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _num(v: float | int | None) -> str:
@@ -93,7 +98,12 @@ def _cell(v: Any) -> str:
         return "true" if v else "false"
     if isinstance(v, int | float):
         return _num(v)
-    return str(v)
+    return spreadsheet_text(str(v))
+
+
+def spreadsheet_text(text: str) -> str:
+    """Text for a CSV cell that a spreadsheet shows as written, never runs as a formula."""
+    return "'" + text if text.startswith(FORMULA_START) else text
 
 
 def export_csv(session: Session, kind: ExportKind, path: Path) -> int:

@@ -1,5 +1,9 @@
 """One workbook per day for offices that live in Excel (openpyxl): a summary sheet,
-one sheet per route, and the unassigned collections. Headers in the sheet language."""
+one sheet per route, and the unassigned collections. Headers in the sheet language.
+
+Names come from the bureau's data, so a name that begins like a formula (``=``, ``+``,
+``-``, ``@``, tab, CR) is written as a text cell with Excel's quote prefix: it shows as
+written and never runs. Numbers stay numbers."""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from logistics.reporting.exports import FORMULA_START
 from logistics.sheets.i18n import Messages
 from logistics.sheets.render import PlanSheets, RouteSheet, SheetStop
 
@@ -210,6 +215,16 @@ def _unassigned(ws: Worksheet, plan: PlanSheets, msg: Messages) -> None:
         ws.append([u.point_id, u.name, u.community or None, u.category.name, u.kg, u.reason])
 
 
+def _text_not_formula(wb: Workbook) -> None:
+    """Every text cell that a spreadsheet would read as a formula becomes plain text."""
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                if isinstance(cell.value, str) and cell.value.startswith(FORMULA_START):
+                    cell.data_type = "s"  # openpyxl takes "=..." for a formula
+                    cell.quotePrefix = True  # and Excel keeps it text when edited
+
+
 def route_workbook(plan: PlanSheets) -> Workbook:
     msg = Messages(plan.lang)
     wb = Workbook()
@@ -224,6 +239,7 @@ def route_workbook(plan: PlanSheets) -> Workbook:
         )
     if plan.unassigned:
         _unassigned(wb.create_sheet(_title(msg("unassigned_sheet"), used)), plan, msg)
+    _text_not_formula(wb)
     return wb
 
 
