@@ -19,14 +19,14 @@ import math
 import os
 import re
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
 from api.errors import ApiError
 from logistics.domain import ImportRejected, NotFound, RowError
-from logistics.imports import ImportReport, import_paths
-from logistics.imports.cells import parse_date_iso
+from logistics.imports import ImportReport, import_paths, validate_paths
 from logistics.ops.users import Principal
 from logistics.persistence import api_repo
 from logistics.persistence.api_repo import RowFilter
@@ -52,22 +52,54 @@ def cell(value: Any) -> str:
     return str(value)
 
 
-def import_row(session: Session, kind: str, row: dict[str, Any]) -> ImportReport:
-    """Validate and upsert one row of ``kind``; raises ImportRejected like a file would."""
+@contextmanager
+def _body_file(kind: str, row: dict[str, Any]) -> Iterator[Path]:
+    """``row`` as a one-row CSV file ``<kind>.csv`` in a private temporary folder."""
     with tempfile.TemporaryDirectory(prefix="wasteroute-row-") as tmp:
         path = Path(tmp) / f"{kind}.csv"
         with path.open("w", encoding="utf-8", newline="") as fh:
             writer = csv.writer(fh)
             writer.writerow(list(row))
             writer.writerow([cell(v) for v in row.values()])
+        yield path
+
+
+def _as_body(exc: ImportRejected, path: Path) -> ImportRejected:
+    """The importer's errors about the body file, as errors of ``body`` row 1."""
+    return ImportRejected([
+        RowError(BODY if e.file == str(path) else e.file, max(1, e.row - 1), e.column,
+                 e.message, e.value)
+        for e in exc.errors
+    ])
+
+
+def import_row(session: Session, kind: str, row: dict[str, Any]) -> ImportReport:
+    """Validate and upsert one row of ``kind``; raises ImportRejected like a file would."""
+    with _body_file(kind, row) as path:
         try:
             return import_paths(session, [path], kind=kind)
         except ImportRejected as exc:
-            raise ImportRejected([
-                RowError(BODY if e.file == str(path) else e.file, max(1, e.row - 1), e.column,
-                         e.message, e.value)
-                for e in exc.errors
-            ]) from None
+            raise _as_body(exc, path) from None
+
+
+def parse_row(session: Session, kind: str, row: dict[str, Any]) -> dict[str, Any]:
+    """``row`` as the importer reads it (cells stripped, dates and numbers parsed, ids
+    checked against the database), nothing written; raises ImportRejected like
+    :func:`import_row`."""
+    with _body_file(kind, row) as path:
+        try:
+            return validate_paths(session, [path], kind=kind)[kind][0]
+        except ImportRejected as exc:
+            raise _as_body(exc, path) from None
+
+
+def _natural_key(kind: str, parsed: dict[str, Any]) -> dict[str, Any]:
+    """The natural key of a parsed record or ticket, as stored."""
+    key = {c: parsed[c] for c in api_repo.NATURAL_KEYS[kind]}
+    if kind == "records":
+        key["date"] = dt.date.fromisoformat(key["date"])
+        key["vehicle_id"] = key["vehicle_id"] or ""
+    return key
 
 
 def singular(kind: str) -> str:
@@ -93,55 +125,64 @@ def get_row(session: Session, kind: str, key: Any) -> Any:
     return row
 
 
-def _stored(session: Session, kind: str, row: dict[str, Any]) -> Any:
-    """The stored row a body names (after a successful import)."""
-    if kind == "records":
-        return api_repo.find_record(
-            session, dt.date.fromisoformat(parse_date_iso(str(row["date"]))),
-            str(row["point_id"]).strip(), str(row.get("vehicle_id") or "").strip())
-    if kind == "tickets":
-        return api_repo.find_ticket(
-            session, str(row["facility_id"]).strip(), str(row["ticket_no"]).strip())
-    return api_repo.get_row(session, kind, str(row[api_repo.TABLES[kind].key]).strip())
+def _find(session: Session, kind: str, parsed: dict[str, Any]) -> Any:
+    """The stored row that a parsed body names, or None."""
+    if has_numeric_id(kind):
+        return api_repo.find_by_natural_key(session, kind, _natural_key(kind, parsed))
+    return api_repo.get_row(session, kind, parsed[api_repo.TABLES[kind].key])
 
 
-def check_driver_record(session: Session, who: Principal, row: dict[str, Any]) -> None:
-    """A driver may post the weight of a stop of his own vehicle in a current plan."""
+def check_driver_record(session: Session, who: Principal, parsed: dict[str, Any]) -> None:
+    """A driver may post the weight of a collect stop of his own vehicle in the current
+    plan of the day (``parsed``: the record as the importer reads it)."""
     if who.role != "driver":
         return
-    row["vehicle_id"] = who.vehicle_id
-    try:
-        day = dt.date.fromisoformat(parse_date_iso(str(row.get("date") or "")))
-    except ValueError:
-        return  # the importer reports the bad date
-    point = str(row.get("point_id") or "").strip()
+    day = dt.date.fromisoformat(parsed["date"])
+    point = parsed["point_id"]
     if api_repo.planned_stop_id(session, day, who.vehicle_id, point) is None:
         raise ApiError(403, "forbidden",
-                       f"point {point!r} is not a stop of your route on {day} / 不是本车当日站点")
+                       f"point {point!r} is not a collect stop of vehicle {who.vehicle_id!r} "
+                       f"in the current plan of {day} / 不是本车当日计划的收运站点")
 
 
 def create_row(session: Session, who: Principal, kind: str, row: dict[str, Any]) -> Any:
-    """Add a row (import rules); 409 if it exists already."""
+    """Add a row (import rules); 409 if it exists already. A driver's record is always
+    his own vehicle's."""
+    if kind == "records" and who.role == "driver":
+        row["vehicle_id"] = who.vehicle_id
+    parsed = parse_row(session, kind, row)
     if kind == "records":
-        check_driver_record(session, who, row)
-    report = import_row(session, kind, row)
-    if report.counts[kind].updated:
+        check_driver_record(session, who, parsed)
+    if _find(session, kind, parsed) is not None:
         raise ApiError(409, "conflict",
                        f"this {singular(kind)} exists already; use PUT to change it / 已存在")
-    return _stored(session, kind, row)
+    import_row(session, kind, row)
+    api_repo.forget_loaded(session)
+    return _find(session, kind, parsed)
 
 
 def replace_row(session: Session, kind: str, key: Any, row: dict[str, Any]) -> Any:
-    """Replace the row at ``key`` by ``row`` (import rules). A record or ticket is
-    deleted and imported again (its natural key may change); the others keep ``key``."""
+    """Replace the row at ``key`` by ``row`` (import rules), in place: a record or ticket
+    keeps its id and may take a new natural key, unless another row has that key (409,
+    nothing changed); the others keep ``key``."""
     old = get_row(session, kind, key)
-    if has_numeric_id(kind):
-        api_repo.delete_row(session, old)
-    else:
+    if not has_numeric_id(kind):
         row[api_repo.TABLES[kind].key] = key
+        import_row(session, kind, row)
+        api_repo.forget_loaded(session)
+        return get_row(session, kind, key)
+    parsed = parse_row(session, kind, row)
+    other = _find(session, kind, parsed)
+    if other is not None and other.id != old.id:
+        raise ApiError(409, "conflict",
+                       f"{singular(kind)} {other.id} has this "
+                       f"{' + '.join(api_repo.NATURAL_KEYS[kind])} already; change or delete "
+                       f"that one / 与另一条{'记录' if kind == 'records' else '磅单'}冲突")
+    if other is None:
+        api_repo.set_natural_key(session, kind, old, _natural_key(kind, parsed))
     import_row(session, kind, row)
     api_repo.forget_loaded(session)
-    return _stored(session, kind, row)
+    return get_row(session, kind, old.id)
 
 
 def delete_row(session: Session, kind: str, key: Any) -> None:

@@ -1,6 +1,7 @@
 """Importing CSV/XLSX/GeoJSON files (contract: formats.md, "Import files").
 
-Public API: :func:`import_paths` and :class:`ImportReport`. Problems are raised as
+Public API: :func:`import_paths`, :func:`validate_paths` (the same checks, nothing
+written) and :class:`ImportReport`. Problems are raised as
 :class:`logistics.domain.ImportRejected` (every :class:`RowError`, rows counted as a
 spreadsheet shows them) before anything is written.
 
@@ -26,6 +27,9 @@ Choices made here, within the contract:
   midnight, as a spreadsheet shows a midnight datetime). Booleans: true/false,
   yes/no, 1/0, 是/否. `crs`: wgs84 (default), gcj02, bd09 (also GCJ-02, BD-09,
   高德, 百度). `days`: `daily`/每天/每日 or ISO weekdays `1;3;5`.
+  Numbers must be finite; whole-number columns (households, bins) at most
+  2147483647 (the database's INTEGER), every other number at most 1e9 in magnitude
+  (`cells.MAX_NUMBER`).
   Tickets: `net_kg`, or `gross_kg` and `tare_kg` (net = gross - tare >= 0; when
   all three are given they must agree within 0.5 kg).
 * **Checks**: ids at most 64 characters, names 200; duplicates of a kind's key
@@ -39,6 +43,14 @@ Choices made here, within the contract:
 """
 
 from logistics.imports.schema import KINDS, kind_from_stem, parse_kind
-from logistics.imports.service import ImportReport, KindCount, import_paths
+from logistics.imports.service import ImportReport, KindCount, import_paths, validate_paths
 
-__all__ = ["KINDS", "ImportReport", "KindCount", "import_paths", "kind_from_stem", "parse_kind"]
+__all__ = [
+    "KINDS",
+    "ImportReport",
+    "KindCount",
+    "import_paths",
+    "kind_from_stem",
+    "parse_kind",
+    "validate_paths",
+]

@@ -25,6 +25,12 @@ Messages = np.ndarray  # object array: str message or None per row
 NOT_A_NUMBER = "not a number / 不是数字"
 REQUIRED = "required / 必填"
 
+#: the largest whole number a cell may hold: the database's 32-bit INTEGER columns
+MAX_INTEGER = 2**31 - 1
+#: the largest magnitude of any other number (kg, minutes, costs): far above any real
+#: value of a county, far below what the planner's 64-bit integer arithmetic holds
+MAX_NUMBER = 1e9
+
 
 def map_unique(
     s: pd.Series, fn: Callable[[str], Any], empty: Any = None
@@ -80,7 +86,16 @@ def number(
     strict_min: bool = False,
     integer: bool = False,
 ) -> tuple[np.ndarray, Messages]:
-    """Floats (NaN where empty or bad) and messages; ranges are inclusive unless strict."""
+    """Floats (NaN where empty or bad) and messages; ranges are inclusive unless strict.
+
+    Without a ``max_value`` a number is bounded by :data:`MAX_INTEGER` (``integer``) or
+    :data:`MAX_NUMBER`, and without a ``min_value`` by their negatives, so every number
+    that passes fits its database column."""
+    bound = MAX_INTEGER if integer else MAX_NUMBER
+    if max_value is None:
+        max_value = bound
+    if min_value is None:
+        min_value = -bound
     v = pd.to_numeric(s.where(s != "", None), errors="coerce").to_numpy(dtype=float)
     nonempty = (s != "").to_numpy()
     msgs = np.full(len(s), None, dtype=object)
@@ -95,13 +110,19 @@ def number(
         low = ok & ((v <= min_value) if strict_min else (v < min_value))
         sign = ">" if strict_min else ">="
         msgs[low] = (
-            f"must be {sign} {min_value:g} / 必须{'大于' if strict_min else '不小于'} {min_value:g}"
+            f"must be {sign} {_shown(min_value)} / 必须{'大于' if strict_min else '不小于'} "
+            f"{_shown(min_value)}"
         )
     if max_value is not None:
         high = ok & (v > max_value)
-        msgs[high] = f"must be <= {max_value:g} / 不能大于 {max_value:g}"
+        msgs[high] = f"must be <= {_shown(max_value)} / 不能大于 {_shown(max_value)}"
     v = np.where(pd.isna(msgs), v, np.nan)
     return v, msgs
+
+
+def _shown(x: float) -> str:
+    """A bound as a message shows it: whole numbers in full (2147483647, not 2.1e+09)."""
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
 
 
 _TIME = re.compile(r"^(\d{1,2})[:：](\d{2})(?:[:：](\d{2}))?$")
@@ -265,6 +286,11 @@ def parse_compartments(text: str) -> list[tuple[str, float]]:
             raise ValueError(f"capacity '{bits[1].strip()}' {NOT_A_NUMBER}") from None
         if not math.isfinite(cap) or cap <= 0:
             raise ValueError(f"capacity '{bits[1].strip()}' must be > 0 / 容量必须大于 0")
+        if cap > MAX_NUMBER:
+            raise ValueError(
+                f"capacity '{bits[1].strip()}' must be <= {_shown(MAX_NUMBER)} "
+                f"/ 容量不能大于 {_shown(MAX_NUMBER)}"
+            )
         if any(k == key for k, _ in out):
             raise ValueError(f"category '{key}' twice / 类别重复")
         out.append((key, cap))

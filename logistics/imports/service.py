@@ -109,6 +109,48 @@ def import_paths(session: Session, paths: Sequence[Path], kind: str | None = Non
     flushed (not committed) in dependency order and an :class:`ImportReport` returned.
     """
     t0 = time.perf_counter()
+    checked = _checked(session, paths, kind)
+    merged = checked.merged
+    report = ImportReport(files=checked.files)
+    for k in KINDS:
+        if k in merged:
+            before = repo.count_rows(session, repo.KIND_TABLES[k][0])
+            _WRITERS[k](session, merged[k])
+            after = repo.count_rows(session, repo.KIND_TABLES[k][0])
+            n = len(merged[k])
+            report.counts[k] = KindCount(after - before, n - (after - before), checked.sources[k])
+    session.flush()
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def validate_paths(
+    session: Session, paths: Sequence[Path], kind: str | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """Read and check files exactly as :func:`import_paths` does, and write nothing.
+
+    Returns, per kind, the rows as the importer would write them (cells stripped and
+    parsed: ids as text, dates ``YYYY-MM-DD``, numbers as floats, ``_row`` = the
+    spreadsheet row); raises :class:`logistics.domain.ImportRejected` like an import.
+    """
+    merged = _checked(session, paths, kind).merged
+    return {
+        k: [{str(c): _none(v) for c, v in rec.items() if c != "_file"}
+            for rec in frame.to_dict("records")]
+        for k, frame in merged.items()
+    }
+
+
+@dataclass
+class _Checked:
+    files: list[str]
+    merged: dict[str, pd.DataFrame]
+    sources: dict[str, list[str]]
+
+
+def _checked(session: Session, paths: Sequence[Path], kind: str | None) -> _Checked:
+    """Every file read and validated, duplicates and references checked; raises
+    ImportRejected with every problem."""
     forced: str | None = None
     if kind is not None:
         forced = parse_kind(kind)
@@ -148,18 +190,7 @@ def import_paths(session: Session, paths: Sequence[Path], kind: str | None = Non
     _check_references(session, merged, errors)
     if errors:
         raise errors.rejected()
-
-    report = ImportReport(files=[str(p) for p in files])
-    for k in KINDS:
-        if k in merged:
-            before = repo.count_rows(session, repo.KIND_TABLES[k][0])
-            _WRITERS[k](session, merged[k])
-            after = repo.count_rows(session, repo.KIND_TABLES[k][0])
-            n = len(merged[k])
-            report.counts[k] = KindCount(after - before, n - (after - before), sources[k])
-    session.flush()
-    report.seconds = time.perf_counter() - t0
-    return report
+    return _Checked([str(p) for p in files], merged, sources)
 
 
 # ---------------------------------------------------------------- cross-row checks

@@ -116,20 +116,26 @@ def get_row(session: Session, kind: str, key: Any) -> Any:
     return session.get(t.model, key, options=t.options())
 
 
-def find_record(session: Session, date: dt.date, point_id: str, vehicle_id: str) -> Any:
-    """The collection record of (date, point, vehicle); raises if there is none."""
-    return session.scalars(select(CollectionRecord).where(
-        CollectionRecord.date == date,
-        CollectionRecord.point_id == point_id,
-        CollectionRecord.vehicle_id == vehicle_id,
-    )).one()
+#: the columns that identify a record or a ticket besides its numeric id
+NATURAL_KEYS: dict[str, tuple[str, ...]] = {
+    "records": ("date", "point_id", "vehicle_id"),
+    "tickets": ("facility_id", "ticket_no"),
+}
 
 
-def find_ticket(session: Session, facility_id: str, ticket_no: str) -> Any:
-    """The ticket (facility, ticket number); raises if there is none."""
-    return session.scalars(select(Ticket).where(
-        Ticket.facility_id == facility_id, Ticket.ticket_no == ticket_no,
-    )).one()
+def find_by_natural_key(session: Session, kind: str, values: dict[str, Any]) -> Any:
+    """The record or ticket whose natural key (:data:`NATURAL_KEYS`) is ``values``, or
+    None."""
+    model = TABLES[kind].model
+    return session.scalars(select(model).where(
+        *(getattr(model, c) == values[c] for c in NATURAL_KEYS[kind]))).one_or_none()
+
+
+def set_natural_key(session: Session, kind: str, row: Base, values: dict[str, Any]) -> None:
+    """Give a record or ticket another natural key, in place (same id)."""
+    for c in NATURAL_KEYS[kind]:
+        setattr(row, c, values[c])
+    session.flush()
 
 
 def delete_row(session: Session, row: Base) -> None:
