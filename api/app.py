@@ -12,12 +12,14 @@ import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import errors
 from api.cache import TtlCache, ttl_from_env
 from api.deps import PRINCIPAL_TTL_S
 from api.routers import admin, data, insights, login, plans
+from dashboards.pages import SCRIPT_HASH
 from logistics.ops import jobs
 from logistics.ops.users import token_secret
 from logistics.persistence.db import get_engine, session_factory, upgrade
@@ -93,6 +95,66 @@ class RefuseNulBytes:
         await self.app(scope, receive, send)
 
 
+#: what our pages may load: only this server; the dashboards' one inline script by its
+#: hash; inline styles (the pages' own and plotly's); blob: workers and images (the map)
+CSP = "; ".join([
+    "default-src 'none'", f"script-src 'self' {SCRIPT_HASH}", "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data: blob:", "font-src 'self' data:", "connect-src 'self'",
+    "worker-src 'self' blob:", "child-src 'self' blob:", "form-action 'self'",
+    "base-uri 'none'", "frame-ancestors 'none'",
+])
+#: the interactive API docs (/docs, /redoc) are FastAPI's pages, which load Swagger UI or
+#: ReDoc from their CDN with an inline start script: they alone may
+DOCS_CSP = "; ".join([
+    "default-src 'none'", "script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net",
+    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net",
+    "img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly",
+    "font-src 'self' https://fonts.gstatic.com", "connect-src 'self'",
+    "worker-src 'self' blob:", "form-action 'self'", "base-uri 'none'",
+    "frame-ancestors 'none'",
+])
+DOCS_PATHS = ("/docs", "/redoc")
+SECURITY_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "no-referrer",
+}
+
+
+class SecurityHeaders:
+    """Every answer (errors included) says what a browser may do with it: the
+    Content-Security-Policy, no MIME sniffing, no framing, no Referer."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        docs = any(path == d or path.startswith(d + "/") for d in DOCS_PATHS)
+        csp = DOCS_CSP if docs else CSP
+
+        async def sent(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("content-security-policy", csp)
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, sent)
+
+
+class Api(FastAPI):
+    """FastAPI with :class:`SecurityHeaders` outside everything else, so that even the
+    answer of the last-resort error handler carries the headers."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack())
+
+
 def create_app(db_url: str | None = None, *, migrate: bool = True) -> FastAPI:
     url = resolve_db_url(db_url)
     threads = api_threads()
@@ -119,7 +181,7 @@ def create_app(db_url: str | None = None, *, migrate: bool = True) -> FastAPI:
 
     if migrate:
         upgrade(url)
-    app = FastAPI(
+    app = Api(
         title="wasteroute API",
         version="1.0",
         description=DESCRIPTION,
