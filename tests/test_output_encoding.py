@@ -276,3 +276,26 @@ def test_security_headers_on_every_answer(api: Api) -> None:
             _assert_security_headers(r.headers, outside=what == "api docs")
         except (AssertionError, KeyError) as exc:
             raise AssertionError(f"{what}: {dict(r.headers)}") from exc
+
+
+def test_master_routes_csv_neutralises_formula_ids(db_url: str, tmp_path: Path) -> None:
+    county = Path(__file__).parent / "data" / "planning"
+    _ok("import", str(county), "--db", db_url)
+    # every recyclable point on Monday only, most of them with formula-like ids
+    extra = tmp_path / "points.csv"
+    ids = ["=R1", "+R2", "-R3", "@R4", "=R5", "+R6", "-R7", "@R8"]
+    extra.write_text(
+        "point_id,name,community_id,lon,lat,category,kg_per_visit,days\n"
+        + "".join(f"{pid},x,C01,113.97,34.66,recyclable,300,1\n" for pid in ids),
+        encoding="utf-8")
+    _ok("import", str(extra), "--db", db_url)
+    with session_scope(db_url) as s:
+        for p in s.query(m.Point).filter(m.Point.category == "recyclable"):
+            p.days_mask = 1
+    out = tmp_path / "days.csv"
+    _ok("master-routes", "--tolerance", "0.5", "--json", "--out", str(out), "--db", db_url)
+    with out.open(encoding="utf-8", newline="") as fh:
+        changed = [r["point_id"] for r in csv.DictReader(fh)]
+    formula = [c for c in changed if c.lstrip("'") in ids]
+    assert formula, changed
+    assert all(c.startswith("'") and c[1:] in ids for c in formula), formula

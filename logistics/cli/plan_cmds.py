@@ -45,6 +45,7 @@ from logistics.planning.replan import (
     parse_at,
     replan_day,
 )
+from logistics.reporting.exports import spreadsheet_text
 
 
 def plan(
@@ -288,7 +289,7 @@ def master_routes(
         with out_path.open("w", encoding="utf-8", newline="") as fh:
             w = csv.DictWriter(fh, fieldnames=["point_id", "days_before", "days_after"])
             w.writeheader()
-            w.writerows(changed)
+            w.writerows({k: spreadsheet_text(v) for k, v in r.items()} for r in changed)
     if as_json:
         print_json({"format": "wasteroute.master-routes/1", "tolerance": tolerance,
                     "by_category": result.by_category, "changed": changed,
