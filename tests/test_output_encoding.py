@@ -299,3 +299,28 @@ def test_master_routes_csv_neutralises_formula_ids(db_url: str, tmp_path: Path) 
     formula = [c for c in changed if c.lstrip("'") in ids]
     assert formula, changed
     assert all(c.startswith("'") and c[1:] in ids for c in formula), formula
+
+
+def test_phone_pages_markup_names_are_text(session: Session, db_url: str,
+                                           tmp_path: Path) -> None:
+    build_tiny_county(session)
+    for model, key, name in ((m.Point, "P1", SCRIPT), (m.Point, "P3", IMG),
+                             (m.Depot, "D1", IMG), (m.Facility, "F1", SCRIPT),
+                             (m.Community, "C1", IMG)):
+        row = session.get(model, key)
+        assert row is not None
+        row.name = name
+    session.commit()
+    out = tmp_path / "phone"
+    _ok("sheets", "--date", "2020-01-08", "--format", "html", "--out", str(out), "--db", db_url)
+    pages = sorted(out.glob("*.html"))
+    assert len(pages) == 3  # two routes and the index
+    for path in pages:
+        text = path.read_text(encoding="utf-8")
+        parsed = _Tags()
+        parsed.feed(text)
+        tags = [t for t, _ in parsed.tags]
+        assert "img" not in tags and SCRIPT not in text, path.name
+        assert tags.count("script") == (0 if path.name.startswith("routes-") else 1), path.name
+        assert all(not k.startswith("on") for _, a in parsed.tags for k in a), path.name
+    assert "&lt;script&gt;" in (out / "route-2020-01-08-01-V1.html").read_text(encoding="utf-8")
