@@ -19,10 +19,13 @@ import math
 import os
 import re
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
+
+from starlette.datastructures import FormData, Headers, UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
 
 from api.errors import ApiError
 from logistics.domain import ImportRejected, NotFound, RowError
@@ -199,7 +202,54 @@ def max_upload_bytes() -> int:
 
 
 def too_large(limit_bytes: int) -> ApiError:
-    return ApiError(413, "too_large", f"upload larger than {limit_bytes // 2**20} MB / 文件过大")
+    size = (f"{limit_bytes / 2**20:g} MB" if limit_bytes >= 2**20
+            else f"{limit_bytes / 1024:g} KB")
+    return ApiError(413, "too_large", f"upload larger than {size} / 文件过大")
+
+
+#: the most files one upload may carry
+MAX_UPLOAD_FILES = 100
+
+
+async def receive_uploads(headers: Headers, body: AsyncIterator[bytes],
+                          limit_bytes: int) -> FormData:
+    """Parse a ``multipart/form-data`` body as it arrives. 413 before reading when
+    Content-Length says more than ``limit_bytes``, and as soon as more than that has
+    arrived whatever it said; 400 for a body that is not multipart form data. File parts
+    are spooled to temporary files (closed on error; the caller closes the form)."""
+    declared = headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit_bytes:
+        raise too_large(limit_bytes)
+    if not headers.get("content-type", "").lower().startswith("multipart/form-data"):
+        raise ApiError(422, "validation",
+                       "send the files as multipart/form-data (field 'files') "
+                       "/ 请以 multipart/form-data 上传文件")
+
+    async def counted() -> AsyncGenerator[bytes, None]:
+        total = 0
+        async for chunk in body:
+            total += len(chunk)
+            if total > limit_bytes:
+                raise too_large(limit_bytes)
+            yield chunk
+
+    parser = MultiPartParser(headers, counted(), max_files=MAX_UPLOAD_FILES, max_fields=10)
+    try:
+        return await parser.parse()
+    except MultiPartException as exc:
+        raise ApiError(400, "bad_input",
+                       f"not valid multipart form data: {exc.message} / 上传内容格式无效") from None
+
+
+def uploaded(form: FormData) -> tuple[list[tuple[str | None, IO[bytes]]], str | None]:
+    """The (file name, stream) of every ``files`` part and the ``kind`` field (empty =
+    from the file names); 422 without files."""
+    files: list[tuple[str | None, IO[bytes]]] = [
+        (f.filename, f.file) for f in form.getlist("files") if isinstance(f, UploadFile)]
+    if not files:
+        raise ApiError(422, "validation", "no files in field 'files' / 没有上传文件")
+    kind = form.get("kind")
+    return files, (kind.strip() or None) if isinstance(kind, str) else None
 
 
 def import_uploads(

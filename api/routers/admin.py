@@ -1,4 +1,4 @@
-"""Tokens, users and API keys, file imports, events from other systems."""
+"""Tokens, users and API keys, events from other systems."""
 
 from __future__ import annotations
 
@@ -6,15 +6,13 @@ import datetime as dt
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 
-from api import rows
 from api import schemas as s
 from api.deps import ADMIN, EVERYONE, STAFF, PagingDep, PrincipalDep, SessionDep, require, secret
 from api.errors import ApiError
 from logistics.domain import NotFound
-from logistics.imports import KINDS
 from logistics.ops.users import TOKEN_TTL_S, authenticate, create_api_key, create_user, issue_token
 from logistics.persistence import api_repo
 from logistics.persistence.models import Complaint
@@ -65,31 +63,6 @@ def add_user(session: SessionDep, body: s.UserIn) -> s.UserOut:
              summary="A new API key for a user (for machines; header X-API-Key)")
 def add_api_key(session: SessionDep, name: str) -> s.ApiKeyOut:
     return s.ApiKeyOut(key=create_api_key(session, name), user=name)
-
-
-# ---------------------------------------------------------------- imports
-
-
-@router.post("/imports", response_model=s.ImportOut, operation_id="import_files",
-             dependencies=[_STAFF], tags=["imports"],
-             summary="Import CSV/XLSX files like `wasteroute import`: all or nothing")
-def import_files(
-    request: Request,
-    session: SessionDep,
-    files: Annotated[list[UploadFile], File(description="CSV/XLSX/GeoJSON files")],
-    kind: Annotated[str | None, Form(description="kind of every file (else from names)")] = None,
-) -> s.ImportOut:
-    limit = rows.max_upload_bytes()
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise rows.too_large(limit)
-    report, names = rows.import_uploads(session, [(f.filename, f.file) for f in files], kind,
-                                        limit)
-    counts = [s.ImportCount(kind=k, inserted=c.inserted, updated=c.updated,
-                            files=[names.get(f, f) for f in c.files])
-              for k in KINDS if (c := report.counts.get(k)) is not None]
-    return s.ImportOut(counts=counts, files=[names.get(f, f) for f in report.files],
-                       seconds=round(report.seconds, 3))
 
 
 # ---------------------------------------------------------------- events

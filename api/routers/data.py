@@ -1,20 +1,23 @@
 """Master data and measurements: depots, facilities, vehicles, communities, points,
 records, tickets. Lists are paged and filtered; writes go through the importer's
 validation (api.rows, their service), so the rules and messages are those of the
-import files."""
+import files. File uploads (``POST /imports``) are read as they arrive, bounded by
+``WASTEROUTE_MAX_UPLOAD_MB``."""
 
 
 import datetime as dt
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel
 
 from api import rows as service
 from api import schemas as s
-from api.deps import STAFF, PagingDep, PrincipalDep, SessionDep, require
+from api.deps import STAFF, PagingDep, PrincipalDep, SessionDep, require, run_db
+from logistics.imports import KINDS, ImportReport
 from logistics.persistence.api_repo import RowFilter
+from logistics.persistence.db import Session
 
 #: the plans router takes its PagingDep from here as well
 __all__ = ["PagingDep", "router"]
@@ -115,3 +118,42 @@ def _add_routes(router: APIRouter, r: Resource) -> None:
 router = APIRouter()
 for _r in RESOURCES:
     _add_routes(router, _r)
+
+
+# ---------------------------------------------------------------- imports
+
+#: the body of ``POST /imports`` (read by the endpoint itself, as it arrives)
+_UPLOAD_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {
+    "multipart/form-data": {"schema": {
+        "type": "object", "required": ["files"],
+        "properties": {
+            "files": {"type": "array", "description": "CSV/XLSX/GeoJSON files",
+                      "items": {"type": "string", "contentMediaType": "application/octet-stream"}},
+            "kind": {"anyOf": [{"type": "string"}, {"type": "null"}],
+                     "description": "kind of every file (else from names)"},
+        },
+    }},
+}}}
+
+
+@router.post("/imports", response_model=s.ImportOut, operation_id="import_files",
+             dependencies=[_STAFF], tags=["imports"], openapi_extra=_UPLOAD_BODY,
+             responses={413: {"model": s.ErrorOut, "description": "upload too large"}},
+             summary="Import CSV/XLSX files like `wasteroute import`: all or nothing")
+async def import_files(request: Request) -> s.ImportOut:
+    limit = service.max_upload_bytes()
+    form = await service.receive_uploads(request.headers, request.stream(), limit)
+    try:
+        files, kind = service.uploaded(form)
+
+        def run(session: Session) -> tuple[ImportReport, dict[str, str]]:
+            return service.import_uploads(session, files, kind, limit)
+
+        report, names = await run_db(request, run)
+    finally:
+        await form.close()
+    counts = [s.ImportCount(kind=k, inserted=c.inserted, updated=c.updated,
+                            files=[names.get(f, f) for f in c.files])
+              for k in KINDS if (c := report.counts.get(k)) is not None]
+    return s.ImportOut(counts=counts, files=[names.get(f, f) for f in report.files],
+                       seconds=round(report.seconds, 3))

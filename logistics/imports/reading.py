@@ -15,6 +15,7 @@ import io
 import json
 import logging
 import re
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -291,10 +292,119 @@ def _xlsx_text(value: Any) -> str:
     return str(value)
 
 
+#: an XLSX whose parts declare more than this many bytes unpacked is not read
+XLSX_MAX_UNPACKED_BYTES = 1 << 30
+#: a part larger than XLSX_RATIO_FROM_BYTES unpacked may be at most this many times its
+#: packed size (a sheet of identical rows packs about 16:1; Apache POI refuses 100:1)
+XLSX_MAX_RATIO = 100
+XLSX_RATIO_FROM_BYTES = 1 << 20
+#: the largest sheet read: Excel's own row limit, columns far beyond any import file,
+#: and rows x columns (every row is padded to the declared width when read)
+XLSX_MAX_ROWS = 1_048_576
+XLSX_MAX_COLUMNS = 1024
+XLSX_MAX_CELLS = 30_000_000
+
+_XLSX_BAD = "not a readable XLSX file / 无法读取的 XLSX 文件"
+_DIMENSION = re.compile(rb"<(?:\w+:)?dimension\s+ref=\"([^\"]*)\"")
+_CELL = re.compile(r"^\$?([A-Za-z]{1,3})\$?(\d{1,7})$")
+_SHEET_TAG = re.compile(rb"<(?:\w+:)?sheet\b[^>]*>")
+_RID = re.compile(rb"\b(?:\w+:)?id=\"([^\"]+)\"")
+_REL = re.compile(rb"<(?:\w+:)?Relationship\b[^>]*>")
+_TARGET = re.compile(rb"\bTarget=\"([^\"]+)\"")
+_REL_ID = re.compile(rb"\bId=\"([^\"]+)\"")
+
+
+def check_xlsx(path: Path) -> str | None:
+    """Why an XLSX must not be parsed, or None: read from the zip directory and the
+    first few kilobytes of the first sheet, never the whole file.
+
+    Refused: parts declaring more than :data:`XLSX_MAX_UNPACKED_BYTES` in all, a part
+    packed more than :data:`XLSX_MAX_RATIO` to 1 (a compression bomb), a first sheet
+    declaring (``<dimension>``) more than :data:`XLSX_MAX_ROWS` rows,
+    :data:`XLSX_MAX_COLUMNS` columns or :data:`XLSX_MAX_CELLS` cells. Python's zip
+    reader never inflates a part past its declared size, so the declared sizes bound
+    what the parser can see."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            infos = z.infolist()
+            total = sum(i.file_size for i in infos)
+            if total > XLSX_MAX_UNPACKED_BYTES:
+                return (f"unpacks to {total} bytes, more than {XLSX_MAX_UNPACKED_BYTES} "
+                        f"/ 解压后超过 {XLSX_MAX_UNPACKED_BYTES >> 20} MB")
+            for i in infos:
+                if (i.file_size > XLSX_RATIO_FROM_BYTES
+                        and i.file_size > XLSX_MAX_RATIO * max(1, i.compress_size)):
+                    return (f"{i.filename} is compressed {i.file_size // max(1, i.compress_size)}"
+                            f":1, more than {XLSX_MAX_RATIO}:1 (a compression bomb?) "
+                            f"/ 压缩比异常，疑似压缩炸弹")
+            sheet = _first_sheet(z)
+            if sheet is None:
+                return "no worksheet in the workbook / 工作簿中没有工作表"
+            with z.open(sheet) as fh:
+                head = fh.read(64 * 1024)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, KeyError, OSError, EOFError,
+            NotImplementedError, ValueError) as exc:
+        return f"{_XLSX_BAD}: {exc}"
+    m = _DIMENSION.search(head)
+    if m is None:
+        return None
+    last = m.group(1).decode("ascii", "replace").split(":")[-1]
+    cell = _CELL.match(last)
+    if cell is None:
+        return f"the sheet declares a dimension that is no cell range ({last}) / 工作表范围无效"
+    cols, rows = _column_number(cell.group(1)), int(cell.group(2))
+    if rows > XLSX_MAX_ROWS:
+        return f"the sheet declares {rows} rows, more than {XLSX_MAX_ROWS} / 工作表行数过多"
+    if cols > XLSX_MAX_COLUMNS:
+        return (f"the sheet declares {cols} columns, more than {XLSX_MAX_COLUMNS} "
+                f"/ 工作表列数过多")
+    if rows * cols > XLSX_MAX_CELLS:
+        return (f"the sheet declares {rows} rows x {cols} columns, more than "
+                f"{XLSX_MAX_CELLS} cells / 工作表单元格过多")
+    return None
+
+
+def _first_sheet(z: zipfile.ZipFile) -> str | None:
+    """The zip member of the workbook's first sheet (what openpyxl reads as
+    ``worksheets[0]``), from workbook.xml and its relationships."""
+    names = set(z.namelist())
+
+    def small(name: str) -> bytes:
+        with z.open(name) as fh:
+            return fh.read(1 << 20)
+
+    if "xl/workbook.xml" in names and "xl/_rels/workbook.xml.rels" in names:
+        tag = _SHEET_TAG.search(small("xl/workbook.xml"))
+        rid = _RID.findall(tag.group(0)) if tag else []
+        if rid:
+            for rel in _REL.findall(small("xl/_rels/workbook.xml.rels")):
+                rel_id, target = _REL_ID.search(rel), _TARGET.search(rel)
+                if rel_id and target and rel_id.group(1) == rid[-1]:
+                    t = target.group(1).decode("utf-8", "replace")
+                    member = t.lstrip("/") if t.startswith("/") else f"xl/{t}"
+                    if member in names:
+                        return member
+    sheets = sorted(n for n in names if re.fullmatch(r"xl/worksheets/sheet\d+\.xml", n))
+    return sheets[0] if sheets else None
+
+
+def _column_number(letters: str) -> int:
+    """A -> 1, Z -> 26, AA -> 27."""
+    n = 0
+    for ch in letters.upper():
+        n = n * 26 + ord(ch) - 64
+    return n
+
+
 def read_xlsx(path: Path, kind: str, file: str, errors: ErrorLog) -> RawTable | None:
-    """The first worksheet; row numbers are the sheet's own."""
+    """The first worksheet; row numbers are the sheet's own. The file is checked first
+    (:func:`check_xlsx`), and no more than :data:`XLSX_MAX_ROWS` rows are read."""
     from openpyxl import load_workbook
 
+    refused = check_xlsx(path)
+    if refused is not None:
+        errors.add(file, 1, FILE_COLUMN, refused, path.name)
+        return None
     try:
         wb = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:
@@ -315,6 +425,10 @@ def read_xlsx(path: Path, kind: str, file: str, errors: ErrorLog) -> RawTable | 
         width = len(header)
         out: list[list[str]] = []
         for i, values in enumerate(it, start=2):
+            if i > XLSX_MAX_ROWS:
+                errors.add(file, i, FILE_COLUMN,
+                           f"more than {XLSX_MAX_ROWS} rows / 工作表行数过多", "")
+                return None
             rec = [_xlsx_text(v) for v in values]
             extra = [c for c in rec[width:] if c.strip()]
             if extra:
