@@ -3,7 +3,11 @@ facilities, vehicles, communities, points, records and tickets) and file uploads
 (``POST /imports``).
 
 Every write goes through the importer, so the rules and messages are those of the
-import files. Uploads are saved under safe names in a private temporary folder; row
+import files: a body is parsed by the importer (:func:`parse_row`) before anything is
+written, a PUT changes its own row in place (409 when the body's natural key is another
+row's), and a driver's record must name a collect stop of his vehicle in the day's
+current plan. Uploads are parsed as they arrive (:func:`receive_uploads`: 413 as soon
+as the limit passes) and saved under safe names in a private temporary folder; row
 errors name the file as it was uploaded. A JSON row is written as a one-row CSV
 (``<kind>.csv``, UTF-8) in a private temporary folder and given to
 :func:`logistics.imports.import_paths`, which validates it (cells, duplicates,
