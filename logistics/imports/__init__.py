@@ -38,6 +38,10 @@ Choices made here, within the contract:
   ticket -> facility); windows and shifts must end after they start.
 * **Many errors**: at most 50 lines per (file, column, problem), then one line
   saying how many more rows have it.
+* **XLSX checked before parsing** (``reading.check_xlsx``): at most 1 GiB unpacked
+  in all, no part over 1 MiB packed more than 100:1, a first sheet declaring at most
+  1048576 rows, 1024 columns and 30 million cells; at most 1048576 rows are read.
+  A file refused here is one error on row 1, column `(file)`.
 * **GeoJSON**: a FeatureCollection of Points; properties are the columns, the
   geometry gives lon/lat; feature i is reported as row i + 1 (as in the CSV export).
 """
