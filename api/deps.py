@@ -13,16 +13,28 @@ pooled connection while it waits for a thread (that starved the pool under load)
   limiter (it never queues behind other requests).
 
 The API engine's pool is at least as large as the request threads (api.app).
+
+Signing in (:func:`sign_in`) is throttled per account and per client address
+(:class:`LoginThrottle`, failed attempts only) and checks the Argon2 hash on a small
+executor of its own (:data:`HASHER`), so a flood of wrong passwords never takes the
+threads that the other endpoints run on.
 """
 
 from __future__ import annotations
 
+import asyncio
+import math
+import time
 from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Query, Request, Security
 from fastapi.security import APIKeyCookie, APIKeyHeader, APIKeyQuery, OAuth2PasswordBearer
+from limits import parse
+from limits.aio.strategies import MovingWindowRateLimiter
+from limits.storage import storage_from_string
 from starlette.concurrency import run_in_threadpool
 
 from api.cache import TtlCache
@@ -30,12 +42,15 @@ from api.errors import ApiError
 from logistics.ops.users import (
     ROLES,
     Principal,
+    check_login,
+    login_candidate,
     principal_for,
     principal_for_api_key,
     token_secret,
     token_subject,
 )
 from logistics.persistence.db import Session, sessionmaker, transaction
+from logistics.settings import hash_threads, login_limit_account, login_limit_address, redis_url
 
 T = TypeVar("T")
 
@@ -96,10 +111,37 @@ def secret(request: Request) -> str:
     return value
 
 
-def _lookup(session: Session, api_key: str | None, name: str | None) -> Principal | None:
-    if api_key:
-        return principal_for_api_key(session, api_key)
-    return principal_for(session, name) if name else None
+async def _principal_of_key(request: Request, api_key: str) -> Principal | None:
+    # Who a key or a user name is, is kept for a few seconds (PRINCIPAL_TTL_S): a request
+    # does not need a database round trip (and a thread) just for that. Changes through
+    # this process empty the cache (api.app.ClearCacheOnWrite, forget_principals).
+    cache: TtlCache = request.app.state.principal_cache
+    found: Principal | None = await cache.get(
+        ("key", api_key), lambda: run_db(request, lambda s: principal_for_api_key(s, api_key)))
+    return found
+
+
+async def _principal_of_token(request: Request, token: str | None) -> Principal | None:
+    subject = token_subject(token, secret(request)) if token else None
+    if subject is None:
+        return None
+    name, version = subject
+    cache: TtlCache = request.app.state.principal_cache
+    found: Principal | None = await cache.get(
+        ("user", name, version),
+        lambda: run_db(request, lambda s: principal_for(s, name, version)))
+    return found
+
+
+def forget_principals(request: Request) -> None:
+    """Empty this process's cache of callers (after a user or key changed)."""
+    cache: TtlCache = request.app.state.principal_cache
+    cache.clear()
+
+
+#: set on ``request.state`` when a link's token was not used because another user is
+#: signed in with the cookie (the cookie is then kept, see api.routers.login)
+KEPT_COOKIE = "kept_login_cookie"
 
 
 async def current_principal(
@@ -110,19 +152,25 @@ async def current_principal(
     query_token: Annotated[str | None, Security(token_query)] = None,
 ) -> Principal:
     """The caller: header X-API-Key, else a bearer token (header; for GET requests also
-    the ``access_token`` query parameter or the login cookie)."""
-    if not token and request.method == "GET":
-        token = query_token or cookie
-    name = None
-    if not api_key and token:
-        name = token_subject(token, secret(request))
+    the ``access_token`` query parameter or the login cookie).
+
+    A token in a link never replaces a signed-in browser's user: when the login cookie
+    holds a valid sign-in of another user, the request is that user's and the cookie
+    stays (no Set-Cookie); the link's token is ignored.
+    """
     principal: Principal | None = None
-    if api_key or name:
-        # Who a key or a user name is, is kept for a few seconds (PRINCIPAL_TTL_S): a
-        # request does not need a database round trip (and a thread) just for that.
-        cache: TtlCache = request.app.state.principal_cache
-        principal = await cache.get(("key", api_key) if api_key else ("user", name),
-                                    lambda: run_db(request, lambda s: _lookup(s, api_key, name)))
+    if api_key:
+        principal = await _principal_of_key(request, api_key)
+    elif token:
+        principal = await _principal_of_token(request, token)
+    elif request.method == "GET" and query_token:
+        principal = await _principal_of_token(request, query_token)
+        signed_in = await _principal_of_token(request, cookie) if cookie else None
+        if signed_in is not None and (principal is None or signed_in.name != principal.name):
+            setattr(request.state, KEPT_COOKIE, True)
+            principal = signed_in
+    elif request.method == "GET" and cookie:
+        principal = await _principal_of_token(request, cookie)
     if principal is None:
         raise ApiError(401, "unauthenticated",
                        "not authenticated: send a bearer token or X-API-Key, or sign in at "
@@ -157,6 +205,106 @@ Staff = Annotated[Principal, Depends(require(*STAFF))]
 Admin = Annotated[Principal, Depends(require(*ADMIN))]
 Readers = Annotated[Principal, Depends(require(*READERS))]
 Anyone = Annotated[Principal, Depends(require(*EVERYONE))]
+
+
+# ---------------------------------------------------------------- signing in
+
+#: Argon2 checks and hashes run here, never on the request threads: at most
+#: WASTEROUTE_HASH_THREADS at once per process, whatever arrives
+HASHER = ThreadPoolExecutor(max_workers=hash_threads(), thread_name_prefix="argon2")
+#: sign-ins waiting for the executor beyond which more are turned away (429, retry in 1 s)
+#: instead of queueing without end (a flood from many addresses)
+MAX_WAITING_HASHES = 64
+
+
+class _HashQueue:
+    waiting = 0
+
+
+async def run_hash(fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)`` on the hashing executor (Argon2 releases the GIL while it works)."""
+    _HashQueue.waiting += 1
+    try:
+        return await asyncio.get_running_loop().run_in_executor(HASHER, fn, *args)
+    finally:
+        _HashQueue.waiting -= 1
+
+
+class LoginThrottle:
+    """Failed sign-ins per account and per client address, counted in a moving window
+    (the ``limits`` library: Redis when WASTEROUTE_REDIS is set, so every API process
+    counts alike; else memory). Only failures count and a success clears nothing, so a
+    correct password of one's own account does not reset the count for guessing
+    another's (or the address's). ``clock`` is the storage's clock (seconds since the
+    epoch), used for Retry-After."""
+
+    def __init__(self, account: str, address: str, storage_uri: str = "async+memory://",
+                 clock: Callable[[], float] = time.time) -> None:
+        self.account, self.address = parse(account), parse(address)
+        options = {"implementation": "redispy"} if "redis" in storage_uri else {}
+        self.limiter = MovingWindowRateLimiter(storage_from_string(storage_uri, **options))
+        self.clock = clock
+
+    async def retry_after(self, name: str, address: str) -> int | None:
+        """Seconds to wait when the account or the address has used its attempts."""
+        waits = []
+        for item, kind, who in ((self.account, "login-account", name),
+                                (self.address, "login-address", address)):
+            if not await self.limiter.test(item, kind, who):
+                stats = await self.limiter.get_window_stats(item, kind, who)
+                waits.append(max(1, math.ceil(stats.reset_time - self.clock())))
+        return max(waits) if waits else None
+
+    async def failed(self, name: str, address: str) -> None:
+        await self.limiter.hit(self.account, "login-account", name)
+        await self.limiter.hit(self.address, "login-address", address)
+
+
+def login_throttle(request: Request) -> LoginThrottle:
+    """The app's throttle (made on first use, from the settings)."""
+    state = request.app.state
+    if getattr(state, "login_throttle", None) is None:
+        redis = redis_url()
+        uri = "async+" + redis if redis else "async+memory://"
+        state.login_throttle = LoginThrottle(login_limit_account(), login_limit_address(), uri)
+    throttle: LoginThrottle = state.login_throttle
+    return throttle
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+class Throttled(Exception):
+    """Too many failed sign-ins: wait ``retry_after_s``."""
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(f"too many failed sign-ins; try again in {retry_after_s} s / "
+                         f"登录失败次数过多，请 {retry_after_s} 秒后再试")
+        self.retry_after_s = retry_after_s
+
+
+async def sign_in(request: Request, name: str, password: str) -> Principal | None:
+    """The principal for a user name and password, or None (a failure, counted).
+    Raises :class:`Throttled` while the account or the address has to wait; then no
+    password is checked at all."""
+    throttle = login_throttle(request)
+    address = client_address(request)
+    wait = await throttle.retry_after(name, address)
+    if wait is not None:
+        raise Throttled(wait)
+    if _HashQueue.waiting >= MAX_WAITING_HASHES:
+        raise Throttled(1)
+    candidate = await run_db(request, lambda s: login_candidate(s, name))
+    who = await run_hash(check_login, candidate, password)
+    if who is None:
+        await throttle.failed(name, address)
+    return who
+
+
+def throttled_error(exc: Throttled) -> ApiError:
+    return ApiError(429, "too_many_requests", str(exc),
+                    headers={"Retry-After": str(exc.retry_after_s)})
 
 
 @dataclass(frozen=True)

@@ -16,3 +16,33 @@ def db_url(override: str | None = None) -> str:
 def redis_url() -> str | None:
     """Redis for the job queue; None = run jobs in-process (embedded default)."""
     return os.environ.get("WASTEROUTE_REDIS") or None
+
+
+#: failed sign-ins allowed per account and per client address (``limits`` notation)
+DEFAULT_LOGIN_LIMIT_ACCOUNT = "5/minute"
+DEFAULT_LOGIN_LIMIT_ADDRESS = "20/minute"
+#: concurrent Argon2 hash checks per API process
+DEFAULT_HASH_THREADS = 2
+#: the shortest WASTEROUTE_SECRET a server on a non-loopback address accepts
+MIN_SECRET_BYTES = 32
+
+
+def login_limit_account() -> str:
+    """``WASTEROUTE_LOGIN_LIMIT_ACCOUNT``: failed sign-ins per user name (default 5/minute)."""
+    return os.environ.get("WASTEROUTE_LOGIN_LIMIT_ACCOUNT") or DEFAULT_LOGIN_LIMIT_ACCOUNT
+
+
+def login_limit_address() -> str:
+    """``WASTEROUTE_LOGIN_LIMIT_ADDRESS``: failed sign-ins per client address
+    (default 20/minute)."""
+    return os.environ.get("WASTEROUTE_LOGIN_LIMIT_ADDRESS") or DEFAULT_LOGIN_LIMIT_ADDRESS
+
+
+def hash_threads() -> int:
+    """``WASTEROUTE_HASH_THREADS``: Argon2 checks at once per API process (default 2)."""
+    return max(1, int(os.environ.get("WASTEROUTE_HASH_THREADS") or DEFAULT_HASH_THREADS))
+
+
+def token_secret_env() -> str | None:
+    """``WASTEROUTE_SECRET``: the key that signs bearer tokens and login cookies."""
+    return os.environ.get("WASTEROUTE_SECRET") or None

@@ -1,6 +1,10 @@
 """Every route of the app, called by every role and without credentials, answers as
 the permission table says: 401 without credentials, 403 for a role not allowed, and
-neither for an allowed role. A new route missing from the table fails the test."""
+neither for an allowed role. A new route missing from the table fails the test.
+
+Credentials that no longer hold count as none (401 everywhere): the token of a
+deactivated user, an API key of a deactivated user, a revoked API key, and a token
+issued before the user's password was changed."""
 
 from __future__ import annotations
 
@@ -31,6 +35,12 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | None] = {
     ("GET", "/users"): frozenset({A}),
     ("POST", "/users"): frozenset({A}),
     ("POST", "/users/{name}/api-keys"): frozenset({A}),
+    ("GET", "/users/{name}/api-keys"): frozenset({A}),
+    ("DELETE", "/api-keys/{key_id}"): frozenset({A}),
+    ("POST", "/users/{name}/deactivate"): frozenset({A}),
+    ("POST", "/users/{name}/activate"): frozenset({A}),
+    ("PUT", "/users/{name}/password"): frozenset({A}),
+    ("POST", "/me/password"): ALL,
     ("POST", "/imports"): STAFF,
     ("POST", "/events/complaints"): STAFF,
     ("GET", "/events/complaints"): STAFF,
@@ -58,7 +68,7 @@ for _k in DATA_KINDS:
     EXPECTED[("DELETE", f"/{_k}/{{key}}")] = STAFF
 
 #: path parameters used in the calls (values that need not exist)
-PARAMS = {"key": "1", "name": "nobody", "plan_id": "2026-11-27-1", "job_id": "nojob",
+PARAMS = {"key": "1", "key_id": "0" * 16, "name": "nobody", "plan_id": "2026-11-27-1", "job_id": "nojob",
           "date": "2026-11-27", "page": "overview"}
 QUERY = {"/metrics": {"from": "2026-11-01", "to": "2026-11-02"}}
 
@@ -95,13 +105,48 @@ def module_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     mp.setenv("WASTEROUTE_DB", url)
     dbmod.upgrade(url)
     try:
-        yield from make_api(url, mp)
+        for api in make_api(url, mp):
+            _add_lapsed_credentials(api)
+            yield api
     finally:
         mp.undo()
         dbmod.get_engine(url).dispose()
         if schema is not None:
             with create_engine(base).begin() as conn:
                 conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+#: credentials that worked once and no longer do (each must answer like none at all)
+LAPSED = ("deactivated-user", "deactivated-user-key", "revoked-key", "old-password")
+
+
+def _add_lapsed_credentials(api: Api) -> None:
+    """Sign in as new users, make keys, then take each away through the admin API."""
+    admin = api.as_(A)
+    for name in ("gone", "rekeyed", "keyholder"):
+        r = api.client.post("/users", headers=admin,
+                            json={"name": name, "role": "admin", "password": "password-1"})
+        assert r.status_code == 201, r.text
+    tokens = {}
+    for name in ("gone", "rekeyed"):
+        r = api.client.post("/token", data={"username": name, "password": "password-1"})
+        tokens[name] = r.json()["access_token"]
+    gone_key = api.client.post("/users/gone/api-keys", headers=admin).json()["key"]
+    revoked = api.client.post("/users/keyholder/api-keys", headers=admin).json()["key"]
+    # each works before it is taken away
+    for h in ({"Authorization": f"Bearer {tokens['gone']}"}, {"X-API-Key": gone_key},
+              {"X-API-Key": revoked}, {"Authorization": f"Bearer {tokens['rekeyed']}"}):
+        assert api.client.get("/me", headers=h).status_code == 200
+    assert api.client.post("/users/gone/deactivate", headers=admin).status_code == 200
+    (kid,) = [k["key_id"] for k in api.client.get("/users/keyholder/api-keys",
+                                                   headers=admin).json()["data"]]
+    assert api.client.delete(f"/api-keys/{kid}", headers=admin).status_code == 204
+    r = api.client.put("/users/rekeyed/password", headers=admin, json={"password": "password-2"})
+    assert r.status_code == 204, r.text
+    api.headers["deactivated-user"] = {"Authorization": f"Bearer {tokens['gone']}"}
+    api.headers["deactivated-user-key"] = {"X-API-Key": gone_key}
+    api.headers["revoked-key"] = {"X-API-Key": revoked}
+    api.headers["old-password"] = {"Authorization": f"Bearer {tokens['rekeyed']}"}
 
 
 def _calls(api: Api) -> list[tuple[str, str, str]]:
@@ -121,7 +166,7 @@ def test_the_table_covers_every_route(module_api: Api) -> None:
         f"missing from the table: {seen - set(EXPECTED)}; gone: {set(EXPECTED) - seen}")
 
 
-@pytest.mark.parametrize("role", [None, *ROLES])
+@pytest.mark.parametrize("role", [None, *ROLES, *LAPSED])
 def test_every_route_answers_each_role_as_the_table_says(module_api: Api,
                                                          role: str | None) -> None:
     wrong = []
@@ -137,7 +182,7 @@ def test_every_route_answers_each_role_as_the_table_says(module_api: Api,
             or r.status_code < 300, (method, url, r.status_code, r.text[:200])
         if allowed is PUBLIC:
             ok = r.status_code not in (403,) and (path == "/token" or r.status_code != 401)
-        elif role is None:
+        elif role is None or role in LAPSED:
             ok = r.status_code == 401 and r.json()["reason"] == "unauthenticated"
         elif role in allowed:
             ok = r.status_code not in (401, 403)

@@ -4,6 +4,11 @@ HttpOnly cookie holding a bearer token, and sign-out.
 The cookie (and the ``access_token`` query parameter) are accepted for GET requests
 only (api.deps.current_principal), so a page opened from another site can never make
 the API change anything with a viewer's cookie.
+
+A token in a link (``?access_token=``) signs in a browser that has no valid sign-in;
+it never replaces the cookie of a browser where another user is signed in: that
+browser stays signed in as that user, the link's token is ignored and no cookie is
+set (api.deps.current_principal, :func:`set_login_cookie`).
 """
 
 from __future__ import annotations
@@ -13,10 +18,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from starlette.concurrency import run_in_threadpool
 
-from api.deps import COOKIE_NAME, run_db_sync, secret
-from logistics.ops.users import TOKEN_TTL_S, authenticate, issue_token
+from api.deps import COOKIE_NAME, KEPT_COOKIE, Throttled, secret, sign_in
+from logistics.ops.users import TOKEN_TTL_S, issue_token
 
 router = APIRouter()
 
@@ -45,13 +49,18 @@ def safe_next(value: str | None) -> str:
     return value
 
 
-def _form(next_url: str, message: str = "", status: int = 200) -> HTMLResponse:
+def _form(next_url: str, message: str = "", status: int = 200,
+          headers: dict[str, str] | None = None) -> HTMLResponse:
     msg = f'<p class="error">{html.escape(message)}</p>' if message else ""
     return HTMLResponse(_FORM.format(message=msg, next=html.escape(safe_next(next_url))),
-                        status_code=status, headers={"Cache-Control": "no-store"})
+                        status_code=status, headers={"Cache-Control": "no-store", **(headers or {})})
 
 
 def set_login_cookie(request: Request, response: Response, token: str) -> None:
+    """Sign the browser in with ``token``, unless another user is signed in there (then
+    the cookie stays as it is)."""
+    if getattr(request.state, KEPT_COOKIE, False):
+        return
     response.set_cookie(COOKIE_NAME, token, max_age=TOKEN_TTL_S, path="/", httponly=True,
                         samesite="lax", secure=request.url.scheme == "https")
 
@@ -76,9 +85,11 @@ async def login_form(
     password: Annotated[str, Form(max_length=200)],
     next_url: Annotated[str | None, Form(alias="next", max_length=2000)] = None,
 ) -> Response:
-    # Argon2 verification and the user lookup run in one worker thread
-    who = await run_in_threadpool(
-        run_db_sync, request, lambda s: authenticate(s, username, password))
+    try:
+        who = await sign_in(request, username, password)
+    except Throttled as exc:
+        return _form(safe_next(next_url), str(exc), 429,
+                     {"Retry-After": str(exc.retry_after_s)})
     if who is None:
         return _form(safe_next(next_url), "用户名或密码错误 / wrong user name or password", 401)
     response = RedirectResponse(safe_next(next_url), status_code=303)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import signal
 import sys
@@ -15,8 +16,17 @@ import uvicorn
 from logistics.cli.common import DbOpt, db_url, err, out, print_json, say
 from logistics.domain import BadInput
 from logistics.ops.jobs import run_worker
-from logistics.ops.users import create_api_key, create_user, list_users
+from logistics.ops.users import (
+    create_api_key,
+    create_user,
+    list_api_keys,
+    list_users,
+    revoke_api_key,
+    set_active,
+    set_password,
+)
 from logistics.persistence.db import session_scope, upgrade
+from logistics.settings import MIN_SECRET_BYTES, token_secret_env
 from optimizer.bench import ENGINES, format_table, run_bench
 from optimizer.instances import InstanceError
 
@@ -32,6 +42,30 @@ def _serve_db(db: str | None) -> None:
     upgrade(url)
 
 
+def is_loopback(host: str) -> bool:
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may be reached from elsewhere
+
+
+def check_serve_secret(host: str) -> None:
+    """A server reachable from other machines signs tokens with a secret of its own
+    (WASTEROUTE_SECRET, at least 32 bytes); else it does not start (exit 2)."""
+    if is_loopback(host):
+        return
+    value = token_secret_env() or ""
+    if len(value.encode("utf-8")) < MIN_SECRET_BYTES:
+        err.print(f"serve --host {host}: set WASTEROUTE_SECRET to a random secret of at least "
+                  f"{MIN_SECRET_BYTES} bytes to serve beyond this machine (e.g. python -c "
+                  "'import secrets; print(secrets.token_urlsafe(48))') / 对外监听须设置 "
+                  f"WASTEROUTE_SECRET（至少 {MIN_SECRET_BYTES} 字节的随机密钥）",
+                  markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(2)
+
+
 def serve(
     host: Annotated[str, typer.Option("--host", help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="port", min=1, max=65535)] = 8000,
@@ -43,6 +77,7 @@ def serve(
     Planning jobs run on `wasteroute worker` processes when WASTEROUTE_REDIS is set,
     else in a process pool inside the server. See docs/api.md for a production run.
     """
+    check_serve_secret(host)
     _serve_db(db)
     err.print(f"wasteroute API on http://{host}:{port}/docs", markup=False, highlight=False)
     # keep-alive 75 s (uvicorn's default is 5 s): a busy client that reuses an idle
@@ -87,6 +122,68 @@ def users_list(db: DbOpt = None) -> None:
         for u in list_users(session):
             extra = f" vehicle={u.vehicle_id}" if u.vehicle_id else ""
             say(f"{u.name}\t{u.role}{extra}")
+
+
+def users_deactivate(
+    name: Annotated[str, typer.Argument(help="user name")],
+    activate: Annotated[bool, typer.Option("--activate", help="reactivate instead")] = False,
+    db: DbOpt = None,
+) -> None:
+    """Deactivate a user (tokens, cookies, API keys stop working) / 停用用户.
+
+    Takes effect at once in this database; a running API process notices within its
+    cache time (10 s)."""
+    url = db_url(db)
+    upgrade(url)
+    with session_scope(url) as session:
+        set_active(session, name, activate)
+    say(f"user / 用户 {name} " + ("activated / 已启用" if activate else "deactivated / 已停用"))
+
+
+def users_passwd(
+    name: Annotated[str, typer.Argument(help="user name")],
+    db: DbOpt = None,
+) -> None:
+    """Set a user's password, asked for (or read from stdin), never an argument / 修改密码.
+
+    The user's earlier tokens and login cookies stop working."""
+    if sys.stdin.isatty():
+        password = typer.prompt("new password / 新密码", hide_input=True,
+                                confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    url = db_url(db)
+    upgrade(url)
+    with session_scope(url) as session:
+        set_password(session, name, password)
+    say(f"password of / 密码已修改: {name}")
+
+
+def users_keys(
+    name: Annotated[str, typer.Argument(help="user name")],
+    db: DbOpt = None,
+) -> None:
+    """List a user's API keys by id (the keys themselves are not kept) / API 密钥列表."""
+    url = db_url(db)
+    upgrade(url)
+    with session_scope(url) as session:
+        keys = list_api_keys(session, name)
+    for k in keys:
+        say(f"{k.key_id}\t{k.user}\t{k.created_at:%Y-%m-%d %H:%M}\t{k.label}")
+    if not keys:
+        say(f"{name}: no API keys / 无 API 密钥")
+
+
+def users_revoke_key(
+    key_id: Annotated[str, typer.Argument(help="the key's id, as `users keys` lists it")],
+    db: DbOpt = None,
+) -> None:
+    """Revoke an API key / 吊销 API 密钥."""
+    url = db_url(db)
+    upgrade(url)
+    with session_scope(url) as session:
+        info = revoke_api_key(session, key_id)
+    say(f"API key / 密钥 {info.key_id} of {info.user} revoked / 已吊销")
 
 
 def worker(

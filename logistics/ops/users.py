@@ -29,6 +29,8 @@ TOKEN_ALGORITHM = "HS256"
 TOKEN_TTL_S = 12 * 3600
 SECRET_SETTING = "token_secret"
 API_KEY_PREFIX = "wr_"
+#: hex characters of a key's SHA-256 shown as its id (``users keys``, ``users revoke-key``)
+KEY_ID_LEN = 16
 
 _hasher = PasswordHasher()
 #: verified against when the user does not exist, so timing does not tell names apart
@@ -42,6 +44,8 @@ class Principal:
     name: str
     role: str
     vehicle_id: str | None = None
+    #: fingerprint of the password hash the principal was read with (see password_version)
+    version: str = ""
 
 
 def _now() -> dt.datetime:
@@ -79,8 +83,8 @@ def create_user(
             raise BadInput(f"no such vehicle {vehicle_id!r} / 车辆不存在")
     elif vehicle_id:
         raise BadInput("only drivers are linked to a vehicle / 只有司机关联车辆")
-    if password is not None and len(password) < 8:
-        raise BadInput("password must have at least 8 characters / 密码至少 8 个字符")
+    if password is not None:
+        check_new_password(password)
     if ops_repo.find_user(session, name) is not None:
         raise BadInput(f"user {name!r} already exists / 用户已存在")
     return ops_repo.add(session, User(
@@ -97,20 +101,83 @@ def list_users(session: Session) -> list[User]:
     return ops_repo.list_users(session)
 
 
+@dataclass(frozen=True, slots=True)
+class LoginCandidate:
+    """What a sign-in needs from the database, read before the (slow) hash check, so
+    that no connection is held while Argon2 runs."""
+
+    principal: Principal | None  # None: unknown or deactivated user
+    password_hash: str | None
+
+
+def login_candidate(session: Session, name: str) -> LoginCandidate:
+    user = ops_repo.find_user(session, name)
+    if user is None:
+        return LoginCandidate(None, None)
+    principal = (Principal(user.name, user.role, user.vehicle_id, password_version(user))
+                 if user.active else None)
+    return LoginCandidate(principal, user.password_hash)
+
+
+def check_login(candidate: LoginCandidate, password: str) -> Principal | None:
+    """The principal when the password matches an active user (Argon2: slow, run it off
+    the request threads). An unknown user costs the same time as a known one."""
+    ok = verify_password(candidate.password_hash, password)
+    return candidate.principal if ok else None
+
+
 def authenticate(session: Session, name: str, password: str) -> Principal | None:
     """The principal for a name and password, or None (unknown, inactive, wrong)."""
-    user = ops_repo.find_user(session, name)
-    ok = verify_password(user.password_hash if user else None, password)
-    if user is None or not ok or not user.active:
-        return None
-    return Principal(user.name, user.role, user.vehicle_id)
+    return check_login(login_candidate(session, name), password)
 
 
-def principal_for(session: Session, name: str) -> Principal | None:
+def password_version(user: User) -> str:
+    """A short fingerprint of the user's password hash, carried in tokens: a token
+    issued before a password change stops working."""
+    return hashlib.sha256((user.password_hash or "").encode("utf-8")).hexdigest()[:16]
+
+
+def principal_for(session: Session, name: str, version: str | None = None) -> Principal | None:
+    """The active user ``name``; with ``version``, only while the password is unchanged."""
     user = ops_repo.find_user(session, name)
     if user is None or not user.active:
         return None
-    return Principal(user.name, user.role, user.vehicle_id)
+    if version is not None and version != password_version(user):
+        return None
+    return Principal(user.name, user.role, user.vehicle_id, password_version(user))
+
+
+def set_active(session: Session, name: str, active: bool) -> User:
+    """Deactivate (or reactivate) a user: its tokens, cookies and API keys stop working."""
+    user = ops_repo.find_user(session, name)
+    if user is None:
+        raise NotFound(f"no such user {name!r} / 用户不存在")
+    user.active = active
+    session.flush()
+    return user
+
+
+def check_new_password(password: str) -> None:
+    if len(password) < 8:
+        raise BadInput("password must have at least 8 characters / 密码至少 8 个字符")
+    if len(password) > 200:
+        raise BadInput("password must have at most 200 characters / 密码至多 200 个字符")
+
+
+def set_password_hash(session: Session, name: str, new_hash: str) -> User:
+    """Store a new password hash (made with :func:`hash_password`); tokens issued before
+    stop working."""
+    user = ops_repo.find_user(session, name)
+    if user is None:
+        raise NotFound(f"no such user {name!r} / 用户不存在")
+    user.password_hash = new_hash
+    session.flush()
+    return user
+
+
+def set_password(session: Session, name: str, password: str) -> User:
+    check_new_password(password)
+    return set_password_hash(session, name, hash_password(password))
 
 
 def _key_hash(key: str) -> str:
@@ -131,6 +198,39 @@ def create_api_key(session: Session, name: str, label: str = "") -> str:
 def principal_for_api_key(session: Session, key: str) -> Principal | None:
     row = ops_repo.find_api_key(session, _key_hash(key))
     return None if row is None else principal_for(session, row.user_name)
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyInfo:
+    """An API key as listed: its id (the first characters of its hash), never the key."""
+
+    key_id: str
+    user: str
+    label: str
+    created_at: dt.datetime
+
+
+def key_id(key_hash: str) -> str:
+    return key_hash[:KEY_ID_LEN]
+
+
+def list_api_keys(session: Session, name: str) -> list[ApiKeyInfo]:
+    if ops_repo.find_user(session, name) is None:
+        raise NotFound(f"no such user {name!r} / 用户不存在")
+    return [ApiKeyInfo(key_id(k.key_hash), k.user_name, k.label, k.created_at)
+            for k in ops_repo.api_keys_of(session, name)]
+
+
+def revoke_api_key(session: Session, kid: str) -> ApiKeyInfo:
+    """Delete the API key with id ``kid``; it stops working."""
+    kid = kid.strip().lower()
+    rows = ops_repo.api_keys_with_prefix(session, kid) if len(kid) == KEY_ID_LEN else []
+    if len(rows) != 1:
+        raise NotFound(f"no such API key {kid!r} / API 密钥不存在")
+    row = rows[0]
+    info = ApiKeyInfo(key_id(row.key_hash), row.user_name, row.label, row.created_at)
+    ops_repo.delete(session, row)
+    return info
 
 
 # ---------------------------------------------------------------- tokens
@@ -161,17 +261,17 @@ def token_secret(session_factory: Any) -> str:
 
 def issue_token(principal: Principal, secret: str, ttl_s: int = TOKEN_TTL_S) -> str:
     now = dt.datetime.now(dt.UTC)
-    claims = {"sub": principal.name, "role": principal.role, "iat": now,
-              "exp": now + dt.timedelta(seconds=ttl_s)}
+    claims = {"sub": principal.name, "role": principal.role, "ver": principal.version,
+              "iat": now, "exp": now + dt.timedelta(seconds=ttl_s)}
     return jwt.encode(claims, secret, algorithm=TOKEN_ALGORITHM)
 
 
-def token_subject(token: str, secret: str) -> str | None:
-    """The user name of a valid, unexpired token; None otherwise."""
+def token_subject(token: str, secret: str) -> tuple[str, str] | None:
+    """The user name and password version of a valid, unexpired token; None otherwise."""
     try:
         claims = jwt.decode(token, secret, algorithms=[TOKEN_ALGORITHM],
-                            options={"require": ["sub", "exp"]})
+                            options={"require": ["sub", "exp", "ver"]})
     except jwt.PyJWTError:
         return None
-    sub = claims.get("sub")
-    return sub if isinstance(sub, str) else None
+    sub, ver = claims.get("sub"), claims.get("ver")
+    return (sub, ver) if isinstance(sub, str) and isinstance(ver, str) else None

@@ -77,5 +77,24 @@ def find_api_key(session: Session, key_hash: str) -> ApiKey | None:
     return session.get(ApiKey, key_hash)
 
 
+def api_keys_of(session: Session, user_name: str) -> list[ApiKey]:
+    return list(session.scalars(select(ApiKey).where(ApiKey.user_name == user_name)
+                                .order_by(ApiKey.created_at, ApiKey.key_hash)))
+
+
+def api_keys_with_prefix(session: Session, prefix: str) -> list[ApiKey]:
+    """Keys whose hash starts with ``prefix`` (hex digits only; a key's id)."""
+    if not prefix or any(c not in "0123456789abcdef" for c in prefix):
+        return []
+    return list(session.scalars(select(ApiKey).where(ApiKey.key_hash.startswith(prefix))
+                                .limit(2)))
+
+
+def delete(session: Session, row: Base) -> None:
+    """Delete one row and flush."""
+    session.delete(row)
+    session.flush()
+
+
 def find_setting(session: Session, key: str) -> AppSetting | None:
     return session.get(AppSetting, key)
