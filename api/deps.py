@@ -239,8 +239,11 @@ class LoginThrottle:
     epoch), used for Retry-After."""
 
     def __init__(self, account: str, address: str, storage_uri: str = "async+memory://",
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, hold_s: float = 1.0) -> None:
         self.account, self.address = parse(account), parse(address)
+        #: a refused attempt is answered after this long (an await: no thread is held),
+        #: so that a client that retries at once cannot flood the server with refusals
+        self.hold_s = hold_s
         options = {"implementation": "redispy"} if "redis" in storage_uri else {}
         self.limiter = MovingWindowRateLimiter(storage_from_string(storage_uri, **options))
         self.clock = clock
@@ -292,6 +295,8 @@ async def sign_in(request: Request, name: str, password: str) -> Principal | Non
     address = client_address(request)
     wait = await throttle.retry_after(name, address)
     if wait is not None:
+        if throttle.hold_s > 0:
+            await asyncio.sleep(min(throttle.hold_s, wait))
         raise Throttled(wait)
     if _HashQueue.waiting >= MAX_WAITING_HASHES:
         raise Throttled(1)

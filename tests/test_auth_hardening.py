@@ -45,7 +45,7 @@ def clock(api: Api, monkeypatch: pytest.MonkeyPatch) -> FakeTime:
     fake = FakeTime()
     monkeypatch.setattr(limits_memory, "time", fake)
     api.client.app.state.login_throttle = LoginThrottle(  # type: ignore[attr-defined]
-        "5/minute", "20/minute", clock=fake.time)
+        "5/minute", "20/minute", clock=fake.time, hold_s=0)
     return fake
 
 
