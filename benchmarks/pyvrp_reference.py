@@ -1,7 +1,9 @@
 """A cost-aware, feasible PyVRP reference for real days (the bureau's cost).
 
-    python benchmarks/pyvrp_reference.py --sizes 400,800 --seed 5 --time-limit 60 \
-        [--engines reference,ours] [--json out.json]
+    python benchmarks/county_days.py --sizes 400,800 --seed 5 --time-limit 60 \
+        --engines ours,reference [--json out.json]
+
+(the county-day benchmark runs it beside our planner, engine ``reference``).
 
 :func:`solve_reference` plans a day with PyVRP 0.14 and returns an
 ``optimizer.solution.Solution`` that both checkers accept (``Solution.check`` and
@@ -59,18 +61,11 @@ rule; those clients, and the ones PyVRP left out, are inserted where they fit
 
 from __future__ import annotations
 
-import argparse
-import importlib
-import json
 import logging
 import math
-import platform
-import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -921,102 +916,3 @@ def solve_reference(
         objective=int(round(figures["cost"])),
         stats={**figures, **attempts[-1], "attempts": len(attempts)},
     )
-
-
-# --------------------------------------------------------------------------- CLI
-
-
-def _ours(problem: Problem, time_limit_s: float) -> Solution:
-    """Our planner, as benchmarks/county_days.py runs it (engine "ours")."""
-    county_days = importlib.import_module("county_days")
-    fn: Callable[[Problem, float], Solution] = county_days.ENGINES["ours"]
-    return fn(problem, time_limit_s)
-
-
-def run(sizes: list[int], seed: int, time_limit_s: float, engines: list[str]) -> dict[str, Any]:
-    from optimizer.bench import check_problem_solution
-    from optimizer.generate import generate_county_day
-
-    rows: list[dict[str, Any]] = []
-    for n in sizes:
-        problem = generate_county_day(n, seed)
-        due = sum(1 for c in problem.clients if any(q > 0 for q in c.demand.values()))
-        for engine in engines:
-            t0 = time.perf_counter()
-            if engine == "reference":
-                sol = solve_reference(problem, time_limit_s, seed)
-            elif engine == "ours":
-                sol = _ours(problem, time_limit_s)
-            else:
-                raise SystemExit(f"unknown engine {engine!r} (reference, ours)")
-            wall = time.perf_counter() - t0
-            own = sol.check(problem)
-            ind = check_problem_solution(problem, sol)
-            row = {
-                "clients": len(problem.clients),
-                "due": due,
-                "engine": engine,
-                **summarise(problem, sol),
-                "vehicles_available": len(problem.vehicles),
-                "solution_check_violations": len(own),
-                "independent_check_violations": len(ind.errors),
-                "violations_sample": (own + ind.errors)[:5],
-                "unassigned_reasons": _count(str(u.reason) for u in sol.unassigned),
-                "wall_s": round(wall, 1),
-            }
-            if engine == "reference":
-                row["stats"] = {k: v for k, v in sol.stats.items() if k not in row}
-            rows.append(row)
-            print(_line(row), flush=True)
-    return {
-        "format": "wasteroute.pyvrp_reference/1",
-        "seed": seed,
-        "time_limit_s": time_limit_s,
-        "cost": "sum of fixed_cost of vehicles used + sum of cost_per_km x km",
-        "rows": rows,
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"platform": platform.platform(), "python": platform.python_version()},
-    }
-
-
-def _count(items: Any) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for i in items:
-        out[i] = out.get(i, 0) + 1
-    return out
-
-
-def _line(r: dict[str, Any]) -> str:
-    return (
-        f"clients={r['clients']} due={r['due']} {r['engine']:<9} cost={r['cost']:.1f} "
-        f"trucks={r['vehicles_used']}/{r['vehicles_available']} km={r['distance_km']:.1f} "
-        f"served={r['served']}/{r['due']} violations={r['solution_check_violations']}"
-        f"+{r['independent_check_violations']} t={r['wall_s']}s"
-    )
-
-
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    ap.add_argument("--sizes", default="400,800")
-    ap.add_argument("--seed", type=int, default=5)
-    ap.add_argument("--time-limit", type=float, default=60.0, help="seconds per engine and day")
-    ap.add_argument("--engines", default="reference", help="reference and/or ours")
-    ap.add_argument("--json", type=Path, default=None)
-    args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING)
-    doc = run(
-        [int(s) for s in args.sizes.split(",") if s.strip()],
-        args.seed,
-        args.time_limit,
-        [e.strip() for e in args.engines.split(",") if e.strip()],
-    )
-    doc["command"] = "python benchmarks/pyvrp_reference.py " + " ".join(
-        sys.argv[1:] if argv is None else argv
-    )
-    if args.json:
-        args.json.write_text(json.dumps(doc, indent=1), encoding="utf-8")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
