@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from logistics.cli.common import DbOpt, db_url, err, out, print_json, say
+from logistics.cli.common import DbOpt, db_url, err, migrated_session, out, print_json, say
 from logistics.domain import BadInput
 from logistics.ops.jobs import run_worker
 from logistics.ops.users import (
@@ -25,7 +25,7 @@ from logistics.ops.users import (
     set_active,
     set_password,
 )
-from logistics.persistence.db import session_scope, upgrade
+from logistics.persistence.db import upgrade
 from logistics.settings import MIN_SECRET_BYTES, token_secret_env
 from optimizer.bench import ENGINES, format_table, run_bench
 from optimizer.instances import InstanceError
@@ -104,9 +104,7 @@ def users_add(
     """Add an API user / 添加接口用户."""
     if password is None and not api_key:
         password = typer.prompt("password / 密码", hide_input=True, confirmation_prompt=True)
-    url = db_url(db)
-    upgrade(url)
-    with session_scope(url) as session:
+    with migrated_session(db) as session:
         user = create_user(session, name, role, password, vehicle)
         key = create_api_key(session, user.name) if api_key else None
     say(f"user / 用户 {name} ({role}) added / 已添加")
@@ -116,9 +114,7 @@ def users_add(
 
 def users_list(db: DbOpt = None) -> None:
     """List API users / 用户列表."""
-    url = db_url(db)
-    upgrade(url)
-    with session_scope(url) as session:
+    with migrated_session(db) as session:
         for u in list_users(session):
             extra = f" vehicle={u.vehicle_id}" if u.vehicle_id else ""
             say(f"{u.name}\t{u.role}{extra}")
@@ -133,9 +129,7 @@ def users_deactivate(
 
     Takes effect at once in this database; a running API process notices within its
     cache time (10 s)."""
-    url = db_url(db)
-    upgrade(url)
-    with session_scope(url) as session:
+    with migrated_session(db) as session:
         set_active(session, name, activate)
     say(f"user / 用户 {name} " + ("activated / 已启用" if activate else "deactivated / 已停用"))
 
@@ -152,9 +146,7 @@ def users_passwd(
                                 confirmation_prompt=True)
     else:
         password = sys.stdin.readline().rstrip("\r\n")
-    url = db_url(db)
-    upgrade(url)
-    with session_scope(url) as session:
+    with migrated_session(db) as session:
         set_password(session, name, password)
     say(f"password of / 密码已修改: {name}")
 
@@ -164,9 +156,7 @@ def users_keys(
     db: DbOpt = None,
 ) -> None:
     """List a user's API keys by id (the keys themselves are not kept) / API 密钥列表."""
-    url = db_url(db)
-    upgrade(url)
-    with session_scope(url) as session:
+    with migrated_session(db) as session:
         keys = list_api_keys(session, name)
     for k in keys:
         say(f"{k.key_id}\t{k.user}\t{k.created_at:%Y-%m-%d %H:%M}\t{k.label}")
@@ -179,9 +169,7 @@ def users_revoke_key(
     db: DbOpt = None,
 ) -> None:
     """Revoke an API key / 吊销 API 密钥."""
-    url = db_url(db)
-    upgrade(url)
-    with session_scope(url) as session:
+    with migrated_session(db) as session:
         info = revoke_api_key(session, key_id)
     say(f"API key / 密钥 {info.key_id} of {info.user} revoked / 已吊销")
 

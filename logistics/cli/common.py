@@ -6,7 +6,8 @@ from __future__ import annotations
 import functools
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -14,6 +15,7 @@ import typer
 from rich.console import Console
 
 from logistics.domain import BadInput, DomainError, ImportRejected
+from logistics.persistence.db import Session, session_scope, upgrade
 from optimizer.params import SolveParams
 
 out = Console()
@@ -40,6 +42,16 @@ GLOBAL_OPTIONS: dict[str, Any] = {}
 def db_url(db: str | None) -> str | None:
     """Per-command --db wins over the global one; None means environment/default."""
     return db or GLOBAL_OPTIONS.get("db")
+
+
+@contextmanager
+def migrated_session(db: str | None) -> Iterator[Session]:
+    """The command's one transaction, on the database of --db brought to the newest
+    migration first."""
+    url = db_url(db)
+    upgrade(url)
+    with session_scope(url) as session:
+        yield session
 
 
 def solve_params(seed: int, solution_limit: int | None) -> SolveParams:

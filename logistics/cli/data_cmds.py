@@ -13,6 +13,7 @@ from logistics.cli.common import (
     DbOpt,
     SolutionLimitOpt,
     db_url,
+    migrated_session,
     out,
     say,
     solve_params,
@@ -20,7 +21,6 @@ from logistics.cli.common import (
 from logistics.demo.run import DEMO_PLAN_DATE, run_demo, run_next_day
 from logistics.domain import BadInput
 from logistics.imports import import_paths
-from logistics.persistence.db import session_scope, upgrade
 from logistics.reporting.exports import EXPORT_KINDS, EXPORT_SUFFIXES, export_path
 
 
@@ -32,9 +32,7 @@ def import_cmd(
     db: DbOpt = None,
 ) -> None:
     """Import CSV/XLSX files (all in one transaction) / 导入数据文件."""
-    url = db_url(db)
-    upgrade(url)
-    with session_scope(url) as session:
+    with migrated_session(db) as session:
         report = import_paths(session, paths, kind=kind)
     for line in report.lines():
         say(line)
@@ -50,9 +48,7 @@ def export_cmd(
         raise BadInput(f"kind must be points or facilities (got {kind!r})")
     if out_path.suffix.lower() not in EXPORT_SUFFIXES:
         raise BadInput(f"--out {out_path}: use a .csv or .geojson file name")
-    url = db_url(db)
-    upgrade(url)
-    with session_scope(url) as session:
+    with migrated_session(db) as session:
         n = export_path(session, kind, out_path)
     say(f"{kind}: {n} rows -> {out_path} (WGS-84)")
 

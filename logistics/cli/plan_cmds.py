@@ -16,6 +16,7 @@ from logistics.cli.common import (
     check_out_file,
     db_url,
     err,
+    migrated_session,
     out,
     print_json,
     say,
@@ -179,9 +180,7 @@ def replan(
         (p, kgs[i] if i < len(kgs) else None) for i, p in enumerate(adds)]
     if out_path is not None:
         check_out_file(out_path)
-    url = db_url(db)
-    upgrade(url)
-    with session_scope(url) as session:
+    with migrated_session(db) as session:
         reports = open_complaints(session, day, at_s) if complaints else []
         named = {p for p, _ in pairs}
         pairs += [(p, k) for p, k in complaint_points(reports) if p not in named]

@@ -9,7 +9,7 @@ import typer
 
 from dashboards.pages import write_dashboards
 from logistics.cli import render
-from logistics.cli.common import DbOpt, db_url, out, print_json, say_path
+from logistics.cli.common import DbOpt, db_url, migrated_session, out, print_json, say_path
 from logistics.domain import BadInput, parse_category
 from logistics.persistence.db import session_scope, upgrade
 from logistics.planning.plan import parse_date
@@ -67,9 +67,7 @@ def metrics(
         cat = parse_category(category)
         if cat is None:
             raise BadInput(f"--category: unknown category ({category})")
-    url = db_url(db)
-    upgrade(url)
-    with session_scope(url) as session:
+    with migrated_session(db) as session:
         doc = compute_metrics(
             session, start, end, by=by, category=cat, town=town,
             co2_kg_per_km=CO2_KG_PER_KM if co2_kg_per_km is None else co2_kg_per_km,
@@ -92,9 +90,7 @@ def dashboards(
     if lang not in ("zh", "en"):
         raise BadInput(f"--lang must be zh or en (got {lang})")
     day = parse_date(date) if date else None
-    url = db_url(db)
-    upgrade(url)
-    with session_scope(url) as session:
+    with migrated_session(db) as session:
         paths = write_dashboards(session, out_dir, date=day, lang=lang)
     for path in paths:
         say_path(path)
@@ -122,9 +118,7 @@ def reconcile(
         raise BadInput(f"--threshold-pct must be a number >= 0 (got {threshold_pct})")
     if not (0 < window_min < float("inf")):
         raise BadInput(f"--window-min must be a positive number (got {window_min})")
-    url = db_url(db)
-    upgrade(url)
-    with session_scope(url) as session:
+    with migrated_session(db) as session:
         result = reconcile_day(session, day, threshold_pct=threshold_pct, window_min=window_min)
     if as_json:
         print_json(result)
