@@ -167,9 +167,15 @@ class Ticket(Base):
     gross_kg: Mapped[float | None] = mapped_column(Float, nullable=True)
     tare_kg: Mapped[float | None] = mapped_column(Float, nullable=True)
     vehicle_id: Mapped[str] = mapped_column(String(64), default="")
+    #: the transfer station (or sorting centre) that sent this load on; None = a load
+    #: straight from collection
+    source_facility_id: Mapped[str | None] = mapped_column(
+        ForeignKey("facilities.facility_id"), nullable=True
+    )
     __table_args__ = (
         UniqueConstraint("facility_id", "ticket_no", name="uq_tickets_facility_ticket"),
         Index("ix_tickets_time", "time"),
+        Index("ix_tickets_source_time", "source_facility_id", "time"),
     )
 
 
