@@ -286,8 +286,8 @@ class AppSetting(Base):
 
 class Job(Base):
     """A background job (a planning solve). status: queued | running | succeeded |
-    failed | cancelled. ``attempts`` counts starts (a re-delivered job after a worker
-    died starts again)."""
+    failed | cancelled | superseded. ``attempts`` counts starts (a re-delivered job
+    after a worker died starts again)."""
 
     __tablename__ = "jobs"
     job_id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -304,6 +304,15 @@ class Job(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime)
     started_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    #: the day a planning job plans (also in ``params``; a column so pending jobs of a
+    #: day are found by index)
+    plan_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True, index=True)
+    #: the day's current plan when the job was created; the job stores its plan only
+    #: while this is still the current one (else it ends ``superseded``)
+    base_plan_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: who runs the current attempt (host:pid) and when it last said it is alive
+    worker: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 class Complaint(Base):
