@@ -43,7 +43,8 @@ def full_document() -> dict[str, Any]:
         "solver": {"engine": "ortools", "time_limit_s": 10.0, "wall_s": 9.8,
                    "objective": 41200, "rule_problems": 1},
         "summary": {"points_due": 3, "points_served": 2, "vehicles_used": 1,
-                    "distance_km": 12.5, "kg_planned": 550, "kg_due": 850, "unassigned": 1},
+                    "distance_km": 12.5, "kg_planned": 550, "kg_due": 850, "unassigned": 1,
+                    "cost": 318.8, "cost_fixed": 300, "cost_distance": 18.8},
         "routes": [{
             "vehicle_id": "V01", "depot_id": "D1", "distance_km": 12.5, "duration_min": 95.0,
             "trips": 1, "kg_collected": 550,
@@ -130,6 +131,8 @@ def test_the_formats_page_example_round_trips() -> None:
     ("format", "wasteroute.plan/2"),
     ("date", "27.11.2026"),
     ("routes", {"V01": []}),
+    ("summary", {"points_due": 3, "points_served": 2, "vehicles_used": 1, "distance_km": 12.5,
+                 "kg_planned": 550, "cost": "318.8"}),
 ])
 def test_a_malformed_document_is_refused(breakage: tuple[str, Any]) -> None:
     raw = full_document()

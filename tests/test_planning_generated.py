@@ -114,6 +114,11 @@ def _plan_and_check(session: Session, tmp_path: Path, n: int, limit_s: float) ->
     # solver gets on a busy machine, so only a floor that a broken pipeline misses)
     assert sm["points_served"] >= 0.5 * (sm["points_due"] - 1), sm
     assert sm["points_served"] + len(doc["unassigned"]) == sm["points_due"]
+    # the bureau's cost: every truck of this file costs 100 a day and 1.5 per km
+    km = sum(r["distance_km"] for r in doc["routes"])
+    assert sm["cost_fixed"] == pytest.approx(100 * len(doc["routes"]))
+    assert sm["cost_distance"] == pytest.approx(1.5 * km, abs=0.1)
+    assert sm["cost"] == pytest.approx(100 * len(doc["routes"]) + 1.5 * km, abs=0.1)
 
 
 @pytest.mark.parametrize(("n", "limit_s"), [(100, 4.0), (300, 8.0)])

@@ -175,9 +175,12 @@ def show_plan(console: Console, plan: Plan, plan_id: str, target: Path) -> None:
     _line(
         console,
         f"points due / 应收点位 {sm.points_due}, served / 已安排 {sm.points_served}, "
-        f"vehicles / 车辆 {sm.vehicles_used}, solver {solver.engine if solver else ''} "
-        f"{solver.wall_s if solver else ''} s",
+        f"vehicles / 车辆 {sm.vehicles_used}, km / 公里 {sm.distance_km:,.1f}, "
+        f"solver {solver.engine if solver else ''} {solver.wall_s if solver else ''} s",
     )
+    if sm.cost is not None:
+        _line(console, f"cost / 成本 {sm.cost:,.1f} = vehicles / 车辆固定成本 "
+                       f"{(sm.cost_fixed or 0):,.1f} + km / 里程成本 {(sm.cost_distance or 0):,.1f}")
     if plan.unassigned:
         console.print(_unassigned_table(plan.unassigned))
     dem = plan.demand or {}

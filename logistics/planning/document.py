@@ -305,7 +305,7 @@ class Unassigned:
 
 
 _SUMMARY_KEYS = ("points_due", "points_served", "vehicles_used", "distance_km", "kg_planned",
-                 "kg_due", "unassigned")
+                 "kg_due", "unassigned", "cost", "cost_fixed", "cost_distance")
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,6 +318,11 @@ class Summary:
     kg_due: Number | None = None
     #: how many entries ``unassigned`` has
     unassigned: int | None = None
+    #: the bureau's cost of the day: ``cost_fixed`` (fixed cost of each vehicle used)
+    #: + ``cost_distance`` (each route's km x its vehicle's cost per km)
+    cost: Number | None = None
+    cost_fixed: Number | None = None
+    cost_distance: Number | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -325,6 +330,8 @@ class Summary:
             _number(getattr(self, name), f"summary: {name}")
         _opt_number(self.kg_due, "summary: kg_due")
         _opt_number(self.unassigned, "summary: unassigned")
+        for name in ("cost", "cost_fixed", "cost_distance"):
+            _opt_number(getattr(self, name), f"summary: {name}")
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> Summary:
@@ -334,7 +341,9 @@ class Summary:
         return cls(points_due=d["points_due"], points_served=d["points_served"],
                    vehicles_used=d["vehicles_used"], distance_km=d["distance_km"],
                    kg_planned=d["kg_planned"], kg_due=d.get("kg_due"),
-                   unassigned=d.get("unassigned"), extra=extra)
+                   unassigned=d.get("unassigned"), cost=d.get("cost"),
+                   cost_fixed=d.get("cost_fixed"), cost_distance=d.get("cost_distance"),
+                   extra=extra)
 
     def to_json(self) -> JsonDict:
         return _emit([(k, getattr(self, k)) for k in _SUMMARY_KEYS], self.extra)

@@ -451,6 +451,8 @@ def replan_day(
              and p not in served_before]
     was = base.summary
     served = {str(s.id) for r in routes for s in r.collects}
+    cost, cost_fixed, cost_distance = translate.day_cost([(vehicles[r.vehicle_id], r)
+                                                          for r in routes])
     plan = replace(
         base,
         plan_id=None,
@@ -466,6 +468,7 @@ def replan_day(
             kg_due=int((was.kg_due or 0) if was else 0)
             + int(sum(ev.added_kg[p] for p in extra)),
             unassigned=len(unassigned),
+            cost=cost, cost_fixed=cost_fixed, cost_distance=cost_distance,
         ),
         routes=tuple(routes),
         unassigned=tuple(unassigned),

@@ -290,7 +290,7 @@ def to_problem(
             break_earliest_s=earliest,
             break_latest_s=latest,
             fixed_cost=fixed_cost,
-            cost_per_km=float(v.cost_per_km) if v.cost_per_km else 1.0,
+            cost_per_km=float(v.cost_per_km) if v.cost_per_km else DEFAULT_COST_PER_KM,
             label=v.vehicle_id,
         ))
     vids = [t.vehicle.vehicle_id for t in trucks]
@@ -449,6 +449,26 @@ def route_of(vehicle: Vehicle, stops: list[Stop] | tuple[Stop, ...]) -> Route:
     )
 
 
+#: cost per km of a vehicle whose file gives none (the engine's default too)
+DEFAULT_COST_PER_KM = 1.0
+
+
+def day_cost(routes: list[tuple[Vehicle, Route]]) -> tuple[float, float, float]:
+    """The bureau's cost of these routes (each with its vehicle) as (cost, cost_fixed,
+    cost_distance): ``cost_fixed`` sums the vehicle's fixed cost (0 when the file gives
+    none) once per route with a collect, ``cost_distance`` the route's km x the
+    vehicle's cost per km (default 1), and ``cost`` is their sum."""
+    fixed = 0.0
+    per_km = 0.0
+    for v, r in routes:
+        if not r.collects:
+            continue
+        fixed += float(v.fixed_cost or 0)
+        cpk = float(v.cost_per_km) if v.cost_per_km else DEFAULT_COST_PER_KM
+        per_km += cpk * float(r.distance_km)
+    return round(fixed + per_km, 1), round(fixed, 1), round(per_km, 1)
+
+
 def _unassigned(tr: Translation, solution: Solution) -> tuple[list[Unassigned], list[str]]:
     """The collections left out (by point id) and loads carried in that found no room."""
     out: list[Unassigned] = []
@@ -480,8 +500,11 @@ def to_document(
     rule_problems: int = 0,
 ) -> Plan:
     """The plan of a whole day (no plan_id yet: the repository gives it)."""
-    routes = [route_of(tr.trucks[r.vehicle].vehicle, _stops(tr, r.visits, r.vehicle))
-              for r in sorted(solution.routes, key=lambda r: r.vehicle) if r.client_visits]
+    pairs = [(tr.trucks[r.vehicle].vehicle,
+              route_of(tr.trucks[r.vehicle].vehicle, _stops(tr, r.visits, r.vehicle)))
+             for r in sorted(solution.routes, key=lambda r: r.vehicle) if r.client_visits]
+    routes = [route for _, route in pairs]
+    cost, cost_fixed, cost_distance = day_cost(pairs)
     unassigned, _ = _unassigned(tr, solution)
     short = {u.point_id for u in unassigned}
     served = {str(s.id) for r in routes for s in r.collects}
@@ -504,6 +527,7 @@ def to_document(
             kg_planned=int(sum(r.kg_collected or 0 for r in routes)),
             kg_due=kg_due,
             unassigned=len(unassigned),
+            cost=cost, cost_fixed=cost_fixed, cost_distance=cost_distance,
         ),
         routes=tuple(routes),
         unassigned=tuple(unassigned),
@@ -535,7 +559,8 @@ def to_tail(tr: Translation, solution: Solution) -> Tail:
                 int(solution.objective), problems + lost)
 
 
-__all__ = ["Collection", "DistanceModel", "GoingOn", "Place", "Progress", "SolveParams",
-           "Solution", "Tail", "Translation", "Truck", "iso", "leg", "model_from_description",
+__all__ = ["DEFAULT_COST_PER_KM", "Collection", "DistanceModel", "GoingOn", "Place", "Progress",
+           "SolveParams", "Solution", "Tail", "Translation", "Truck", "day_cost", "iso", "leg",
+           "model_from_description",
            "resolve_distance_model", "route_of", "seconds", "seconds_of", "solve",
            "to_document", "to_problem", "to_tail"]
