@@ -61,6 +61,10 @@ def parse_facility_kind(text: str) -> str | None:
 #: facility kinds whose deliveries count towards resource utilisation
 RECYCLING_KINDS = frozenset({"recycling_center", "sorting_center"})
 KITCHEN_TREATMENT_KINDS = frozenset({"kitchen_plant", "composting"})
+#: facility kinds that send loads on (tickets.source_facility_id); a transfer station's
+#: intake is never disposal: what it holds is in transit
+PASS_ON_KINDS = frozenset({"transfer_station", "sorting_center"})
+TRANSFER_KINDS = frozenset({"transfer_station"})
 
 
 def hhmm(minutes: float) -> str:

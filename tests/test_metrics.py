@@ -53,7 +53,8 @@ def test_county_metrics_exact(county: Session) -> None:
     mt = g["metrics"]
     assert mt["tonnage_collected_t"] == {"value": 10.55, "inputs": {"records": 18}}
     assert mt["harmless_disposal_rate"] == {
-        "value": 0.8578, "inputs": {"harmless_t": 9.05, "collected_t": 10.55}}
+        "value": 0.8578, "inputs": {"harmless_t": 9.05, "collected_t": 10.55,
+                                    "in_transit_t": 1.5}}
     assert mt["separation_coverage_households"] == {
         "value": 0.1, "inputs": {"covered_households": 100, "households": 1000,
                                  "on": "2020-01-12"}}

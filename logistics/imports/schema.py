@@ -166,6 +166,8 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         _c("gross_kg", "毛重公斤", type="number"),
         _c("tare_kg", "皮重公斤", type="number"),
         _c("vehicle_id", "车辆编号", type="id"),
+        # a load a transfer station (or sorting centre) sent on; empty = from collection
+        _c("source_facility_id", "来源设施编号", type="id"),
     ),
 }
 

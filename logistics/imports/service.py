@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from logistics.domain import BadInput
+from logistics.domain import PASS_ON_KINDS, BadInput
 from logistics.imports.errors import ErrorLog
 from logistics.imports.reading import FILE_COLUMN, read_table
 from logistics.imports.schema import KEYS, KIND_ZH, KINDS, SUFFIXES, kind_from_stem, parse_kind
@@ -188,6 +188,7 @@ def _checked(session: Session, paths: Sequence[Path], kind: str | None) -> _Chec
     for k, frame in merged.items():
         _check_duplicates(k, frame, errors)
     _check_references(session, merged, errors)
+    _check_ticket_sources(session, merged, errors)
     if errors:
         raise errors.rejected()
     return _Checked([str(p) for p in files], merged, sources)
@@ -228,6 +229,8 @@ _REFS: list[tuple[str, str, str, str, str]] = [
     ("records", "point_id", "points", "point_id", "no such point / 点位不存在"),
     ("records", "vehicle_id", "vehicles", "vehicle_id", "no such vehicle / 车辆不存在"),
     ("tickets", "facility_id", "facilities", "facility_id", "no such facility / 设施不存在"),
+    ("tickets", "source_facility_id", "facilities", "facility_id",
+     "no such facility / 设施不存在"),
 ]
 
 _MODELS: dict[str, Any] = {
@@ -266,6 +269,28 @@ def _check_references(session: Session, merged: dict[str, pd.DataFrame], errors:
                 col,
                 f"{message} (not in the database nor in this import / 数据库和本次导入中都没有)",
             )
+
+
+def _check_ticket_sources(
+    session: Session, merged: dict[str, pd.DataFrame], errors: ErrorLog
+) -> None:
+    """A ticket's source_facility_id must be a transfer station or sorting centre (the
+    facilities that send loads on); unknown ids are reported by the reference check."""
+    frame = merged.get("tickets")
+    if frame is None or frame["source_facility_id"].isna().all():
+        return
+    kinds = {f.facility_id: f.kind for f in repo.all_facilities(session)}
+    if "facilities" in merged:
+        kinds |= dict(zip(merged["facilities"]["facility_id"].astype(str),
+                          merged["facilities"]["kind"].astype(str), strict=True))
+    src = frame["source_facility_id"]
+    bad = src.notna() & src.isin(list(kinds)) & ~src.map(kinds).isin(list(PASS_ON_KINDS))
+    for file, part in frame.loc[bad].groupby("_file", sort=False):
+        errors.add_mask(
+            str(file), part["_row"].to_numpy(), part["source_facility_id"],
+            np.ones(len(part), bool), "source_facility_id",
+            "not a transfer station or sorting centre / 来源设施须为转运站或分拣中心",
+        )
 
 
 # ---------------------------------------------------------------- writers
@@ -412,6 +437,7 @@ def _write_tickets(session: Session, f: pd.DataFrame) -> None:
             "gross_kg": f["gross_kg"].to_numpy(dtype=float),
             "tare_kg": f["tare_kg"].to_numpy(dtype=float),
             "vehicle_id": f["vehicle_id"].to_numpy(dtype=object),
+            "source_facility_id": f["source_facility_id"].to_numpy(dtype=object),
         }
     )
     repo.bulk_upsert(

@@ -252,6 +252,11 @@ def tickets(t: RawTable, errors: ErrorLog) -> pd.DataFrame:
     k.out["net_kg"] = np.where(net_empty, np.where(derived >= 0, derived, np.nan), net)
     k.report("vehicle_id", c.max_length(f["vehicle_id"], ID_LEN))
     k.out["vehicle_id"] = f["vehicle_id"].to_numpy(dtype=object)
+    k.ident("source_facility_id", optional=True)
+    same = ((f["source_facility_id"] != "") & (f["source_facility_id"] == f["facility_id"]))
+    errors.add_mask(t.file, t.rows, f["source_facility_id"], same.to_numpy(),
+                    "source_facility_id", "a load cannot come from the facility it arrives at "
+                    "/ 来源设施不能是本设施")
     return k.frame()
 
 

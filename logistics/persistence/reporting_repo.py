@@ -12,9 +12,10 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Date, Integer, and_, case, cast, func, literal, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from logistics.persistence.models import (
@@ -189,9 +190,18 @@ def record_kg_by_truck_day_town(session: Session, scope: Scoped) -> pd.DataFrame
 TICKET_COLUMNS = ["category", "kind", "harmless", "kg", "tickets"]
 
 
+def last_record_day(session: Session) -> dt.date | None:
+    """The newest day with collection records (None without any): the end of the data
+    (index ``uq_collection_records_key`` leads with the date)."""
+    d = session.scalar(select(func.max(CollectionRecord.date)))
+    if d is None:
+        return None
+    return d if isinstance(d, dt.date) else dt.date.fromisoformat(str(d)[:10])
+
+
 def ticket_totals(session: Session, scope: Scoped) -> pd.DataFrame:
     """Columns category, kind, harmless, kg, tickets: weighbridge tickets summed by
-    ticket category and the facility's kind and harmless flag."""
+    ticket category and the receiving facility's kind and harmless flag."""
     lo, hi = day_range(scope.start, scope.end)
     q = (
         select(
@@ -206,21 +216,98 @@ def ticket_totals(session: Session, scope: Scoped) -> pd.DataFrame:
     return frame(session, q, TICKET_COLUMNS)
 
 
-def ticket_totals_by_truck_day(session: Session, scope: Scoped) -> pd.DataFrame:
-    """Columns vehicle_id, day and those of :func:`ticket_totals`, per truck and day."""
+def sent_on_totals(session: Session, scope: Scoped) -> pd.DataFrame:
+    """Columns category, kind, harmless, kg, tickets: loads sent on (tickets with a
+    source facility) summed by the *sending* facility's kind and harmless flag."""
+    lo, hi = day_range(scope.start, scope.end)
+    q = (
+        select(
+            Ticket.category, Facility.kind, Facility.harmless,
+            func.sum(Ticket.net_kg), func.count(),
+        )
+        .join(Facility, Facility.facility_id == Ticket.source_facility_id)
+        .where(Ticket.time >= lo, Ticket.time < hi)
+        .group_by(Ticket.category, Facility.kind, Facility.harmless)
+    )
+    q = _filtered(q, scope, town=False, category=Ticket.category)
+    return frame(session, q, TICKET_COLUMNS)
+
+
+def transfer_stock(session: Session, scope: Scoped, kinds: Sequence[str]) -> pd.DataFrame:
+    """Columns facility_id, name, opening_kg, intake_kg, sent_kg: per facility of
+    ``kinds`` (transfer stations), what it held before the period (intake minus loads
+    sent on, all earlier tickets), took in and sent on during the period."""
+    lo, hi = day_range(scope.start, scope.end)
+    out = []
+    for col, sign in ((Ticket.facility_id, 1.0), (Ticket.source_facility_id, -1.0)):
+        q = (
+            select(
+                Facility.facility_id, Facility.name,
+                func.sum(case((Ticket.time < lo, Ticket.net_kg), else_=0.0)),
+                func.sum(case((Ticket.time >= lo, Ticket.net_kg), else_=0.0)),
+            )
+            .join(Ticket, col == Facility.facility_id)
+            .where(Facility.kind.in_(list(kinds)), Ticket.time < hi)
+            .group_by(Facility.facility_id, Facility.name)
+        )
+        q = _filtered(q, scope, town=False, category=Ticket.category)
+        f = frame(session, q, ["facility_id", "name", "before_kg", "kg"])
+        f["sign"] = sign
+        out.append(f)
+    both = pd.concat(out, ignore_index=True)
+    names = (
+        frame(session, select(Facility.facility_id, Facility.name)
+              .where(Facility.kind.in_(list(kinds))).order_by(Facility.facility_id),
+              ["facility_id", "name"])
+    )
+    if both.empty:
+        return names.assign(opening_kg=0.0, intake_kg=0.0, sent_kg=0.0)
+    both["before_kg"] = both["before_kg"].astype(float) * both["sign"]
+    both["intake_kg"] = np.where(both["sign"] > 0, both["kg"].astype(float), 0.0)
+    both["sent_kg"] = np.where(both["sign"] < 0, both["kg"].astype(float), 0.0)
+    agg = both.groupby("facility_id", as_index=False)[["before_kg", "intake_kg", "sent_kg"]].sum()
+    agg = agg.rename(columns={"before_kg": "opening_kg"})
+    return names.merge(agg, on="facility_id", how="left").fillna(0.0)
+
+
+def direct_tickets_by_truck_day(session: Session, scope: Scoped) -> pd.DataFrame:
+    """Columns vehicle_id, day, facility_id and those of :func:`ticket_totals`, per
+    truck and day: loads straight from collection (no source facility)."""
     lo, hi = day_range(scope.start, scope.end)
     day = day_of(session, Ticket.time).label("day")
     q = (
         select(
-            Ticket.vehicle_id, day, Ticket.category, Facility.kind, Facility.harmless,
-            func.sum(Ticket.net_kg), func.count(),
+            Ticket.vehicle_id, day, Ticket.facility_id, Ticket.category, Facility.kind,
+            Facility.harmless, func.sum(Ticket.net_kg), func.count(),
         )
         .join(Facility, Facility.facility_id == Ticket.facility_id)
-        .where(Ticket.time >= lo, Ticket.time < hi)
-        .group_by(Ticket.vehicle_id, day, Ticket.category, Facility.kind, Facility.harmless)
+        .where(Ticket.time >= lo, Ticket.time < hi, Ticket.source_facility_id.is_(None))
+        .group_by(Ticket.vehicle_id, day, Ticket.facility_id, Ticket.category,
+                  Facility.kind, Facility.harmless)
     )
     q = _filtered(q, scope, town=False, category=Ticket.category)
-    return frame(session, q, ["vehicle_id", "day", *TICKET_COLUMNS])
+    return frame(session, q, ["vehicle_id", "day", "facility_id", *TICKET_COLUMNS])
+
+
+def sent_on_by_source(session: Session, scope: Scoped) -> pd.DataFrame:
+    """Columns source_facility_id, source_kind, source_harmless and those of
+    :func:`ticket_totals` (by the receiving facility): loads sent on in the period."""
+    lo, hi = day_range(scope.start, scope.end)
+    src = aliased(Facility)
+    q = (
+        select(
+            Ticket.source_facility_id, src.kind, src.harmless, Ticket.category,
+            Facility.kind, Facility.harmless, func.sum(Ticket.net_kg), func.count(),
+        )
+        .join(Facility, Facility.facility_id == Ticket.facility_id)
+        .join(src, src.facility_id == Ticket.source_facility_id)
+        .where(Ticket.time >= lo, Ticket.time < hi)
+        .group_by(Ticket.source_facility_id, src.kind, src.harmless, Ticket.category,
+                  Facility.kind, Facility.harmless)
+    )
+    q = _filtered(q, scope, town=False, category=Ticket.category)
+    return frame(session, q, ["source_facility_id", "source_kind", "source_harmless",
+                              *TICKET_COLUMNS])
 
 
 # --------------------------------------------------------------------------- communities

@@ -28,11 +28,13 @@ from logistics.domain import (
     CATEGORY_BY_KEY,
     KITCHEN_TREATMENT_KINDS,
     RECYCLING_KINDS,
+    TRANSFER_KINDS,
     BadInput,
 )
 from logistics.persistence import reporting_repo
 from logistics.persistence.db import Session
 from logistics.persistence.reporting_repo import NO_TOWN
+from logistics.reporting import periods
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +94,8 @@ class Scope:
     category: str | None = None
     town: str | None = None
     co2_kg_per_km: float = CO2_KG_PER_KM
+    #: the period has no day with data: nothing is read, every figure is missing
+    empty: bool = False
 
     def __post_init__(self) -> None:
         if self.end < self.start:
@@ -124,11 +128,12 @@ def _with_county(df: pd.DataFrame, scope: Scope) -> pd.DataFrame:
 def attribute_tickets(
     tickets: pd.DataFrame, rec: pd.DataFrame, town: str | None
 ) -> tuple[pd.DataFrame, float]:
-    """Delivered kg per town: each ticket (per truck, day, category) split over towns in
-    proportion to the same truck's records of that day and category (tickets carry no
-    place). Returns the frame [group, category, kind, harmless, kg, tickets] and the kg
-    of tickets with no such records (unattributed)."""
-    out_cols = ["group", *reporting_repo.TICKET_COLUMNS]
+    """Delivered kg per town: each ticket straight from collection (per truck, day,
+    category) split over towns in proportion to the same truck's records of that day
+    and category (tickets carry no place). Returns the frame [group, facility_id,
+    category, kind, harmless, kg, tickets] (all towns) and the kg of tickets with no
+    such records (unattributed)."""
+    out_cols = ["group", "facility_id", *reporting_repo.TICKET_COLUMNS]
     if tickets.empty:
         return pd.DataFrame(columns=out_cols), 0.0
     tickets["day"] = pd.to_datetime(tickets["day"]).dt.date
@@ -143,13 +148,41 @@ def attribute_tickets(
     m["kg"] = m["kg"] * m["share"]
     m["tickets"] = m["tickets"] * m["share"]
     out = (
-        m.groupby(["group", "category", "kind", "harmless"], as_index=False)[["kg", "tickets"]]
-        .sum()
+        m.groupby(["group", "facility_id", "category", "kind", "harmless"],
+                  as_index=False)[["kg", "tickets"]].sum()
     )
     out["harmless"] = out["harmless"].astype(bool)
-    if town is not None:
-        out = out[out["group"] == town]
     return out[out_cols], unattributed_kg
+
+
+def attribute_sent_on(direct: pd.DataFrame, sent: pd.DataFrame) -> pd.DataFrame:
+    """Loads a facility sent on, split over towns in proportion to each town's share of
+    what that facility took in (straight from collection) in the period: ``+kg`` at the
+    receiving facility, ``-kg`` at the sending one (a tonne counts once, where it ends).
+    Columns [group, category, kind, harmless, kg, tickets]."""
+    cols = ["group", *reporting_repo.TICKET_COLUMNS]
+    if sent.empty or direct.empty:
+        return pd.DataFrame(columns=cols)
+    intake = direct.groupby(["facility_id", "group"], as_index=False)["kg"].sum()
+    intake["share"] = intake["kg"] / intake.groupby("facility_id")["kg"].transform("sum")
+    sent = sent.assign(kg=sent["kg"].astype(float))
+    m = sent.merge(intake[["facility_id", "group", "share"]],
+                   left_on="source_facility_id", right_on="facility_id", how="inner")
+    m["kg"] = m["kg"] * m["share"]
+    m["tickets"] = m["tickets"] * m["share"]
+    arrive = m[["group", "category", "kind", "harmless", "kg", "tickets"]]
+    leave = m.assign(kind=m["source_kind"], harmless=m["source_harmless"],
+                     kg=-m["kg"], tickets=0.0)[cols]
+    return pd.concat([arrive, leave], ignore_index=True)
+
+
+def _final(deliveries: pd.DataFrame) -> pd.DataFrame:
+    """Deliveries where a tonne ends: transfer stations' rows left out (what they take in
+    is in transit until it is sent on), signed rows summed per key."""
+    d = deliveries[~deliveries["kind"].isin(TRANSFER_KINDS)].copy()
+    d["harmless"] = d["harmless"].astype(bool)
+    keys = [c for c in ("group", "category", "kind", "harmless") if c in d.columns]
+    return d.groupby(keys, as_index=False)[["kg", "tickets"]].sum()
 
 
 @dataclass
@@ -176,6 +209,10 @@ class Facts:
     @cached_property
     def records(self) -> pd.DataFrame:
         """kg and record count per group and category, from collection records."""
+        if self.scope.empty:
+            cols = ["category", "kg", "records"]
+            return pd.DataFrame(columns=["group", *cols] if self.scope.by_town else cols
+                                ).pipe(_with_county, self.scope)
         df = _with_county(reporting_repo.record_totals(self.session, self.scope), self.scope)
         df["kg"] = df["kg"].astype(float)
         return df
@@ -187,26 +224,44 @@ class Facts:
     # -- deliveries (weighbridge tickets)
     @cached_property
     def deliveries(self) -> pd.DataFrame:
-        """Delivered kg per group, ticket category, facility kind and harmless flag.
+        """Delivered kg per group, ticket category, facility kind and harmless flag, where
+        each tonne finally arrives (see :func:`_final`): a load sent on counts at the
+        facility that receives it and is taken off the facility that sent it.
 
-        County: the tickets as they are. Per town: see :func:`attribute_tickets`;
-        tickets that cannot be attributed are noted.
+        County: the tickets as they are. Per town: see :func:`attribute_tickets` and
+        :func:`attribute_sent_on`; tickets that cannot be attributed are noted.
         """
         s = self.scope
+        cols = ["group", *reporting_repo.TICKET_COLUMNS]
+        if s.empty:
+            return pd.DataFrame(columns=cols)
         if not s.by_town:
-            df = _with_county(reporting_repo.ticket_totals(self.session, s), s)
+            arrived = reporting_repo.ticket_totals(self.session, s)
+            left = reporting_repo.sent_on_totals(self.session, s)
+            left = left.assign(kg=-left["kg"].astype(float), tickets=0)
+            df = pd.concat([arrived, left], ignore_index=True)
             df["kg"] = df["kg"].astype(float)
-            df["harmless"] = df["harmless"].astype(bool)
-            return df
-        tickets = reporting_repo.ticket_totals_by_truck_day(self.session, s)
+            return _final(_with_county(df, s))
+        tickets = reporting_repo.direct_tickets_by_truck_day(self.session, s)
         rec = reporting_repo.record_kg_by_truck_day_town(self.session, s)
-        out, self.unattributed_kg = attribute_tickets(tickets, rec, s.town)
+        direct, self.unattributed_kg = attribute_tickets(tickets, rec, s.town)
+        sent = attribute_sent_on(direct, reporting_repo.sent_on_by_source(self.session, s))
+        df = pd.concat([direct[cols], sent], ignore_index=True)
+        if s.town is not None:
+            df = df[df["group"] == s.town]
         if self.unattributed_kg:
             self.notes.append(
                 f"{_t(self.unattributed_kg)} t on weighbridge tickets could not be attributed "
                 "to a town (no records of the same truck, day and category)"
             )
-        return out
+        return _final(df) if not df.empty else pd.DataFrame(columns=cols)
+
+    # -- transfer stations
+    @cached_property
+    def transfer(self) -> pd.DataFrame:
+        """Per transfer station: opening stock, intake and loads sent on (county)."""
+        s = self.scope
+        return reporting_repo.transfer_stock(self.session, s, sorted(TRANSFER_KINDS))
 
     def delivered(self, group: str) -> pd.DataFrame:
         return self.deliveries[self.deliveries["group"] == group]
@@ -222,6 +277,9 @@ class Facts:
     def visits(self) -> pd.DataFrame:
         """due and served visits per group."""
         s = self.scope
+        if s.empty:
+            return pd.DataFrame({"group": pd.Series(dtype=object), "due": pd.Series(dtype=int),
+                                 "served": pd.Series(dtype=int)})
         pts = _with_county(reporting_repo.point_schedules(self.session, s), s)
         pts["due"] = _due_days(pts, s.start, s.end) if not pts.empty else 0
         served = reporting_repo.served_visits(self.session, s, SEPARATED_CATEGORIES)
@@ -296,6 +354,10 @@ def harmless_disposal_rate(f: Facts, group: str) -> MetricValue:
     d = f.delivered(group)
     harmless = float(d.loc[d["harmless"], "kg"].sum())
     inputs = {"harmless_t": _t(harmless), "collected_t": _t(kg)}
+    if not f.scope.by_town and not f.transfer.empty:
+        stock = f.transfer
+        inputs["in_transit_t"] = _t(float(
+            (stock["opening_kg"] + stock["intake_kg"] - stock["sent_kg"]).sum()))
     if n == 0 or kg <= 0:
         return _missing("no tonnage collected (records) in the period", **inputs)
     if d.empty:
@@ -358,6 +420,30 @@ def collection_coverage(f: Facts, group: str) -> MetricValue:
     if n == 0:
         return _missing("no collection records in the period", **inputs)
     return MetricValue(_frac(served, due), inputs)
+
+
+def in_transit_t(f: Facts, group: str) -> MetricValue:
+    """What transfer stations hold at the end of the period: taken in, not yet sent on
+    (opening stock + intake - sent on). Not disposal, and not "not harmless"."""
+    if (m := _county_only(f)) is not None:
+        return m
+    on = f.scope.end.isoformat()
+    if f.scope.empty:
+        return _missing("no data in the period", on=on)
+    st = f.transfer
+    if st.empty:
+        return _missing("no transfer stations", on=on)
+    opening, intake, sent = (float(st[c].sum()) for c in ("opening_kg", "intake_kg", "sent_kg"))
+    inputs: dict[str, Any] = {
+        "opening_t": _t(opening), "intake_t": _t(intake), "sent_on_t": _t(sent), "on": on,
+        "stations": {
+            str(fid): _t(float(held))
+            for fid, held in zip(
+                st["facility_id"], st["opening_kg"] + st["intake_kg"] - st["sent_kg"], strict=True
+            )
+        },
+    }
+    return MetricValue(_t(opening + intake - sent), inputs)
 
 
 def _county_only(f: Facts) -> MetricValue | None:
@@ -445,6 +531,8 @@ REGISTRY: dict[str, MetricSpec] = {
         MetricSpec("trips_per_truck_day", "车均日趟数", "Trips per truck-day (plans)", "trips",
                    trips_per_truck_day),
         MetricSpec("co2_t", "二氧化碳排放估算", "CO2 estimate (plans)", "t", co2_t),
+        MetricSpec("in_transit_t", "中转在途量", "In transit at transfer stations", "t",
+                   in_transit_t),
     )
 }
 
@@ -476,7 +564,12 @@ def compute_metrics(
     co2_kg_per_km: float = CO2_KG_PER_KM,
 ) -> dict[str, Any]:
     """The metrics document (``wasteroute.metrics/1``) of a period."""
-    scope = Scope(start, end, by=by, category=category, town=town, co2_kg_per_km=co2_kg_per_km)
+    if end < start:
+        raise BadInput(f"--to {end} is before --from {start}")
+    cov = periods.covered(session, start, end)
+    through = cov.through
+    scope = Scope(start, through or start, by=by, category=category, town=town,
+                  co2_kg_per_km=co2_kg_per_km, empty=through is None)
     facts = Facts(session, scope)
     specs = list(REGISTRY.values()) + stream_specs(session, scope)
     groups = []
@@ -489,6 +582,7 @@ def compute_metrics(
         "from": start.isoformat(),
         "to": end.isoformat(),
         "by": "town" if scope.by_town else COUNTY,
+        "covers": cov.as_json(),
     }
     if category is not None:
         doc["category"] = category
