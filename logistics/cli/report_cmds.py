@@ -15,6 +15,7 @@ from logistics.persistence.db import session_scope, upgrade
 from logistics.planning.plan import parse_date
 from logistics.planning.reconcile import reconcile_day
 from logistics.reporting.metrics import CO2_KG_PER_KM, compute_metrics
+from logistics.reporting.periods import default_period
 from logistics.sheets import write_sheets
 
 
@@ -46,8 +47,16 @@ def sheets(
 
 
 def metrics(
-    date_from: Annotated[str, typer.Option("--from", help="first day YYYY-MM-DD")],
-    date_to: Annotated[str, typer.Option("--to", help="last day YYYY-MM-DD (included)")],
+    date_from: Annotated[
+        str | None, typer.Option("--from", help="first day YYYY-MM-DD (default: --period)")
+    ] = None,
+    date_to: Annotated[
+        str | None, typer.Option("--to", help="last day YYYY-MM-DD, included (default: --period)")
+    ] = None,
+    period: Annotated[
+        str, typer.Option("--period", help="without --from/--to: year (the year up to the "
+                          "newest complete month) or month (the newest complete month)")
+    ] = "year",
     by: Annotated[str, typer.Option("--by", help="county|town")] = "county",
     category: Annotated[
         str | None, typer.Option("--category", help="only this category (key or Chinese name)")
@@ -60,14 +69,22 @@ def metrics(
     as_json: Annotated[bool, typer.Option("--json", help="the metrics document on stdout")] = False,
     db: DbOpt = None,
 ) -> None:
-    """Official metrics with their inputs / 考核指标."""
-    start, end = parse_date(date_from), parse_date(date_to)
+    """Official metrics with their inputs, counted through the last day with data /
+    考核指标（只统计到有数据的最后一天）."""
+    if period not in ("year", "month"):
+        raise BadInput(f"--period must be year or month (got {period})")
+    if (date_from is None) != (date_to is None):
+        raise BadInput("give both --from and --to, or neither / --from 与 --to 须同时给出")
     cat = None
     if category is not None:
         cat = parse_category(category)
         if cat is None:
             raise BadInput(f"--category: unknown category ({category})")
     with migrated_session(db) as session:
+        if date_from is not None and date_to is not None:
+            start, end = parse_date(date_from), parse_date(date_to)
+        else:
+            start, end = default_period(session, period)
         doc = compute_metrics(
             session, start, end, by=by, category=cat, town=town,
             co2_kg_per_km=CO2_KG_PER_KM if co2_kg_per_km is None else co2_kg_per_km,

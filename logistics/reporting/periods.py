@@ -13,6 +13,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from logistics.domain import BadInput
 from logistics.persistence import reporting_repo
 from logistics.persistence.db import Session
 
@@ -149,3 +150,11 @@ def offered_periods(last: dt.date | None, first: dt.date | None) -> list[dict[st
         rows.append({"key": f"{a.isoformat()}..{b.isoformat()}", "from": a.isoformat(),
                      "to": b.isoformat(), "kind": k})
     return rows
+
+
+def default_period(session: Session, which: str = "year") -> tuple[dt.date, dt.date]:
+    """The default ``year`` or ``month`` (see :func:`default_periods`)."""
+    d = default_periods(reporting_repo.last_record_day(session))
+    if d is None:
+        raise BadInput("no collection records: give --from and --to / 没有收运记录，请指定 --from 和 --to")
+    return d[which]
