@@ -53,6 +53,16 @@ class SolveParams:
     #: cost more on large models: a 300-client day takes ~2 s at 20, ~25 s at 200
     #: on a 2-core machine
     solution_limit: int | None = None
+    #: the planning cluster for days planned by regions (``optimizer.regions``):
+    #: None or "local" = a local cluster, one worker per core; "local:N" = N local
+    #: workers; "tcp://HOST:8786" = join a running Dask cluster (``optimizer.cluster``)
+    cluster: str | None = None
+    #: clients per region of a day without a full matrix (``optimizer.city``); each
+    #: region is one task with a dense matrix of its own
+    region_size: int = 1500
+    #: a region's budget is its share of ``time_limit_s`` and at least this much per
+    #: client, so a large day's solver time does not depend on the number of workers
+    region_s_per_visit: float = 0.02
 
     @property
     def counted(self) -> bool:

@@ -34,6 +34,7 @@ import logging
 import time
 
 from optimizer.assemble import assemble
+from optimizer.city import CityProblem
 from optimizer.group import solve_by_groups
 from optimizer.jobs import prepare
 from optimizer.large import solve_large
@@ -41,6 +42,7 @@ from optimizer.params import Progress, SolveParams
 from optimizer.partition import should_decompose
 from optimizer.problem import Problem
 from optimizer.pyvrp_engine import solve_pyvrp, supports
+from optimizer.regions import solve_city
 from optimizer.solution import Solution
 
 log = logging.getLogger(__name__)
@@ -54,6 +56,9 @@ def solve(problem: Problem, params: SolveParams | None = None,
     then (from the solver thread) so a caller can draw a progress bar.
     """
     params = params or SolveParams()
+    if isinstance(problem, CityProblem):
+        # no full matrix: regions on the planning cluster, each solved by this function
+        return solve_city(problem, params, solve, progress)
     t0 = time.monotonic()
     if params.engine in ("pyvrp", "auto"):
         sol = _try_pyvrp(problem, params)

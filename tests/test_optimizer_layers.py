@@ -29,11 +29,15 @@ LAYERS = {
     "optimizer.large": 8,
     "optimizer.assemble": 9,
     "optimizer.pyvrp_engine": 9,
+    "optimizer.regions": 9,
+    "optimizer.cluster": 1,
+    "optimizer.city": 3,
     "optimizer.solve": 10,
     "optimizer.bench": 11,
     "optimizer.distance.base": 0,
     "optimizer.distance.osm": 1,
     "optimizer.distance.servers": 1,
+    "optimizer.distance.lazy": 1,
     "optimizer.distance": 2,
 }
 
