@@ -35,7 +35,8 @@ CSV_HEADERS = {
         "每次公斤", "收运日", "最早", "最晚", "作业分钟", "桶数",
     ],
     "records": ["日期", "点位编号", "公斤", "车辆编号"],
-    "tickets": ["磅单号", "设施编号", "时间", "类别", "净重公斤", "毛重公斤", "皮重公斤", "车辆编号"],
+    "tickets": ["磅单号", "设施编号", "时间", "类别", "净重公斤", "毛重公斤", "皮重公斤", "车辆编号",
+                "来源设施编号"],
 }  # fmt: skip
 
 
@@ -111,7 +112,9 @@ def test_demo_writes_bureau_files_and_imports_them(tmp_path: Path, db_url: str) 
         assert 0.001 < shift_deg < 0.02
 
         collected_kg = s.scalar(select(func.sum(m.CollectionRecord.kg))) or 0.0
-        delivered_kg = s.scalar(select(func.sum(m.Ticket.net_kg))) or 0.0
+        # loads the transfer station sent on are the second leg of a tonne already weighed
+        delivered_kg = s.scalar(select(func.sum(m.Ticket.net_kg))
+                                .where(m.Ticket.source_facility_id.is_(None))) or 0.0
         harmless_kg = (
             s.scalar(
                 select(func.sum(m.Ticket.net_kg))
@@ -198,11 +201,19 @@ def test_full_county_reproduces_zhongmou_2020_in_scale(county: DemoCounty) -> No
 
 
 def test_full_county_tickets_are_the_trips_of_the_records(county: DemoCounty) -> None:
-    tickets, records = county.tickets, county.records
+    everything, records = county.tickets, county.records
     fac = county.facilities.set_index("facility_id")
+    assert not everything.duplicated(["facility_id", "ticket_no"]).any()
+    # the transfer station sends on, the same day, exactly what it took in
+    sent = everything[everything["source_facility_id"] != ""]
+    tickets = everything[everything["source_facility_id"] == ""]
+    assert set(sent["source_facility_id"]) == {"F02"}
+    into = tickets[tickets["facility_id"] == "F02"]
+    assert (into.groupby(into["time"].dt.date)["net_kg"].sum().round(1).to_dict()
+            == sent.groupby(sent["time"].dt.date)["net_kg"].sum().round(1).to_dict())
+    assert len(into) > 0 and fac.loc[sent["facility_id"].unique(), "harmless"].all()
     assert tickets["net_kg"].sum() == records["kg"].sum()
-    assert not tickets.duplicated(["facility_id", "ticket_no"]).any()
-    assert fac.loc[tickets["facility_id"].unique(), "harmless"].all()
+    assert fac.loc[tickets["facility_id"].unique(), "harmless"].drop("F02").all()
     # each ticket's category is accepted where it is weighed, inside the opening hours
     accepts = tickets["facility_id"].map(fac["accepts"])
     assert all(c in a for c, a in zip(tickets["category"], accepts, strict=True))
@@ -210,6 +221,9 @@ def test_full_county_tickets_are_the_trips_of_the_records(county: DemoCounty) ->
     open_min = tickets["facility_id"].map(fac["open"]).map(_hm)
     close_min = tickets["facility_id"].map(fac["close"]).map(_hm)
     assert ((minute >= open_min) & (minute < close_min)).all()
+    out_min = sent["time"].dt.hour * 60 + sent["time"].dt.minute
+    assert (out_min < sent["facility_id"].map(fac["close"]).map(_hm)).all()
+    assert (sent["gross_kg"] - sent["tare_kg"] == sent["net_kg"]).all()
     # a trip never carries more than its compartment
     caps = county.vehicles.set_index("vehicle_id")["_caps"]
     cap = [caps[v][c] for v, c in zip(tickets["vehicle_id"], tickets["category"], strict=True)]

@@ -28,6 +28,8 @@ LOCKDOWN = (dt.date(2020, 2, 1), dt.date(2020, 3, 15))
 INCINERATOR_MAINTENANCE = (dt.date(2020, 4, 13), dt.date(2020, 4, 19))
 #: the new sorting centre (生活垃圾分拣中心) takes recyclables from this day on
 SORTING_CENTER_OPENS = dt.date(2020, 7, 1)
+#: residual trips whose points lie west of this longitude unload at the transfer station
+TRANSFER_WEST_OF_LON = 113.93
 #: waste per category on the statutory holidays other than the Spring Festival (元旦,
 #: 清明, 劳动节, 端午, 中秋/国庆; the days come from chinese_calendar), relative to an
 #: ordinary day: the offices, schools and shops whose paper and cardboard fill the

@@ -178,6 +178,7 @@ def export_tables(county: DemoCounty) -> dict[str, pd.DataFrame]:
         "gross_kg": tic["gross_kg"],
         "tare_kg": tic["tare_kg"],
         "vehicle_id": tic["vehicle_id"],
+        "source_facility_id": tic["source_facility_id"],
     }
     cells = {
         "depots": depots,

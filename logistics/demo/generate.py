@@ -23,6 +23,7 @@ import pandas as pd
 from logistics.demand.forecast import is_public_holiday
 from logistics.demand.schedule import visit_gaps
 from logistics.demo import data as dd
+from logistics.demo import transfer
 from logistics.imports.cells import parse_days_mask, parse_time_min
 
 _KM_PER_DEG_LAT = 111.0
@@ -505,11 +506,12 @@ def _tickets(
     rec = records.assign(
         _category=records["point_id"].map(pts["category"]),
         _order=records["point_id"].map(pts["_order"]),
+        _lon=records["point_id"].map(pts["_lon"]),
     ).sort_values(["vehicle_id", "date", "_category", "_order"], kind="stable")
     rec["_trip"] = _trips(rec, points, vehicles)
     trips = (
         rec.groupby(["vehicle_id", "date", "_category", "_trip"], sort=True)
-        .agg(net_kg=("kg", "sum"), _first=("_order", "min"))
+        .agg(net_kg=("kg", "sum"), _first=("_order", "min"), _lon=("_lon", "mean"))
         .reset_index()
     )
     # order the trips of a vehicle-day, then spread them over the shift
@@ -535,6 +537,8 @@ def _tickets(
     maint = (day >= m0) & (day <= m1)
     fac[cat == "residual"] = "F01"
     fac[(cat == "residual") & maint] = "F07"
+    # the west of the county unloads at the transfer station, which sends it on
+    fac[(cat == "residual") & (trips["_lon"].to_numpy() < dd.TRANSFER_WEST_OF_LON)] = "F02"
     fac[(cat == "kitchen") | (cat == "fruit_veg")] = "F04"
     fac[cat == "hazardous"] = "F06"
     rec_cat = cat == "recyclable"
@@ -566,6 +570,18 @@ def _tickets(
         0, "ticket_no", prefix + out["time"].dt.strftime("%Y%m%d") + seq.map("{:03d}".format)
     )
     return out.sort_values(["time", "facility_id"], kind="stable").reset_index(drop=True)
+
+
+def _with_outbound(tickets: pd.DataFrame) -> pd.DataFrame:
+    """The year's tickets with the transfer station's outbound loads (to the incinerator;
+    the landfill while it is down), each naming the station as its source."""
+    days = pd.Series(pd.date_range(dd.YEAR_START, dd.YEAR_END, freq="D").date)
+    m0, m1 = dd.INCINERATOR_MAINTENANCE
+    to = pd.Series(np.where((days >= m0) & (days <= m1), "F07", "F01"), index=days)
+    out = transfer.outbound_loads(tickets, {("F02", "residual"): "F01"}, {"residual": to})
+    both = pd.concat([tickets.assign(source_facility_id=""),
+                      out.astype({"net_kg": float})], ignore_index=True)
+    return both.sort_values(["time", "facility_id"], kind="stable").reset_index(drop=True)
 
 
 def _depots() -> pd.DataFrame:
@@ -611,6 +627,7 @@ def generate_county(seed: int = 2020, scale: float = 1.0) -> DemoCounty:
     points["kg_per_visit"] = _kg_per_visit(points, records)
     points["bins"], points["service_min"] = _bins_service(points)
     tickets = _tickets(rng, records, points, vehicles, facilities)
+    tickets = _with_outbound(tickets)
     return DemoCounty(
         seed=seed,
         scale=scale,

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from logistics.demo.export import write_files
 from logistics.demo.generate import generate_county
+from logistics.demo.transfer import send_on_day
 from logistics.imports import import_paths
 from logistics.persistence import demo_repo
 from logistics.persistence.db import get_engine, session_scope, upgrade
@@ -244,6 +245,7 @@ def reconcile_demo_day(db_url: str, out_dir: Path, day: dt.date, outputs: DayOut
     with _timed(outputs.timings_s, "reconcile", digits=None):
         with session_scope(db_url) as session:
             make_reconcile_day(session, day)
+            send_on_day(session, day)
         with session_scope(db_url) as session:
             result = reconcile_day(session, day)
         path = out_dir / f"reconcile-{day.isoformat()}.json"

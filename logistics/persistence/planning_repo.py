@@ -117,10 +117,12 @@ def mark_handled(session: Session, complaints: list[Complaint]) -> None:
 
 
 def tickets_of(session: Session, date: dt.date) -> list[Ticket]:
-    """Weighbridge tickets of ``date`` (local time), by time, facility and number."""
+    """Weighbridge tickets of ``date`` (local time), by time, facility and number; loads
+    a transfer station sent on (``source_facility_id``) are not the collection trucks'."""
     day0, day1 = _day(date)
     return list(session.scalars(
-        select(Ticket).where(Ticket.time >= day0, Ticket.time < day1)
+        select(Ticket).where(Ticket.time >= day0, Ticket.time < day1,
+                             Ticket.source_facility_id.is_(None))
         .order_by(Ticket.time, Ticket.facility_id, Ticket.ticket_no)))
 
 

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Date, Integer, and_, case, cast, func, literal, or_, select
+from sqlalchemy import Date, Integer, and_, case, cast, delete, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -308,6 +308,24 @@ def sent_on_by_source(session: Session, scope: Scoped) -> pd.DataFrame:
     q = _filtered(q, scope, town=False, category=Ticket.category)
     return frame(session, q, ["source_facility_id", "source_kind", "source_harmless",
                               *TICKET_COLUMNS])
+
+
+def tickets_of_day(session: Session, day: dt.date, facility_ids: Sequence[str]) -> pd.DataFrame:
+    """Columns facility_id, time, category, net_kg: the day's tickets at these facilities."""
+    lo, hi = day_range(day, day)
+    q = (select(Ticket.facility_id, Ticket.time, Ticket.category, Ticket.net_kg)
+         .where(Ticket.time >= lo, Ticket.time < hi, Ticket.facility_id.in_(list(facility_ids)))
+         .order_by(Ticket.time))
+    f = frame(session, q, ["facility_id", "time", "category", "net_kg"])
+    f["time"] = pd.to_datetime(f["time"])
+    return f
+
+
+def delete_tickets_like(session: Session, day: dt.date, ticket_no_like: str) -> None:
+    """Remove the day's tickets whose number matches a LIKE pattern."""
+    lo, hi = day_range(day, day)
+    session.execute(delete(Ticket).where(Ticket.time >= lo, Ticket.time < hi,
+                                         Ticket.ticket_no.like(ticket_no_like)))
 
 
 # --------------------------------------------------------------------------- communities
