@@ -46,6 +46,10 @@ class SolveParams:
     #: across part borders (large.improve_neighbourhoods); 1,500 clients at 60 s:
     #: 0 -> 6,105 km (13 left out), 0.3 -> 6,058 (6), 0.5 -> 6,063 (0), 0.7 -> 6,159 (0)
     neighbourhood_share: float = 0.5
+    #: share of the budget kept for route elimination across the whole day
+    #: (``optimizer.eliminate``): a route is emptied into its neighbours when every job
+    #: still fits and the day costs less
+    eliminate_share: float = 0.25
     #: when set, every OR-Tools search stops after this many solutions (PyVRP after
     #: this many iterations) and every loop of ours counts instead of reading the
     #: clock: the same problem, seed and limit give the same Solution on any machine.

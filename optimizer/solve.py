@@ -32,17 +32,20 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 
 from optimizer.assemble import assemble
 from optimizer.city import CityProblem
+from optimizer.eliminate import eliminate_routes
 from optimizer.group import solve_by_groups
 from optimizer.jobs import prepare
 from optimizer.large import solve_large
-from optimizer.params import Progress, SolveParams
+from optimizer.params import Budget, Progress, SolveParams
 from optimizer.partition import should_decompose
 from optimizer.problem import Problem
 from optimizer.pyvrp_engine import solve_pyvrp, supports
 from optimizer.regions import solve_city
+from optimizer.routes import RawResult
 from optimizer.solution import Solution
 
 log = logging.getLogger(__name__)
@@ -65,10 +68,20 @@ def solve(problem: Problem, params: SolveParams | None = None,
         if sol is not None:
             return sol
     prep = prepare(problem)
+    share = 0.0 if params.strategy == "plain" else min(0.9, max(0.0, params.eliminate_share))
+    main = replace(params, time_limit_s=params.time_limit_s * (1.0 - share))
+    main_progress = progress
+    if progress is not None and share > 0:
+        def main_progress(fraction: float, best: int | None) -> None:
+            progress(fraction * (1.0 - share), best)
     if params.strategy != "plain" and should_decompose(problem, params, prep):
-        raw = solve_large(problem, params, prep.jobs, t0, progress)
+        raw = solve_large(problem, main, prep.jobs, t0, main_progress)
     else:
-        raw = solve_by_groups(problem, params, prep.jobs, t0, progress)
+        raw = solve_by_groups(problem, main, prep.jobs, t0, main_progress)
+    if share > 0 and raw.routes:
+        routes, dropped, stats = eliminate_routes(problem, params, prep.jobs, raw.routes,
+                                                  raw.dropped, Budget.of(params, t0))
+        raw = RawResult(routes, dropped, raw.objective, raw.found, {**raw.stats, **stats})
     sol = assemble(problem, prep.jobs, raw.routes, raw.dropped, prep.unassigned,
                    engine="ortools", wall_s=time.monotonic() - t0, objective=raw.objective,
                    stats=raw.stats)
