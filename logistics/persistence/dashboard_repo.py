@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from logistics.persistence.models import (
     CollectionRecord,
@@ -23,7 +23,13 @@ from logistics.persistence.models import (
     Ticket,
 )
 from logistics.persistence.plan_repo import CURRENT
-from logistics.persistence.reporting_repo import day_range, frame, month_of, town_of_point
+from logistics.persistence.reporting_repo import (
+    day_of,
+    day_range,
+    frame,
+    month_of,
+    town_of_point,
+)
 
 
 def record_date_range(session: Session) -> tuple[Any, Any]:
@@ -55,14 +61,14 @@ def community_households(session: Session) -> pd.DataFrame:
 
 
 def delivered_by_facility(session: Session, start: dt.date, end: dt.date) -> list[Any]:
-    """Rows (category, facility_id, name, harmless, kg): tickets summed per ticket
-    category and facility over the days ``start`` .. ``end``."""
+    """Rows (category, facility_id, name, harmless, kg): tickets straight from collection
+    (no source facility) summed per ticket category and facility over the days."""
     lo, hi = day_range(start, end)
     return list(session.execute(
         select(Ticket.category, Facility.facility_id, Facility.name, Facility.harmless,
                func.sum(Ticket.net_kg))
         .join(Facility, Facility.facility_id == Ticket.facility_id)
-        .where(Ticket.time >= lo, Ticket.time < hi)
+        .where(Ticket.time >= lo, Ticket.time < hi, Ticket.source_facility_id.is_(None))
         .group_by(Ticket.category, Facility.facility_id, Facility.name, Facility.harmless)
     ).all())
 
@@ -95,4 +101,95 @@ def truck_day_totals(session: Session, start: dt.date, end: dt.date) -> list[Any
     return list(session.execute(
         select(inner.c.vehicle_id, func.sum(inner.c.kg), func.count())
         .group_by(inner.c.vehicle_id)
+    ).all())
+
+
+# --------------------------------------------------------------------------- landing page
+
+
+def record_date_bounds(session: Session) -> tuple[dt.date | None, dt.date | None]:
+    """First and last day with records, as dates."""
+    lo, hi = record_date_range(session)
+    return _as_date(lo), _as_date(hi)
+
+
+def _as_date(d: Any) -> dt.date | None:
+    if d is None or isinstance(d, dt.date):
+        return d
+    return dt.date.fromisoformat(str(d)[:10])
+
+
+def daily_records(session: Session, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """Columns day, kg, records: collection records per day."""
+    stmt = (
+        select(CollectionRecord.date, func.sum(CollectionRecord.kg), func.count())
+        .where(CollectionRecord.date >= start, CollectionRecord.date <= end)
+        .group_by(CollectionRecord.date)
+    )
+    return frame(session, stmt, ["day", "kg", "records"])
+
+
+def daily_arrivals(session: Session, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """Columns day, kind, harmless, sent_on, kg: tickets per day by the receiving
+    facility's kind and flag, and whether the load was sent on by another facility."""
+    lo, hi = day_range(start, end)
+    day = day_of(session, Ticket.time).label("day")
+    sent = Ticket.source_facility_id.is_not(None).label("sent_on")
+    stmt = (
+        select(day, Facility.kind, Facility.harmless, sent, func.sum(Ticket.net_kg))
+        .join(Facility, Facility.facility_id == Ticket.facility_id)
+        .where(Ticket.time >= lo, Ticket.time < hi)
+        .group_by(day, Facility.kind, Facility.harmless, sent)
+    )
+    return frame(session, stmt, ["day", "kind", "harmless", "sent_on", "kg"])
+
+
+def daily_sent_on(session: Session, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """Columns day, kind, harmless, kg: loads sent on per day, by the *sending*
+    facility's kind and flag."""
+    lo, hi = day_range(start, end)
+    day = day_of(session, Ticket.time).label("day")
+    stmt = (
+        select(day, Facility.kind, Facility.harmless, func.sum(Ticket.net_kg))
+        .join(Facility, Facility.facility_id == Ticket.source_facility_id)
+        .where(Ticket.time >= lo, Ticket.time < hi)
+        .group_by(day, Facility.kind, Facility.harmless)
+    )
+    return frame(session, stmt, ["day", "kind", "harmless", "kg"])
+
+
+def facility_day_intake(session: Session, day: dt.date) -> pd.DataFrame:
+    """Columns facility_id, name, kind, capacity_kg, kg: what each facility took in on
+    ``day`` (every facility, 0 when none)."""
+    lo, hi = day_range(day, day)
+    kg = (select(Ticket.facility_id.label("fid"), func.sum(Ticket.net_kg).label("kg"))
+          .where(Ticket.time >= lo, Ticket.time < hi).group_by(Ticket.facility_id).subquery())
+    stmt = (
+        select(Facility.facility_id, Facility.name, Facility.kind, Facility.daily_capacity_kg,
+               func.coalesce(kg.c.kg, 0.0))
+        .outerjoin(kg, kg.c.fid == Facility.facility_id)
+        .order_by(Facility.facility_id)
+    )
+    return frame(session, stmt, ["facility_id", "name", "kind", "capacity_kg", "kg"])
+
+
+def points_recorded_on(session: Session, day: dt.date) -> set[str]:
+    """Ids of the points with a record on ``day``."""
+    return {str(p) for p in session.scalars(
+        select(CollectionRecord.point_id).where(CollectionRecord.date == day).distinct())}
+
+
+def sent_on_links(session: Session, start: dt.date, end: dt.date) -> list[Any]:
+    """Rows (source_id, source_name, facility_id, name, harmless, kind, kg): loads sent on
+    from one facility to another over the days."""
+    lo, hi = day_range(start, end)
+    src = aliased(Facility)
+    return list(session.execute(
+        select(src.facility_id, src.name, Facility.facility_id, Facility.name,
+               Facility.harmless, Facility.kind, func.sum(Ticket.net_kg))
+        .join(Facility, Facility.facility_id == Ticket.facility_id)
+        .join(src, src.facility_id == Ticket.source_facility_id)
+        .where(Ticket.time >= lo, Ticket.time < hi)
+        .group_by(src.facility_id, src.name, Facility.facility_id, Facility.name,
+                  Facility.harmless, Facility.kind)
     ).all())

@@ -48,7 +48,10 @@ def tonnage(session: Session) -> Tonnage:
         .join(m.Point, m.Point.point_id == m.CollectionRecord.point_id)
         .group_by(m.Point.category)
     ).all()
-    delivered = session.scalar(select(func.sum(m.Ticket.net_kg))) or 0.0
+    # a load a transfer station sent on was weighed once already, on its way in
+    delivered = session.scalar(
+        select(func.sum(m.Ticket.net_kg)).where(m.Ticket.source_facility_id.is_(None))
+    ) or 0.0
     harmless = (
         session.scalar(
             select(func.sum(m.Ticket.net_kg))

@@ -154,13 +154,15 @@ def truck_day_totals(session: Session, scope: Scoped) -> tuple[float, int]:
     inner = (
         select(CollectionRecord.vehicle_id, CollectionRecord.date,
                func.sum(CollectionRecord.kg).label("kg"))
-        .join(Point, Point.point_id == CollectionRecord.point_id)
-        .outerjoin(Community, Community.community_id == Point.community_id)
         .where(CollectionRecord.date >= scope.start, CollectionRecord.date <= scope.end,
                CollectionRecord.vehicle_id != "")
         .group_by(CollectionRecord.vehicle_id, CollectionRecord.date)
     )
-    sub = _filtered(inner, scope).subquery()
+    if scope.category is not None or scope.town is not None:
+        inner = _filtered(
+            inner.join(Point, Point.point_id == CollectionRecord.point_id)
+            .outerjoin(Community, Community.community_id == Point.community_id), scope)
+    sub = inner.subquery()
     kg, n = session.execute(select(func.sum(sub.c.kg), func.count()).select_from(sub)).one()
     return float(kg or 0.0), int(n or 0)
 
@@ -400,6 +402,27 @@ def served_visits(session: Session, scope: Scoped,
         return frame(session, select(sub.c.group, func.count()).group_by(sub.c.group),
                      ["group", "served"])
     return int(session.scalar(select(func.count()).select_from(sub)) or 0)
+
+
+def served_visits_by_day(session: Session, scope: Scoped,
+                         separated: Sequence[str]) -> pd.DataFrame:
+    """Columns day, served: :func:`served_visits` of the county, per day."""
+    bit = weekday_bit_of(session, CollectionRecord.date)
+    gate = or_(
+        Point.category.not_in(list(separated)),
+        Point.community_id.is_(None),
+        and_(Community.sorting_since.is_not(None),
+             Community.sorting_since <= CollectionRecord.date),
+    )
+    q = (
+        select(CollectionRecord.date, func.count(func.distinct(CollectionRecord.point_id)))
+        .join(Point, Point.point_id == CollectionRecord.point_id)
+        .outerjoin(Community, Community.community_id == Point.community_id)
+        .where(CollectionRecord.date >= scope.start, CollectionRecord.date <= scope.end,
+               Point.days_mask.op("&")(bit) != 0, gate)
+        .group_by(CollectionRecord.date)
+    )
+    return frame(session, _filtered(q, scope), ["day", "served"])
 
 
 # --------------------------------------------------------------------------- plans

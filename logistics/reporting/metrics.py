@@ -73,7 +73,7 @@ class MetricValue:
 
 
 def _t(kg: float) -> float:
-    return round(float(kg) / 1000.0, 3)
+    return round(float(kg) / 1000.0, 3) + 0.0  # + 0.0: never -0.0
 
 
 def _frac(num: float, den: float) -> float:
@@ -325,6 +325,36 @@ def _due_days(pts: pd.DataFrame, start: dt.date, end: dt.date) -> np.ndarray:
         count = np.where(span >= offset, (span - offset) // 7 + 1, 0)
         total += np.where(mask & (1 << w), count, 0)
     return total
+
+
+def _due_on(pts: pd.DataFrame, day: dt.date) -> np.ndarray:
+    """Which points (rows of :func:`reporting_repo.point_schedules`) are due on ``day``."""
+    gated = (pts["category"].isin(SEPARATED_CATEGORIES) & pts["community_id"].notna()).to_numpy()
+    since = pd.to_datetime(pts["since"])
+    started = (since.notna() & (since <= pd.Timestamp(day))).to_numpy()
+    bit = 1 << day.weekday()
+    on_day = (pts["mask"].to_numpy(dtype=np.int64) & bit) != 0
+    return on_day & (~gated | started)
+
+
+def due_by_day(session: Session, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """Columns day, due, served: due visits and those served, per day (county)."""
+    scope = Scope(start, end)
+    pts = reporting_repo.point_schedules(session, scope)
+    days = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
+    due = [int(_due_on(pts, d).sum()) if not pts.empty else 0 for d in days]
+    served = reporting_repo.served_visits_by_day(session, scope, SEPARATED_CATEGORIES)
+    served["day"] = pd.to_datetime(served["day"]).dt.date
+    by = dict(zip(served["day"], served["served"], strict=True))
+    return pd.DataFrame({"day": days, "due": due, "served": [int(by.get(d, 0)) for d in days]})
+
+
+def due_points(session: Session, day: dt.date) -> pd.DataFrame:
+    """Columns point_id, category: the points due on ``day``."""
+    pts = reporting_repo.point_schedules(session, Scope(day, day))
+    if pts.empty:
+        return pd.DataFrame(columns=["point_id", "category"])
+    return pts.loc[_due_on(pts, day), ["point_id", "category"]].reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- the metrics

@@ -50,8 +50,10 @@ class Covered:
 
     @property
     def kind(self) -> str:
-        """year | month | period, with ``_to_date`` while the data stops inside it."""
+        """day, or year | month | period with ``_to_date`` while the data stops inside it."""
         s, e = self.start, self.end
+        if s == e:
+            return "day"
         if s == dt.date(s.year, 1, 1) and e == dt.date(s.year, 12, 31):
             base = "year"
         elif s == dt.date(s.year, 1, 1) and e.year == s.year and e == month_end(e):
@@ -69,6 +71,8 @@ class Covered:
             name = f"{s.year}年" if lang == "zh" else f"{s.year}"
         elif k.startswith("month"):
             name = f"{s.year}年{s.month}月" if lang == "zh" else f"{s:%B %Y}"
+        elif k == "day":
+            name = s.isoformat()
         else:
             name = f"{s.isoformat()} — {self.end.isoformat()}"
         if t is None:
