@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import unquote_plus
@@ -20,7 +21,7 @@ from api.cache import TtlCache, ttl_from_env
 from api.deps import PRINCIPAL_TTL_S
 from api.routers import admin, data, insights, login, plans
 from dashboards.pages import SCRIPT_HASH
-from logistics.ops import jobs
+from logistics.ops import jobs, queues
 from logistics.ops.users import token_secret
 from logistics.persistence.db import get_engine, session_factory, upgrade
 from logistics.settings import db_url as resolve_db_url
@@ -167,16 +168,33 @@ def create_app(db_url: str | None = None, *, migrate: bool = True) -> FastAPI:
         anyio.to_thread.current_default_thread_limiter().total_tokens = threads
         # the token secret once, before serving (not lazily inside a request's transaction)
         app.state.secret = token_secret(app.state.session_factory)
-        queue = jobs.get_queue()
+        queue = queues.get_queue()
+        reaper: threading.Thread | None = None
+        stop = threading.Event()
         if queue.name == "embedded":
             with app.state.session_factory.begin() as session:
                 n = jobs.fail_unfinished(
                     session, "the server restarted before the job finished / 服务重启，任务中断")
             if n:
                 log.warning("marked %d unfinished embedded job(s) failed", n)
+            # the workers reap Redis jobs; the server reaps the jobs of its own pool
+            # (a thread of its own: it must not hold one of the request threads)
+            reaper = threading.Thread(target=queues.reap_loop, args=(stop, queue, url),
+                                      name="job-reaper", daemon=True)
+            reaper.start()
         try:
             yield
         finally:
+            stop.set()
+            if reaper is not None:
+                reaper.join(5)
+            unfinished = await anyio.to_thread.run_sync(queues.close_embedded)
+            if unfinished:
+                with app.state.session_factory.begin() as session:
+                    for job_id in unfinished:
+                        jobs.mark_failed(session, job_id, "the server stopped during the job "
+                                                          "/ 服务停止，任务中断")
+                log.warning("server stopping: ended %d embedded job(s)", len(unfinished))
             get_engine(url, threads).dispose()
 
     if migrate:

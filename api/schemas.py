@@ -282,7 +282,8 @@ class PlanRequest(_In):
 class JobOut(_Orm):
     job_id: str
     kind: str
-    status: str = Field(description="queued | running | succeeded | failed | cancelled")
+    status: str = Field(description="queued | running | succeeded | failed | cancelled | "
+                        "superseded (the day's plan changed while it ran; not stored)")
     params: dict[str, Any]
     progress: float = Field(description="fraction of the time limit used, 0..1")
     objective: int | None
@@ -294,6 +295,10 @@ class JobOut(_Orm):
     created_at: UtcTime
     started_at: UtcTime | None
     finished_at: UtcTime | None
+    base_plan_id: str | None = Field(
+        None, description="the day's current plan when the job was requested")
+    heartbeat_at: UtcTime | None = Field(
+        None, description="when the running attempt last said it is alive")
 
 
 # ---------------------------------------------------------------- auth, users, events

@@ -357,7 +357,7 @@ class Api:
 
         def finished() -> bool:
             last[:] = [self.get(f"/jobs/{job_id}").json()]
-            return last[0]["status"] in ("succeeded", "failed", "cancelled")
+            return last[0]["status"] in ("succeeded", "failed", "cancelled", "superseded")
 
         wait_until(finished, timeout_s, f"job {job_id} to finish", poll_s=0.2)
         return last[0]

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from logistics.imports import import_paths
-from logistics.ops import jobs
+from logistics.ops import jobs, queues
 from logistics.persistence.db import session_scope
 from logistics.persistence.models import Job, Plan
 from logistics.planning.plan import plan_day
@@ -54,8 +54,8 @@ def _new_job(url: str, time_limit_s: float) -> str:
         return jobs.create_plan_job(s, FRIDAY, time_limit_s, created_by="test").job_id
 
 
-def test_concurrent_jobs_of_one_date_get_distinct_versions(county: str) -> None:
-    ids = [_new_job(county, 1.0) for _ in range(3)]
+def test_concurrent_jobs_of_one_date_store_one_plan_the_rest_superseded(county: str) -> None:
+    ids = [_new_job(county, 1.0) for _ in range(3)]  # all requested against "no plan"
     results: dict[str, str] = {}
     threads = [threading.Thread(target=lambda j=j: results.__setitem__(j, jobs.run_job(j, county)))
                for j in ids]
@@ -63,10 +63,14 @@ def test_concurrent_jobs_of_one_date_get_distinct_versions(county: str) -> None:
         t.start()
     for t in threads:
         t.join(120)
-    assert results == {j: jobs.SUCCEEDED for j in ids}
-    assert _plans(county) == [(1, "superseded"), (2, "superseded"), (3, "current")]
-    versions = sorted(_job(county, j).result["version"] for j in ids)  # type: ignore[index]
-    assert versions == [1, 2, 3]
+    assert sorted(results.values()) == [jobs.SUCCEEDED, jobs.SUPERSEDED, jobs.SUPERSEDED]
+    assert _plans(county) == [(1, "current")]
+    winner = next(j for j in ids if results[j] == jobs.SUCCEEDED)
+    for j in ids:
+        job = _job(county, j)
+        if j != winner:
+            assert job.result is None
+            assert job.error and f"{FRIDAY}-1" in job.error and "not stored" in job.error
 
 
 def test_a_cancelled_queued_job_never_runs(county: str) -> None:
@@ -150,11 +154,12 @@ def test_a_worker_killed_mid_solve_leaves_the_job_retried_or_failed(
     env = {**os.environ, "WASTEROUTE_DB": county, "WASTEROUTE_REDIS": REDIS_URL,
            "WASTEROUTE_QUEUE_NAMESPACE": f"wr-test-{uuid.uuid4().hex[:8]}",
            "WASTEROUTE_WORKER_HEARTBEAT_S": "3", "WASTEROUTE_QUEUE_MAINTENANCE": "1000000",
-           "WASTEROUTE_JOB_ATTEMPTS": str(attempts)}
+           "WASTEROUTE_JOB_ATTEMPTS": str(attempts), "WASTEROUTE_JOB_LEASE_S": "4"}
     for k in ("WASTEROUTE_QUEUE_NAMESPACE", "WASTEROUTE_WORKER_HEARTBEAT_S",
-              "WASTEROUTE_QUEUE_MAINTENANCE", "WASTEROUTE_JOB_ATTEMPTS"):
+              "WASTEROUTE_QUEUE_MAINTENANCE", "WASTEROUTE_JOB_ATTEMPTS",
+              "WASTEROUTE_JOB_LEASE_S"):
         monkeypatch.setenv(k, env[k])
-    queue = jobs.RedisQueue(REDIS_URL)
+    queue = queues.RedisQueue(REDIS_URL)
     job_id = _new_job(county, 6.0)
     log = tmp_path / "worker.log"
     first = _worker(env, log)

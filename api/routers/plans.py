@@ -4,26 +4,28 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import logging
 import tempfile
 import zipfile
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from api import schemas as s
 from api.cache import TtlCache
-from api.deps import EVERYONE, STAFF, PrincipalDep, SessionDep, require, run_db
+from api.deps import EVERYONE, STAFF, PrincipalDep, SessionDep, require, run_db, run_db_sync
 from api.errors import ApiError
 from api.routers.data import PagingDep
 from logistics.domain import NotFound
-from logistics.ops import jobs
+from logistics.ops import jobs, queues
 from logistics.persistence import plan_repo
 from logistics.persistence.db import Session
 from logistics.persistence.models import Job, Plan
 from logistics.sheets import write_sheets
 
+log = logging.getLogger(__name__)
 router = APIRouter()
 _ALL = Depends(require(*EVERYONE))
 _STAFF = Depends(require(*STAFF))
@@ -88,16 +90,42 @@ async def plan_routes(
 
 @router.post("/plans", status_code=202, response_model=s.JobOut, operation_id="plan_day",
              summary="Plan a day in the background; answers a job to poll",
+             description=(
+                 "202 with a new job; 200 with the job already pending for that day (a "
+                 "second request joins it), unless `replace=true`, which cancels the "
+                 "pending job and starts a new one. 503 when the job queue cannot be "
+                 "reached (the job is then failed with the reason)."),
+             responses={200: {"model": s.JobOut,
+                              "description": "joined the job already pending for that day"},
+                        503: {"model": s.ErrorOut, "description": "job queue unreachable"}},
              dependencies=[_STAFF], tags=["plans"])
 def create_plan(
-    request: Request, response: Response, background: BackgroundTasks,
-    session: SessionDep, who: PrincipalDep, body: s.PlanRequest,
+    request: Request, response: Response, who: PrincipalDep, body: s.PlanRequest,
+    replace: Annotated[bool, Query(
+        description="cancel a job pending for that day and start a new one")] = False,
 ) -> s.JobOut:
-    job = jobs.create_plan_job(session, body.date, body.time_limit_s, created_by=who.name)
-    # enqueued after the response, i.e. after this request's transaction committed
-    background.add_task(jobs.get_queue().enqueue, job.job_id, request.app.state.db_url)
+    # Two transactions: the job must be committed before its message can reach a
+    # worker, and its failure recorded when the queue refuses the message.
+    def request_job(session: Session) -> tuple[s.JobOut, bool]:
+        job, created = jobs.request_plan(session, body.date, body.time_limit_s,
+                                         created_by=who.name, replace=replace)
+        return s.JobOut.model_validate(job), created
+
+    job, created = run_db_sync(request, request_job)
     response.headers["Location"] = f"/jobs/{job.job_id}"
-    return s.JobOut.model_validate(job)
+    if not created:
+        response.status_code = 200
+        return job
+    try:
+        queues.get_queue().enqueue(job.job_id, request.app.state.db_url)
+    except Exception as exc:
+        reason = (f"the job queue could not take the job ({type(exc).__name__}: {exc}) "
+                  "/ 任务队列不可用")
+        log.error("job %s not queued: %s", job.job_id, reason)
+        run_db_sync(request, lambda session: jobs.mark_failed(session, job.job_id, reason))
+        raise ApiError(503, "queue_unavailable", f"{reason}; job {job.job_id} failed",
+                       headers={"Retry-After": "30"}) from None
+    return job
 
 
 # ---------------------------------------------------------------- jobs
@@ -108,7 +136,7 @@ def create_plan(
 def list_jobs(
     session: SessionDep, p: PagingDep,
     status: Annotated[str | None, Query(
-        pattern="^(queued|running|succeeded|failed|cancelled)$")] = None,
+        pattern="^(queued|running|succeeded|failed|cancelled|superseded)$")] = None,
 ) -> dict[str, Any]:
     rows, count = jobs.list_jobs(session, status, p.limit, p.offset)
     return {"data": [s.JobOut.model_validate(x) for x in rows], "count": count}

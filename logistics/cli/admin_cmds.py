@@ -15,7 +15,7 @@ import uvicorn
 
 from logistics.cli.common import DbOpt, db_url, err, migrated_session, out, print_json, say
 from logistics.domain import BadInput
-from logistics.ops.jobs import run_worker
+from logistics.ops.queues import run_worker
 from logistics.ops.users import (
     create_api_key,
     create_user,

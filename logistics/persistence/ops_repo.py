@@ -6,9 +6,10 @@ API request or step of a job run).
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select, update
+from sqlalchemy import false, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from logistics.persistence.models import ApiKey, AppSetting, Base, Job, User, Vehicle
@@ -52,6 +53,54 @@ def update_jobs_in(session: Session, statuses: list[str], **values: Any) -> int:
     """Set columns of every job in one of ``statuses``; how many rows changed."""
     res = session.execute(update(Job).where(Job.status.in_(statuses)).values(**values))
     return int(res.rowcount)  # type: ignore[attr-defined]
+
+
+def update_job_if(
+    session: Session, job_id: str, attempt: int, statuses: list[str], **values: Any
+) -> int:
+    """Set columns of one job only while it is still in ``attempt`` and one of
+    ``statuses`` (an attempt that lost its lease writes nothing); rows changed (0 or 1).
+    On PostgreSQL the row stays locked until the transaction ends."""
+    res = session.execute(
+        update(Job)
+        .where(Job.job_id == job_id, Job.attempts == attempt, Job.status.in_(statuses))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return int(res.rowcount)  # type: ignore[attr-defined]
+
+
+def lock_day(session: Session, date: dt.date) -> None:
+    """Serialize job requests of one day until the transaction ends: a transaction
+    advisory lock on PostgreSQL; on SQLite an empty write, which takes the database's
+    write lock (SQLite has one writer at a time)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"),
+                        {"k": 0x5752_0000_0000 + date.toordinal()})
+    else:
+        session.execute(update(Job).where(false()).values(status=Job.status)
+                        .execution_options(synchronize_session=False))
+
+
+def pending_jobs_of_day(
+    session: Session, kind: str, date: dt.date, statuses: list[str]
+) -> list[Job]:
+    """Jobs of ``kind`` for ``date`` in one of ``statuses`` and not being cancelled,
+    oldest first."""
+    return list(session.scalars(
+        select(Job).where(Job.kind == kind, Job.plan_date == date, Job.status.in_(statuses),
+                          Job.cancel_requested == false())
+        .order_by(Job.created_at, Job.job_id)))
+
+
+def stale_jobs(session: Session, status: str, before: dt.datetime) -> list[Job]:
+    """Jobs in ``status`` whose last heartbeat (or start, when none) is older than
+    ``before``, locked until the transaction ends (where supported)."""
+    return list(session.scalars(
+        select(Job).where(Job.status == status, or_(
+            Job.heartbeat_at < before,
+            Job.heartbeat_at.is_(None) & or_(Job.started_at.is_(None), Job.started_at < before)))
+        .order_by(Job.created_at).with_for_update()))
 
 
 def job_cancel_requested(session: Session, job_id: str) -> bool:
