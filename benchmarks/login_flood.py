@@ -143,7 +143,8 @@ def main() -> None:
             env["WASTEROUTE_LOGIN_LIMIT_ACCOUNT"] = "1000000/minute"
             env["WASTEROUTE_LOGIN_LIMIT_ADDRESS"] = "1000000/minute"
         subprocess.run([*_wasteroute(), "users", "add", USER, "--role", "dispatcher",
-                        "--password", PASSWORD], env=env, check=True, capture_output=True)
+                        "--password-stdin"], input=f"{PASSWORD}\n".encode(), env=env,
+                       check=True, capture_output=True)
         port = _free_port()
         base = f"http://{HOST}:{port}"
         server = subprocess.Popen([*_wasteroute(), "serve", "--host", HOST, "--port", str(port)],

@@ -241,6 +241,26 @@ def test_cli_passwd_reads_the_password_from_stdin_never_argv(api: Api, db_url: s
     assert api.client.get("/me", headers=old).status_code == 401
 
 
+def test_cli_users_add_never_takes_the_password_on_argv(api: Api, db_url: str) -> None:
+    runner = CliRunner()
+    r = runner.invoke(cli_app, ["users", "add", "ops1", "--role", "viewer",
+                                "--password", "ops1-pass-1", "--db", db_url])
+    assert r.exit_code == 2  # no such option
+    assert token(api, "ops1", "ops1-pass-1").status_code == 401
+    r = runner.invoke(cli_app, ["users", "add", "ops1", "--role", "viewer",
+                                "--password-stdin", "--db", db_url], input="ops1-pass-1\n")
+    assert r.exit_code == 0, r.output
+    assert token(api, "ops1", "ops1-pass-1").status_code == 200
+    # asked for twice when not from stdin; two different answers add no one
+    r = runner.invoke(cli_app, ["users", "add", "ops2", "--role", "viewer", "--db", db_url],
+                      input="ops2-pass-1\nops2-pass-X\nops2-pass-1\nops2-pass-1\n")
+    assert r.exit_code == 0, r.output
+    assert token(api, "ops2", "ops2-pass-1").status_code == 200
+    r = runner.invoke(cli_app, ["users", "add", "ops3", "--role", "viewer",
+                                "--password-stdin", "--db", db_url], input="short\n")
+    assert r.exit_code == 2 and "at least 8" in r.output
+
+
 # ---------------------------------------------------------------- serve
 
 

@@ -89,10 +89,12 @@ def serve(
 def users_add(
     name: Annotated[str, typer.Argument(help="user name")],
     role: Annotated[str, typer.Option("--role", help="admin|dispatcher|driver|viewer")],
-    password: Annotated[
-        str | None,
-        typer.Option("--password", help="password (asked for when not given; none with --api-key)"),
-    ] = None,
+    password_stdin: Annotated[
+        bool,
+        typer.Option("--password-stdin",
+                     help="read the password from the first line of stdin (scripts); "
+                          "else it is asked for twice, or none with --api-key"),
+    ] = False,
     vehicle: Annotated[
         str | None, typer.Option("--vehicle", help="the driver's vehicle_id (drivers only)")
     ] = None,
@@ -101,8 +103,14 @@ def users_add(
     ] = False,
     db: DbOpt = None,
 ) -> None:
-    """Add an API user / 添加接口用户."""
-    if password is None and not api_key:
+    """Add an API user / 添加接口用户.
+
+    The password is never an argument (other users of the machine see arguments):
+    it is asked for with confirmation, or read from stdin with --password-stdin."""
+    password: str | None = None
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif not api_key:
         password = typer.prompt("password / 密码", hide_input=True, confirmation_prompt=True)
     with migrated_session(db) as session:
         user = create_user(session, name, role, password, vehicle)

@@ -98,7 +98,7 @@ def live(session: Session, db_url: str, tmp_path: Path) -> Iterator[Live]:
     _build(session)
     session.close()
     added = CliRunner().invoke(app, ["users", "add", VIEWER, "--role", "viewer",
-                                     "--password", PASSWORD, "--db", db_url])
+                                     "--password-stdin", "--db", db_url], input=PASSWORD + "\n")
     assert added.exit_code == 0, added.output
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
