@@ -13,6 +13,25 @@ def db_url(override: str | None = None) -> str:
     return override or os.environ.get("WASTEROUTE_DB") or DEFAULT_DB_URL
 
 
+def cluster_address() -> str | None:
+    """``WASTEROUTE_CLUSTER``: the planning cluster large days run on (``local``,
+    ``local:N`` or ``tcp://HOST:8786``); None = a local cluster, one worker per core.
+    ``--cluster`` beats it."""
+    return os.environ.get("WASTEROUTE_CLUSTER") or None
+
+
+#: above this many locations a day is planned without a full matrix, by regions on
+#: the planning cluster (optimizer.city)
+DEFAULT_CITY_ABOVE = 3000
+
+
+def city_above() -> int:
+    """``WASTEROUTE_CITY_ABOVE``: locations (points, depots, facilities) above which a
+    day is planned by regions on the planning cluster (default 3000)."""
+    text = os.environ.get("WASTEROUTE_CITY_ABOVE") or ""
+    return max(1, int(text)) if text.strip().isdigit() else DEFAULT_CITY_ABOVE
+
+
 def redis_url() -> str | None:
     """Redis for the job queue; None = run jobs in-process (embedded default)."""
     return os.environ.get("WASTEROUTE_REDIS") or None

@@ -20,10 +20,6 @@ from optimizer.distance.base import DistanceModel, LonLat
 from optimizer.distance.lazy import LazyMatrix, lazy_pair
 from optimizer.problem import Client, Facility, Problem, ProblemError, Vehicle
 
-#: above this many locations a translated day is a CityProblem (no full matrix):
-#: two int64 matrices of 3,000 locations take 144 MB, of 10,000 1.6 GB, of 50,000 40 GB
-CITY_ABOVE_LOCATIONS = 3000
-
 
 @dataclass(frozen=True)
 class CityProblem(Problem):
@@ -97,4 +93,4 @@ def city_problem(points: Sequence[LonLat] | np.ndarray, model: DistanceModel, *,
                        extra=dict(extra or {}))
 
 
-__all__ = ["CITY_ABOVE_LOCATIONS", "CityProblem", "city_problem"]
+__all__ = ["CityProblem", "city_problem"]

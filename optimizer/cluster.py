@@ -94,6 +94,8 @@ def _engine() -> Any:
 def connect(address: str | None = None) -> Iterator[Cluster]:
     """A cluster for the duration of a solve (see the module docstring for addresses)."""
     engine = _engine()
+    # the engine's own INFO lines (workers starting, closing) are not the user's news
+    logging.getLogger("distributed").setLevel(logging.WARNING)
     Client, LocalCluster = engine.Client, engine.LocalCluster  # noqa: N806 - class names
     n_local = local_workers(address)
     if n_local is not None:

@@ -32,6 +32,12 @@ SolutionLimitOpt = Annotated[
     int | None,
     typer.Option("--solution-limit", help="stop the search after this many solutions (reproducible plans)", min=1),
 ]
+ClusterOpt = Annotated[
+    str | None,
+    typer.Option("--cluster", help="planning cluster for large days: local, local:N or "
+                 "tcp://HOST:8786 (default $WASTEROUTE_CLUSTER, else local, one worker per "
+                 "core) / 规划集群"),
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -54,10 +60,11 @@ def migrated_session(db: str | None) -> Iterator[Session]:
         yield session
 
 
-def solve_params(seed: int, solution_limit: int | None) -> SolveParams:
-    """Solver parameters of --seed and --solution-limit (the time limit is set by the
-    planning call)."""
-    return SolveParams(seed=seed, solution_limit=solution_limit)
+def solve_params(seed: int, solution_limit: int | None,
+                 cluster: str | None = None) -> SolveParams:
+    """Solver parameters of --seed, --solution-limit and --cluster (the time limit is
+    set by the planning call)."""
+    return SolveParams(seed=seed, solution_limit=solution_limit, cluster=cluster)
 
 
 def user_errors(fn: F) -> F:

@@ -10,6 +10,7 @@ import typer
 from dashboards.pages import write_dashboards
 from logistics.cli import render
 from logistics.cli.common import (
+    ClusterOpt,
     DbOpt,
     SolutionLimitOpt,
     db_url,
@@ -18,9 +19,11 @@ from logistics.cli.common import (
     say,
     solve_params,
 )
-from logistics.demo.run import DEMO_PLAN_DATE, run_demo, run_next_day
+from logistics.demo.city import run_city_demo
+from logistics.demo.run import DEMO_PLAN_DATE, plan_next_day, run_demo, run_next_day
 from logistics.domain import BadInput
 from logistics.imports import import_paths
+from logistics.planning.plan import SolveParams
 from logistics.reporting.exports import EXPORT_KINDS, EXPORT_SUFFIXES, export_path
 
 
@@ -57,9 +60,12 @@ def demo(
     out_dir: Annotated[Path, typer.Option("--out", help="output folder")] = Path("wasteroute-demo"),
     seed: Annotated[int, typer.Option(help="random seed (deterministic output)")] = 2020,
     scale: Annotated[
-        float,
-        typer.Option(help="size relative to the reference county (1.0 = Zhongmou 2020)", min=0.001, max=2.0),
-    ] = 1.0,
+        str,
+        typer.Option(help="size relative to the reference county (1.0 = Zhongmou 2020, "
+                     "0.001-2), or `city`: a prefecture city of six districts and 50,000 "
+                     "points, each district with its own depots, facilities and fleet "
+                     "(`city:N`: N points) / 规模"),
+    ] = "1.0",
     db: Annotated[
         str | None,
         typer.Option(
@@ -75,10 +81,28 @@ def demo(
         int, typer.Option("--solver-seed", help="solver random seed of the next-day plan")
     ] = 0,
     solution_limit: SolutionLimitOpt = None,
+    cluster: ClusterOpt = None,
 ) -> None:
     """Build the demo county, import it, plan the next day, write sheets and dashboards /
-    生成示范县数据, 导入, 规划次日路线, 生成路线单和看板."""
-    summary = run_demo(out_dir=out_dir, seed=seed, db_url=db_url(db), scale=scale)
+    生成示范县数据, 导入, 规划次日路线, 生成路线单和看板.
+
+    --scale city: the demo city instead (files and import as for the county; the
+    next day is planned on the planning cluster and written as plan-DATE.json; route
+    sheets and dashboards come from `wasteroute sheets` / `wasteroute dashboards`)."""
+    params = solve_params(solver_seed, solution_limit, cluster)
+    kind, _, n_points = scale.strip().lower().partition(":")
+    if kind == "city":
+        if n_points and not (n_points.isdigit() and 48 <= int(n_points) <= 200_000):
+            raise BadInput(f"--scale city:POINTS takes 48-200000 points (got {scale!r})")
+        _city_demo(out_dir, seed, db, time_limit, params, int(n_points or 50_000))
+        return
+    try:
+        size = float(scale)
+    except ValueError:
+        raise BadInput(f"--scale must be a number 0.001-2 or city (got {scale!r})") from None
+    if not 0.001 <= size <= 2.0:
+        raise BadInput(f"--scale must be a number 0.001-2 or city (got {scale!r})")
+    summary = run_demo(out_dir=out_dir, seed=seed, db_url=db_url(db), scale=size)
     render.show_demo_summary(out, summary)
     if time_limit <= 0:
         return
@@ -91,9 +115,28 @@ def demo(
 
         day = run_next_day(
             summary.db_url, out_dir, write_dashboards, time_limit_s=time_limit,
-            params=solve_params(solver_seed, solution_limit), progress=on_progress,
+            params=params, progress=on_progress,
             sheets=sheets,
         )
+    render.show_demo_day(out, day)
+
+
+def _city_demo(out_dir: Path, seed: int, db: str | None, time_limit: float,
+               params: SolveParams, points: int) -> None:
+    """The demo city: generate, write, import; plan the next day when asked."""
+    summary = run_city_demo(out_dir, seed=seed, db_url=db_url(db), points=points)
+    render.show_demo_summary(out, summary)
+    if time_limit <= 0:
+        return
+    bar = render.solve_progress(out, f"[bold]规划 / planning {DEMO_PLAN_DATE.isoformat()}[/bold]")
+    with bar:
+        task = bar.add_task("solve", total=1.0)
+
+        def on_progress(fraction: float, _objective: int | None) -> None:
+            bar.update(task, completed=min(1.0, max(0.0, fraction)))
+
+        day = plan_next_day(summary.db_url, out_dir, DEMO_PLAN_DATE, time_limit,
+                            params=params, progress=on_progress)
     render.show_demo_day(out, day)
 
 

@@ -10,6 +10,7 @@ import typer
 
 from logistics.cli import render
 from logistics.cli.common import (
+    ClusterOpt,
     DbOpt,
     SeedOpt,
     SolutionLimitOpt,
@@ -76,6 +77,7 @@ def plan(
     ] = None,
     seed: SeedOpt = 0,
     solution_limit: SolutionLimitOpt = None,
+    cluster: ClusterOpt = None,
     db: DbOpt = None,
 ) -> None:
     """Plan the collections due on a date, store the plan, write plan.json / 规划某日收运路线.
@@ -99,7 +101,7 @@ def plan(
     model = resolve_distance_model(distance)
     target = out_path or Path(f"plan-{day.isoformat()}.json")
     check_out_file(target)
-    params = solve_params(seed, solution_limit)
+    params = solve_params(seed, solution_limit, cluster)
     url = db_url(db)
     upgrade(url)
     bar = render.solve_progress(err, "[bold]solving / 求解[/bold] {task.description}", best=True)
@@ -163,6 +165,7 @@ def replan(
     ] = False,
     seed: SeedOpt = 0,
     solution_limit: SolutionLimitOpt = None,
+    cluster: ClusterOpt = None,
     db: DbOpt = None,
 ) -> None:
     """Re-plan the rest of a day after an event; served stops stay / 日内重新规划.
@@ -190,7 +193,7 @@ def replan(
                             add_points=pairs, facilities_closed=list(facility_closed or []),
                             time_limit_s=time_limit, distance_model=distance,
                             keep_trucks=keep_trucks, keep_tolerance=keep_tolerance,
-                            params=solve_params(seed, solution_limit))
+                            params=solve_params(seed, solution_limit, cluster))
         mark_handled(session, reports)
     doc = result.document
     target = out_path or Path(f"plan-{day.isoformat()}-v{result.version}.json")

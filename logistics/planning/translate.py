@@ -22,7 +22,7 @@ import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -30,9 +30,12 @@ import numpy as np
 from logistics.domain import BadInput
 from logistics.persistence.models import Depot, Facility, Point, Vehicle
 from logistics.planning.document import FORMAT, Plan, Route, Solver, Stop, Summary, Unassigned
-from logistics.settings import TIMEZONE
+from logistics.settings import TIMEZONE, city_above, cluster_address
 from optimizer import problem as engine
+from optimizer.city import CityProblem
+from optimizer.cluster import ClusterError
 from optimizer.distance import DistanceError, DistanceModel, Haversine, from_spec
+from optimizer.distance.lazy import lazy_pair
 from optimizer.params import SolveParams
 from optimizer.solution import Solution, Visit
 from optimizer.solve import solve as engine_solve
@@ -236,8 +239,14 @@ def to_problem(
         if t.going_on is not None:
             start_of[i] = len(places)
             places.append(t.going_on.place)
+    # a large whole day has no full matrix: entries are computed when read (CityProblem)
+    city = not start_of and len(places) > city_above()
     try:
-        dist, dur = model.matrices([(pl.lon, pl.lat) for pl in places])
+        if city:
+            lazy = lazy_pair([(pl.lon, pl.lat) for pl in places], model)
+            dist, dur = cast(np.ndarray, lazy[0]), cast(np.ndarray, lazy[1])
+        else:
+            dist, dur = model.matrices([(pl.lon, pl.lat) for pl in places])
     except DistanceError as exc:
         raise BadInput(f"distance model {model.describe().get('kind')}: {exc}") from None
     if start_of:
@@ -313,7 +322,7 @@ def to_problem(
             label=f.facility_id,
         ))
     try:
-        problem = engine.Problem(
+        problem = (CityProblem if city else engine.Problem)(
             distance_m=dist, duration_s=dur, clients=tuple(clients), vehicles=tuple(vehicles),
             facilities=tuple(engine_facilities), end_empty=True,
             name=f"{name} {date.isoformat()}",
@@ -328,7 +337,12 @@ def to_problem(
 
 def solve(tr: Translation, params: SolveParams, progress: Progress | None = None) -> Solution:
     """The engine's routes for a translated problem."""
-    return engine_solve(tr.problem, params, progress)
+    if params.cluster is None and cluster_address() is not None:
+        params = replace(params, cluster=cluster_address())
+    try:
+        return engine_solve(tr.problem, params, progress)
+    except ClusterError as exc:
+        raise BadInput(f"{exc} / 无法使用规划集群 (--cluster, WASTEROUTE_CLUSTER)") from None
 
 
 # ---------------------------------------------------------------- Solution -> stops
