@@ -8,13 +8,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from logistics.domain import CATEGORIES
+from logistics.persistence.bulk_repo import include_name
 from logistics.persistence.db import get_engine
 from logistics.persistence.models import Base, CategoryRow
 
 
 def test_models_match_migrations(db_url: str) -> None:
     with get_engine(db_url).connect() as conn:
-        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        ctx = MigrationContext.configure(
+            conn, opts={"compare_type": True, "include_name": include_name})
         diff = compare_metadata(ctx, Base.metadata)
     assert diff == [], f"models and migrations disagree; write a migration: {diff}"
 

@@ -146,7 +146,9 @@ def _header_map(
 _QUOTED_FORMULA = ("'=", "'+", "'-", "'@", "'\t", "'\r")
 
 
-def _cell_text(value: object) -> str:
+def cell_text(value: object) -> str:
+    """A cell as the importer reads it: surrounding spaces off, and the quote that keeps a
+    formula-like text a text (`'=1`) taken off."""
     text = str(value).strip()
     return text[1:] if text.startswith(_QUOTED_FORMULA) else text
 
@@ -156,7 +158,7 @@ def _stripped(col: pd.Series) -> pd.Series:
     text a text). Stripped once per distinct text: a column of a million records has a
     few hundred dates or points, so this is ~10x faster than stripping every cell."""
     codes, uniques = pd.factorize(col.astype(str), sort=False)
-    stripped = np.asarray([_cell_text(u) for u in uniques] + [""], dtype=object)
+    stripped = np.asarray([cell_text(u) for u in uniques] + [""], dtype=object)
     return pd.Series(stripped[codes], index=col.index, dtype=object)
 
 

@@ -12,12 +12,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from logistics.domain import PASS_ON_KINDS, BadInput
+from logistics.domain import PASS_ON_KINDS, BadInput, ImportRejected
+from logistics.imports import bulk
 from logistics.imports.errors import ErrorLog
 from logistics.imports.reading import FILE_COLUMN, read_table
 from logistics.imports.schema import KEYS, KIND_ZH, KINDS, SUFFIXES, kind_from_stem, parse_kind
 from logistics.imports.validate import VALIDATORS
 from logistics.persistence import repositories as repo
+from logistics.persistence.bulk_repo import BulkRefused, savepoint
 from logistics.persistence.db import Session
 from logistics.persistence.models import (
     CollectionRecord,
@@ -107,9 +109,22 @@ def import_paths(session: Session, paths: Sequence[Path], kind: str | None = Non
     any problem raises :class:`logistics.domain.ImportRejected` with every
     :class:`RowError`, and the session is left as it was. On success the rows are
     flushed (not committed) in dependency order and an :class:`ImportReport` returned.
+
+    On PostgreSQL, records CSV files load in bulk (``imports.bulk``): COPY into a
+    staging table, every distinct cell checked as the row-wise path checks it, month
+    partitions filled. Whatever the bulk path cannot vouch for goes the row-wise way,
+    which gives the errors; either way the same rows are written or none.
     """
     t0 = time.perf_counter()
-    checked = _checked(session, paths, kind)
+    report = _import_bulk(session, paths, kind) if bulk.enabled(session) else None
+    if report is None:
+        report = _write(session, _checked(session, paths, kind))
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _write(session: Session, checked: _Checked) -> ImportReport:
+    """Write the checked rows in dependency order and count them."""
     merged = checked.merged
     report = ImportReport(files=checked.files)
     for k in KINDS:
@@ -120,7 +135,36 @@ def import_paths(session: Session, paths: Sequence[Path], kind: str | None = Non
             n = len(merged[k])
             report.counts[k] = KindCount(after - before, n - (after - before), checked.sources[k])
     session.flush()
-    report.seconds = time.perf_counter() - t0
+    return report
+
+
+class _RowWise(Exception):
+    """The bulk path leaves these files to the row-wise path."""
+
+
+def _import_bulk(session: Session, paths: Sequence[Path], kind: str | None) -> ImportReport | None:
+    """Records CSV files through COPY, the other files as usual; None (nothing written)
+    when the row-wise path must run, e.g. to report what is wrong."""
+    try:
+        checked = _checked(session, paths, kind, bulk_records=True)
+    except (ImportRejected, BadInput):
+        return None
+    if not checked.deferred:
+        return _write(session, checked)
+    points = _known_ids(session, checked.merged, "points", "point_id")
+    vehicles = _known_ids(session, checked.merged, "vehicles", "vehicle_id")
+    try:
+        with savepoint(session):
+            staged = bulk.stage_records(session, checked.deferred, points, vehicles)
+            if staged is None:
+                raise _RowWise("a cell, row or file the bulk path does not vouch for")
+            report = _write(session, checked)
+            counts = bulk.load(session, staged)
+    except (_RowWise, BulkRefused) as exc:
+        log.info("records go the row-wise way: %s", exc)
+        return None
+    report.counts["records"] = KindCount(counts.inserted, counts.updated,
+                                         checked.sources["records"])
     return report
 
 
@@ -146,11 +190,16 @@ class _Checked:
     files: list[str]
     merged: dict[str, pd.DataFrame]
     sources: dict[str, list[str]]
+    #: records CSV files left to the bulk path (not read here)
+    deferred: list[Path] = field(default_factory=list)
 
 
-def _checked(session: Session, paths: Sequence[Path], kind: str | None) -> _Checked:
+def _checked(
+    session: Session, paths: Sequence[Path], kind: str | None, *, bulk_records: bool = False
+) -> _Checked:
     """Every file read and validated, duplicates and references checked; raises
-    ImportRejected with every problem."""
+    ImportRejected with every problem. With ``bulk_records``, records CSV files are
+    only listed in ``deferred``."""
     forced: str | None = None
     if kind is not None:
         forced = parse_kind(kind)
@@ -162,6 +211,7 @@ def _checked(session: Session, paths: Sequence[Path], kind: str | None) -> _Chec
 
     tables: dict[str, list[pd.DataFrame]] = {k: [] for k in KINDS}
     sources: dict[str, list[str]] = {k: [] for k in KINDS}
+    deferred: list[Path] = []
     for path in files:
         name = str(path)
         k = forced or kind_from_stem(path.stem)
@@ -174,6 +224,10 @@ def _checked(session: Session, paths: Sequence[Path], kind: str | None) -> _Chec
                 "or use --kind / 无法从文件名判断数据类型",
                 path.stem,
             )
+            continue
+        if bulk_records and k == "records" and path.suffix.lower() == ".csv":
+            deferred.append(path)
+            sources[k].append(name)
             continue
         raw = read_table(path, k, name, errors)
         if raw is None:
@@ -191,7 +245,7 @@ def _checked(session: Session, paths: Sequence[Path], kind: str | None) -> _Chec
     _check_ticket_sources(session, merged, errors)
     if errors:
         raise errors.rejected()
-    return _Checked([str(p) for p in files], merged, sources)
+    return _Checked([str(p) for p in files], merged, sources, deferred)
 
 
 # ---------------------------------------------------------------- cross-row checks
@@ -242,6 +296,16 @@ _MODELS: dict[str, Any] = {
 }
 
 
+def _known_ids(
+    session: Session, merged: dict[str, pd.DataFrame], kind: str, column: str
+) -> set[str]:
+    """Ids of a kind in the database or in this import."""
+    ids = repo.existing_ids(session, _MODELS[kind], column)
+    if kind in merged:
+        ids |= set(merged[kind][column].dropna().astype(str))
+    return ids
+
+
 def _check_references(session: Session, merged: dict[str, pd.DataFrame], errors: ErrorLog) -> None:
     known: dict[str, set[str]] = {}
     for kind, col, ref_kind, ref_col, message in _REFS:
@@ -249,10 +313,7 @@ def _check_references(session: Session, merged: dict[str, pd.DataFrame], errors:
         if frame is None:
             continue
         if ref_kind not in known:
-            ids = repo.existing_ids(session, _MODELS[ref_kind], ref_col)
-            if ref_kind in merged:
-                ids |= set(merged[ref_kind][ref_col].dropna().astype(str))
-            known[ref_kind] = ids
+            known[ref_kind] = _known_ids(session, merged, ref_kind, ref_col)
         values = frame[col]
         given = values.notna() & (values.astype(str) != "")
         uniq = pd.unique(values[given])

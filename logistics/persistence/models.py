@@ -139,7 +139,14 @@ class Point(Base):
 
 class CollectionRecord(Base):
     """What was collected at a point on a day. Natural key (date, point, vehicle);
-    vehicle_id is '' when the record does not say."""
+    vehicle_id is '' when the record does not say.
+
+    On PostgreSQL the table is partitioned by month of ``date`` (declarative range
+    partitions ``collection_records_YYYY_MM`` plus ``collection_records_default``; see
+    ``logistics.persistence.bulk_repo``) and its primary key is ``(id, date)``, because a
+    partitioned table's keys must hold the partition key; ``id`` still identifies a row
+    (one sequence). On SQLite it is a plain table keyed by ``id``. The natural key's
+    unique index serves the import's upsert and every date-range read."""
 
     __tablename__ = "collection_records"
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -149,7 +156,6 @@ class CollectionRecord(Base):
     kg: Mapped[float] = mapped_column(Float)
     __table_args__ = (
         UniqueConstraint("date", "point_id", "vehicle_id", name="uq_collection_records_key"),
-        Index("ix_collection_records_point_date", "point_id", "date"),
     )
 
 

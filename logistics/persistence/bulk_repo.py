@@ -1,0 +1,322 @@
+"""Collection records in bulk on PostgreSQL: a text staging table, month partitions.
+
+``collection_records`` is partitioned by month of ``date`` (``collection_records_YYYY_MM``
+plus ``collection_records_default`` for rows of a month that has no partition yet, such
+as one record added through the API). A large import goes:
+
+1. :func:`create_stage` + :func:`copy_into_stage`: the file's data rows, as text, by
+   ``COPY`` into an UNLOGGED staging table (dropped again before the commit);
+2. :func:`distinct_texts`: the distinct cells of a column (a year of records has a few
+   hundred dates and some thousand points), which the importer checks with the same
+   cell parsers as the row-wise path and maps to stored values (:class:`ColumnMap`);
+3. :func:`load_records`: months without rows so far get new tables, filled by one
+   ``INSERT ... SELECT`` (no index to maintain row by row), then attached as partitions,
+   which builds their indexes by sorting and checks the foreign key in one query; months
+   that already hold rows get ``INSERT ... ON CONFLICT DO UPDATE`` on the natural key.
+
+Any database error (a duplicate key, a row COPY cannot read) raises :class:`BulkRefused`
+inside :func:`savepoint`, which rolls back to where the import began, so the caller can
+check the files row by row instead. Everything runs in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+TABLE = "collection_records"
+DEFAULT_PARTITION = f"{TABLE}_default"
+#: names of the partitions (made by imports and by migration 0007, not by Alembic's
+#: autogenerate, which therefore leaves them out: :func:`include_name`)
+PARTITION_NAME = re.compile(rf"^{TABLE}_(\d{{4}}_\d{{2}}|default)$")
+#: the stored columns of a record, without its id
+COLUMNS = ("date", "point_id", "vehicle_id", "kg")
+_CASTS = {"date": "date", "point_id": "varchar(64)", "vehicle_id": "varchar(64)",
+          "kg": "double precision"}
+#: bytes per COPY message
+_CHUNK = 8 << 20
+
+
+class BulkRefused(Exception):
+    """The database refused a bulk step; the import rolled back to its savepoint."""
+
+
+def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
+    """Alembic ``include_name`` hook: month partitions are not in the models."""
+    return not (type_ == "table" and name is not None and PARTITION_NAME.match(name))
+
+
+def partitioned(session: Session) -> bool:
+    """Whether records live in month partitions here (PostgreSQL) and load in bulk."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def partition_name(month: dt.date) -> str:
+    return f"{TABLE}_{month:%Y_%m}"
+
+
+def _raw(session: Session) -> psycopg.Connection[Any]:
+    return session.connection().connection.driver_connection  # type: ignore[return-value]
+
+
+@contextmanager
+def savepoint(session: Session) -> Iterator[None]:
+    """A savepoint: on a database error everything since is rolled back and
+    :class:`BulkRefused` raised; other exceptions roll back and propagate."""
+    session.flush()
+    nested = session.begin_nested()
+    try:
+        yield
+    except (psycopg.Error, DBAPIError) as exc:
+        nested.rollback()
+        session.expire_all()
+        raise BulkRefused(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from exc
+    except BaseException:
+        nested.rollback()
+        session.expire_all()
+        raise
+    nested.commit()
+    session.expire_all()
+
+
+# ---------------------------------------------------------------- staging
+
+
+@dataclass(frozen=True)
+class Stage:
+    """An UNLOGGED table of text cells: one column per record column, ``x0``, ``x1``
+    ... for a file's other columns."""
+
+    name: str
+    extra: int
+
+
+def create_stage(session: Session, extra: int) -> Stage:
+    stage = Stage(f"_records_stage_{uuid.uuid4().hex[:10]}", extra)
+    cols = [sql.SQL("{} text NOT NULL DEFAULT ''").format(sql.Identifier(c)) for c in COLUMNS]
+    cols += [sql.SQL("{} text").format(sql.Identifier(f"x{i}")) for i in range(extra)]
+    with _raw(session).cursor() as cur:
+        cur.execute("SET LOCAL jit = off")
+        cur.execute(sql.SQL("CREATE UNLOGGED TABLE {} ({})").format(
+            sql.Identifier(stage.name), sql.SQL(", ").join(cols)))
+    return stage
+
+
+def copy_into_stage(session: Session, stage: Stage, columns: Sequence[str],
+                    payload: bytes) -> int:
+    """COPY CSV data rows (UTF-8, no header) whose fields are ``columns`` (names of
+    the stage's columns, in the file's order); returns the number of rows."""
+    known = [c for c in columns if c in COLUMNS]
+    opts: sql.Composable = sql.SQL("FORMAT csv")
+    if known:
+        opts += sql.SQL(", FORCE_NOT_NULL ({})").format(
+            sql.SQL(", ").join(map(sql.Identifier, known)))
+    stmt = sql.SQL("COPY {} ({}) FROM STDIN ({})").format(
+        sql.Identifier(stage.name), sql.SQL(", ").join(map(sql.Identifier, columns)), opts)
+    view = memoryview(payload)
+    with _raw(session).cursor() as cur:
+        with cur.copy(stmt) as copy:
+            for i in range(0, len(view), _CHUNK):
+                copy.write(view[i : i + _CHUNK])
+        return int(cur.rowcount)
+
+
+def distinct_texts(session: Session, stage: Stage, column: str) -> list[str]:
+    """Every distinct cell of one column of the stage."""
+    with _raw(session).cursor() as cur:
+        cur.execute(sql.SQL("SELECT DISTINCT {} FROM {}").format(
+            sql.Identifier(column), sql.Identifier(stage.name)))
+        return [r[0] for r in cur.fetchall()]
+
+
+@dataclass(frozen=True)
+class ColumnMap:
+    """How a staged text column becomes its stored value: a plain cast where every cell
+    is already in the stored form (``pairs`` None), else a lookup of each distinct text."""
+
+    column: str
+    pairs: Sequence[tuple[str, Any]] | None = None
+
+
+def _value_exprs(cur: psycopg.Cursor[Any], stage: Stage,
+                 maps: Sequence[ColumnMap]) -> tuple[list[sql.Composable], sql.Composable]:
+    """The SELECT list (in :data:`COLUMNS` order) and FROM clause turning staged text
+    into stored values; lookup tables are created (temporary) for mapped columns."""
+    by_col = {m.column: m for m in maps}
+    exprs: list[sql.Composable] = []
+    source: sql.Composable = sql.SQL("{} s").format(sql.Identifier(stage.name))
+    for col in COLUMNS:
+        m = by_col.get(col)
+        cast = sql.SQL(_CASTS[col])
+        if m is None or m.pairs is None:
+            exprs.append(sql.SQL("s.{}::{}").format(sql.Identifier(col), cast))
+            continue
+        table = sql.Identifier(f"{stage.name}_{col}")
+        cur.execute(sql.SQL("CREATE TEMP TABLE {} (raw text PRIMARY KEY, val {}) "
+                            "ON COMMIT DROP").format(table, cast))
+        with cur.copy(sql.SQL("COPY {} (raw, val) FROM STDIN").format(table)) as copy:
+            for raw, val in m.pairs:
+                copy.write_row((raw, val))
+        cur.execute(sql.SQL("ANALYZE {}").format(table))
+        alias = sql.Identifier(f"m_{col}")
+        source = sql.SQL("{} JOIN {} {} ON {}.raw = s.{}").format(
+            source, table, alias, alias, sql.Identifier(col))
+        exprs.append(sql.SQL("{}.val").format(alias))
+    return exprs, source
+
+
+# ---------------------------------------------------------------- loading
+
+
+@dataclass(frozen=True)
+class LoadCounts:
+    inserted: int
+    updated: int
+
+
+def _month_after(month: dt.date) -> dt.date:
+    return dt.date(month.year + month.month // 12, month.month % 12 + 1, 1)
+
+
+def _bounds(month: dt.date) -> sql.Composable:
+    return sql.SQL("FROM ({}) TO ({})").format(
+        sql.Literal(month.isoformat()), sql.Literal(_month_after(month).isoformat()))
+
+
+def _exists(cur: psycopg.Cursor[Any], query: sql.Composable, *args: Any) -> bool:
+    cur.execute(sql.SQL("SELECT EXISTS ({})").format(query), args)
+    row = cur.fetchone()
+    return bool(row and row[0])
+
+
+def _partitions(cur: psycopg.Cursor[Any]) -> set[str]:
+    cur.execute(
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+        "WHERE i.inhparent = %s::regclass", (TABLE,))
+    return {r[0] for r in cur.fetchall()}
+
+
+def _split_from_default(cur: psycopg.Cursor[Any], month: dt.date) -> None:
+    """Give ``month`` its own partition, moving its rows out of the default partition."""
+    name = sql.Identifier(partition_name(month))
+    lo, hi = month, _month_after(month)
+    cur.execute(sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS)").format(
+        name, sql.Identifier(TABLE)))
+    cur.execute(sql.SQL("WITH moved AS (DELETE FROM {} WHERE date >= %s AND date < %s "
+                        "RETURNING id, date, point_id, vehicle_id, kg) "
+                        "INSERT INTO {} SELECT * FROM moved").format(
+        sql.Identifier(DEFAULT_PARTITION), name), (lo, hi))
+    cur.execute(sql.SQL("ALTER TABLE {} ATTACH PARTITION {} {}").format(
+        sql.Identifier(TABLE), name, _bounds(month)))
+
+
+def load_records(session: Session, stage: Stage, maps: Sequence[ColumnMap],
+                 months: Sequence[dt.date], rows: int) -> LoadCounts:
+    """Write every staged row (``rows`` of them, in ``months``, first days) into
+    ``collection_records``; rows whose natural key exists update its kg."""
+    cur_ = _raw(session).cursor()
+    with cur_ as cur:
+        cur.execute("SET LOCAL jit = off")
+        cur.execute("SET LOCAL maintenance_work_mem = '256MB'")
+        # one bulk load at a time makes and attaches partitions
+        cur.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.' || %s))",
+                    (TABLE,))
+        have = _partitions(cur)
+        new: list[dt.date] = []
+        old: list[dt.date] = []
+        for m in sorted(set(months)):
+            name = partition_name(m)
+            if name in have:
+                old.append(m)
+            elif _exists(cur, sql.SQL("SELECT 1 FROM {} WHERE date >= %s AND date < %s")
+                         .format(sql.Identifier(DEFAULT_PARTITION)), m, _month_after(m)):
+                _split_from_default(cur, m)
+                old.append(m)
+            else:
+                new.append(m)
+        exprs, source = _value_exprs(cur, stage, maps)
+        loader = sql.Identifier(f"{stage.name}_load")
+        rest = sql.Identifier(f"{stage.name}_rest")
+        target = sql.Identifier(TABLE)
+        cur.execute(sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS) "
+                            "PARTITION BY RANGE (date)").format(loader, target))
+        for m in new:
+            part = sql.Identifier(partition_name(m))
+            check = sql.Identifier(f"{partition_name(m)}_bounds")
+            cur.execute(sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS, CONSTRAINT {} "
+                                "CHECK (date >= %s AND date < %s))").format(part, target, check),
+                        (m, _month_after(m)))
+            cur.execute(sql.SQL("ALTER TABLE {} ATTACH PARTITION {} {}").format(
+                loader, part, _bounds(m)))
+        cur.execute(sql.SQL("CREATE TABLE {} PARTITION OF {} DEFAULT").format(rest, loader))
+        cols = sql.SQL(", ").join(map(sql.Identifier, COLUMNS))
+        cur.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(
+            loader, cols, sql.SQL(", ").join(exprs), source))
+        if cur.rowcount != rows:
+            raise BulkRefused(f"staged {rows} rows but {cur.rowcount} reached the table")
+        for m in new:
+            cur.execute(sql.SQL("ALTER TABLE {} DETACH PARTITION {}").format(
+                loader, sql.Identifier(partition_name(m))))
+        cur.execute(sql.SQL("ALTER TABLE {} DETACH PARTITION {}").format(loader, rest))
+        cur.execute(sql.SQL("DROP TABLE {}").format(loader))
+        for m in new:
+            name = partition_name(m)
+            # the CHECK constraint spares the attach a scan; the attach builds the
+            # indexes (sorted) and checks the foreign key in one query
+            cur.execute(sql.SQL("ALTER TABLE {} ATTACH PARTITION {} {}").format(
+                target, sql.Identifier(name), _bounds(m)))
+            cur.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
+                sql.Identifier(name), sql.Identifier(f"{name}_bounds")))
+            cur.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(name)))
+        cur.execute(sql.SQL("SELECT count(*) FROM {}").format(rest))
+        n_rest = int(cur.fetchone()[0])  # type: ignore[index]
+        inserted = rows - n_rest
+        if n_rest:
+            inserted += _upsert(cur, rest, old)
+        cur.execute(sql.SQL("DROP TABLE {}").format(rest))
+        cur.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(stage.name)))
+    return LoadCounts(inserted, rows - inserted)
+
+
+def _upsert(cur: psycopg.Cursor[Any], rest: sql.Identifier, months: Sequence[dt.date]) -> int:
+    """Upsert the rows of ``rest`` (months that already hold rows); returns how many
+    were new."""
+    target = sql.Identifier(TABLE)
+    where = sql.SQL(" OR ").join(
+        sql.SQL("(date >= {} AND date < {})").format(
+            sql.Literal(m.isoformat()), sql.Literal(_month_after(m).isoformat()))
+        for m in months)
+    count = sql.SQL("SELECT count(*) FROM {} WHERE {}").format(target, where)
+    cur.execute(count)
+    before = int(cur.fetchone()[0])  # type: ignore[index]
+    cols = sql.SQL(", ").join(map(sql.Identifier, COLUMNS))
+    cur.execute(sql.SQL(
+        "INSERT INTO {t} AS r ({c}) SELECT {c} FROM {rest} "
+        "ON CONFLICT (date, point_id, vehicle_id) DO UPDATE SET kg = excluded.kg "
+        "WHERE r.kg IS DISTINCT FROM excluded.kg").format(t=target, c=cols, rest=rest))
+    cur.execute(count)
+    return int(cur.fetchone()[0]) - before  # type: ignore[index]
+
+
+def stage_names(session: Session) -> list[str]:
+    """Staging tables left in the current schema (none after any import)."""
+    with _raw(session).cursor() as cur:
+        cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
+                    "AND tablename LIKE '\\_records\\_stage\\_%%'")
+        return [r[0] for r in cur.fetchall()]
+
+
+def partitions_of_records(session: Session) -> list[str]:
+    """The partitions of ``collection_records``, by name."""
+    with _raw(session).cursor() as cur:
+        return sorted(_partitions(cur))
