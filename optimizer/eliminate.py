@@ -21,7 +21,7 @@ import numpy as np
 
 from optimizer.group import insert_dropped, spare_unloads
 from optimizer.jobs import Job
-from optimizer.large import nearest_that_fit, route_cost
+from optimizer.large import improve_neighbourhoods, nearest_that_fit, route_cost
 from optimizer.model import RoutingModel
 from optimizer.params import Budget, SolveParams
 from optimizer.problem import Problem
@@ -56,7 +56,9 @@ def eliminate_routes(problem: Problem, params: SolveParams, jobs: Sequence[Job],
 
     First, jobs left out are put into the routes nearest to them, an idle vehicle
     that can take them joining (:func:`serve_dropped`). Then routes are taken out one
-    at a time, cheapest first. Returns the day's routes (emptied vehicles keep an
+    at a time, cheapest first; a vehicle set free this way is offered to the jobs
+    still left out. When every route has failed, the rest of the budget re-plans
+    neighbourhoods of routes (:func:`large.improve_neighbourhoods`). Returns the day's routes (emptied vehicles keep an
     empty route), the jobs left out and stats. Counted budgets try each route once.
     """
     t0 = time.monotonic()
@@ -103,12 +105,25 @@ def eliminate_routes(problem: Problem, params: SolveParams, jobs: Sequence[Job],
                                               victim.start_s, None)
         # neighbours changed: a route that failed before may fit now
         failed = {victim.vehicle}
-    stats: dict[str, object] = {"eliminate_tried": tried, "eliminate_removed": removed,
-                                "eliminate_saving": round(saved),
-                                "served_after_search": n_before - len(dropped),
-                                "eliminate_s": round(time.monotonic() - t0, 1)}
+        if dropped and any(victim.vehicle in jobs[j].vehicles for j in dropped) \
+                and budget.allows(1.0):
+            # the vehicle set free may serve what was left out
+            left = budget.left_s()
+            dropped = serve_dropped(problem, params, jobs, by_vehicle, dropped,
+                                    budget.until(time.monotonic() + max(3.0, left / 3)),
+                                    max_jobs)
+    routes = list(by_vehicle.values())
+    stats: dict[str, object] = {}
+    if budget.allows(1.5):
+        # every route has failed: the rest re-plans neighbourhoods (serve more, shorter)
+        routes, dropped, stats = improve_neighbourhoods(problem, params, jobs, routes,
+                                                        dropped, budget)
+    stats.update({"eliminate_tried": tried, "eliminate_removed": removed,
+                  "eliminate_saving": round(saved),
+                  "served_after_search": n_before - len(dropped),
+                  "eliminate_s": round(time.monotonic() - t0, 1)})
     log.debug("route elimination: %s", stats)
-    return list(by_vehicle.values()), dropped, stats
+    return routes, dropped, stats
 
 
 def serve_dropped(problem: Problem, params: SolveParams, jobs: Sequence[Job],
@@ -178,6 +193,7 @@ def _replan(problem: Problem, params: SolveParams, jobs: Sequence[Job],
     the cheapest feasible positions, a search for what did not fit, insertion again,
     and a short search to shorten them when all fit); None when nothing was read.
     Returns the new routes (global job indices) and the jobs left out."""
+    t0 = time.monotonic()
     sub = [ref for g in take for ref in by_vehicle[g].client_refs()] + extra
     local = {j: i for i, j in enumerate(sub)}
     sub_jobs = [jobs[i] for i in sub]
@@ -196,6 +212,7 @@ def _replan(problem: Problem, params: SolveParams, jobs: Sequence[Job],
                               budget.until(time.monotonic() + (1 - SEARCH_SHARE) * budget.left_s()))
     if inserted is not None:
         raw = inserted
+    n_inserted_left = len(raw.dropped)
     if raw.dropped and budget.allows(0.5):
         again = model.solve(budget.left_s(), "auto",
                             initial=model.routes_as_indices([rr.stops() for rr in raw.routes]))
@@ -211,5 +228,8 @@ def _replan(problem: Problem, params: SolveParams, jobs: Sequence[Job],
                              initial=model.routes_as_indices([rr.stops() for rr in raw.routes]))
         if polish.found and not polish.dropped and polish.objective < raw.objective:
             raw = polish
+    log.debug("replan %d routes + %d jobs: %d left out after insertion, %d at the end, "
+              "%.1f s", len(take), len(extra), n_inserted_left, len(raw.dropped),
+              time.monotonic() - t0)
     relabel_clients(raw.routes, sub)
     return raw.routes, [sub[i] for i in raw.dropped]

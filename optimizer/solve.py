@@ -68,7 +68,9 @@ def solve(problem: Problem, params: SolveParams | None = None,
         if sol is not None:
             return sol
     prep = prepare(problem)
-    share = 0.0 if params.strategy == "plain" else min(0.9, max(0.0, params.eliminate_share))
+    # vehicles cost nothing to use: no route is worth emptying, the search gets it all
+    share = 0.0 if params.strategy == "plain" or not any(
+        v.fixed_cost > 0 for v in problem.vehicles) else min(0.9, max(0.0, params.eliminate_share))
     main = replace(params, time_limit_s=params.time_limit_s * (1.0 - share))
     main_progress = progress
     if progress is not None and share > 0:
