@@ -17,11 +17,12 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import ConvexHull, QhullError
 
-from logistics.domain import CATEGORY_BY_KEY
+from logistics.domain import CATEGORY_BY_KEY, TRANSFER_KINDS
 from logistics.persistence import dashboard_repo, plan_repo, reporting_repo
 from logistics.persistence import repositories as repo
 from logistics.persistence.db import Session
 from logistics.planning.document import Plan, Route
+from logistics.planning.reconcile import reconcile_day
 from logistics.reporting.metrics import NO_TOWN, REGISTRY, compute_metrics
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ KPI_KEYS = (
     "resource_utilisation_rate",
     "collection_coverage",
     "t_per_truck_day",
+    "in_transit_t",
 )
 ALL = ""  # the "all towns" key of per-town data
 
@@ -59,9 +61,8 @@ def data_years(session: Session) -> list[int]:
 # --------------------------------------------------------------------------- overview
 
 
-def compute_kpis(session: Session, year: int) -> dict[str, Any]:
-    """The year's official figures with their inputs (county)."""
-    start, end = dt.date(year, 1, 1), dt.date(year, 12, 31)
+def compute_kpis(session: Session, start: dt.date, end: dt.date) -> dict[str, Any]:
+    """The period's official figures with their inputs (county), and what it covers."""
     doc = compute_metrics(session, start, end)
     metrics = doc["groups"][0]["metrics"]
     cards = []
@@ -77,7 +78,7 @@ def compute_kpis(session: Session, year: int) -> dict[str, Any]:
                 "missing": m.get("missing"),
             }
         )
-    return {"year": year, "from": doc["from"], "to": doc["to"], "cards": cards}
+    return {"from": doc["from"], "to": doc["to"], "covers": doc["covers"], "cards": cards}
 
 
 def compute_monthly_tonnage(session: Session, years: list[int]) -> dict[str, Any]:
@@ -137,22 +138,45 @@ def compute_coverage_trend(session: Session, year: int) -> dict[str, Any]:
 
 
 def compute_disposal_flows(session: Session, start: dt.date, end: dt.date) -> dict[str, Any]:
-    """Delivered tonnage stream -> facility -> harmless / not harmless (tickets)."""
+    """Where the tonnage went (tickets): stream -> facility, transfer station -> the
+    facility it sent loads on to, facility -> harmless / not harmless, and what a
+    transfer station still holds -> in transit. A tonne is counted once, where it ends."""
     rows = dashboard_repo.delivered_by_facility(session, start, end)
+    sent = dashboard_repo.sent_on_links(session, start, end)
+    kinds = {f.facility_id: f.kind for f in repo.all_facilities(session)}
     cats = _category_order([str(r[0]) for r in rows])
-    facs = sorted({(str(r[1]), str(r[2]), bool(r[3])) for r in rows})
+    facs: dict[str, tuple[str, bool]] = {str(r[1]): (str(r[2]), bool(r[3])) for r in rows}
+    for src, src_name, fid, name, harmless, _kind, _kg in sent:
+        facs.setdefault(str(fid), (str(name), bool(harmless)))
+        facs.setdefault(str(src), (str(src_name), False))
+    order = sorted(facs)
     nodes: list[dict[str, Any]] = [{"id": f"cat:{c}", "kind": "category", "key": c} for c in cats]
-    nodes += [{"id": f"fac:{f}", "kind": "facility", "key": f, "name": n} for f, n, _h in facs]
-    nodes += [{"id": "harmless", "kind": "outcome", "key": "harmless"},
-              {"id": "not_harmless", "kind": "outcome", "key": "not_harmless"}]
+    nodes += [{"id": f"fac:{f}", "kind": "facility", "key": f, "name": facs[f][0]}
+              for f in order]
     links: list[dict[str, Any]] = []
-    by_fac: dict[str, float] = {}
+    inflow: dict[str, float] = {}
+    outflow: dict[str, float] = {}
     for c, f, _n, _h, kg in sorted(rows, key=lambda r: (cats.index(str(r[0])), str(r[1]))):
         links.append({"source": f"cat:{c}", "target": f"fac:{f}", "t": round(float(kg) / 1000, 3)})
-        by_fac[str(f)] = by_fac.get(str(f), 0.0) + float(kg)
-    for f, _n, h in facs:
-        links.append({"source": f"fac:{f}", "target": "harmless" if h else "not_harmless",
-                      "t": round(by_fac[f] / 1000, 3)})
+        inflow[str(f)] = inflow.get(str(f), 0.0) + float(kg)
+    for src, _sn, fid, _n, _h, _k, kg in sorted(sent, key=lambda r: (str(r[0]), str(r[2]))):
+        links.append({"source": f"fac:{src}", "target": f"fac:{fid}",
+                      "t": round(float(kg) / 1000, 3)})
+        inflow[str(fid)] = inflow.get(str(fid), 0.0) + float(kg)
+        outflow[str(src)] = outflow.get(str(src), 0.0) + float(kg)
+    outcomes = ["harmless", "not_harmless"]
+    for f in order:
+        left = inflow.get(f, 0.0) - outflow.get(f, 0.0)
+        if left <= 0.0005:
+            continue
+        if kinds.get(f) in TRANSFER_KINDS:
+            target = "in_transit"
+        else:
+            target = "harmless" if facs[f][1] else "not_harmless"
+        if target not in outcomes:
+            outcomes.append(target)
+        links.append({"source": f"fac:{f}", "target": target, "t": round(left / 1000, 3)})
+    nodes += [{"id": o, "kind": "outcome", "key": o} for o in outcomes]
     return {"from": start.isoformat(), "to": end.isoformat(), "nodes": nodes, "links": links}
 
 
@@ -261,6 +285,22 @@ def _route_data(r: Route, day: dt.date) -> dict[str, Any]:
             load_kg.append(float(sum(s.load_kg.values())))
         prev_dep = dep
     collects = [s for s in stops if s.kind == "collect"]
+    # the legs of each stream: a leg takes the stream of the stop it goes to (a collect),
+    # else of the trip it ends (unload, depot); lon/lat lists with None between legs
+    streams: dict[str, dict[str, list[float | None]]] = {}
+    trip_cat: str | None = None
+    prev: Any = None
+    for st in stops:
+        if st.lon is None:
+            continue
+        cat = st.category if st.kind == "collect" and st.category else trip_cat
+        if prev is not None and cat is not None:
+            leg = streams.setdefault(cat, {"lon": [], "lat": []})
+            leg["lon"] += [prev.lon, st.lon, None]
+            leg["lat"] += [prev.lat, st.lat, None]
+        if st.kind == "collect" and st.category:
+            trip_cat = st.category
+        prev = st
     return {
         "vehicle_id": r.vehicle_id,
         "depot_id": r.depot_id,
@@ -270,6 +310,7 @@ def _route_data(r: Route, day: dt.date) -> dict[str, Any]:
         "collects": len(collects),
         "trips": len(unloads),
         "path": path,
+        "streams": {c: streams[c] for c in _category_order(list(streams))},
         "unloads": unloads,
         "segments": segments,
         "load": {"h": load_t, "kg": load_kg},
@@ -351,3 +392,18 @@ def compute_fleet(
 
 def town_names(session: Session) -> list[str]:
     return reporting_repo.town_names(session)
+
+
+# --------------------------------------------------------------------------- plan vs actual
+
+
+def compute_plan_vs_actual(session: Session, day: dt.date) -> dict[str, Any] | None:
+    """Reconciliation of the day (plan versus weighbridge tickets and records), computed
+    without storing it; None without a plan or before anything was recorded."""
+    if plan_repo.current_plan(session, day) is None:
+        return None
+    doc = reconcile_day(session, day, store=False)
+    if not doc["actual"]["tickets"] and not doc["actual"]["records"]:
+        return None
+    return {k: doc[k] for k in ("date", "plan_id", "threshold_pct", "planned", "actual",
+                                "matched", "counts", "findings")}

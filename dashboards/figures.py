@@ -25,25 +25,30 @@ SEGMENT_COLOURS = {
     "waiting": "#F2CF5B",
 }
 TRUCK_COLOURS = qualitative.Dark24 + qualitative.Light24
+OUTCOME_COLOURS = {"harmless": "#2ca02c", "not_harmless": "#d62728", "in_transit": "#F2A93B"}
+GREY = "rgba(150,150,150,0.35)"
 
 LABELS: dict[str, dict[str, str]] = {
     "zh": {
         "monthly": "月度清运量（吨，按类别）", "month": "月份", "t": "吨",
         "coverage": "垃圾分类覆盖率（户，月末）", "county": "全县", "share": "覆盖率",
         "sankey": "去向：类别 → 设施 → 是否无害化（吨）", "harmless": "无害化处理",
-        "not_harmless": "非无害化（中转）", "map": "县域点位与设施", "facility": "设施",
+        "not_harmless": "非无害化", "map": "县域点位与设施", "facility": "设施",
         "depot": "车场", "routes": "收运路线", "unload": "卸料", "gantt": "车辆时间线",
         "hour": "时刻", "truck": "车辆", "load": "车载量（公斤）", "kg": "公斤",
         "driving": "行驶", "collecting": "收集", "unloading": "卸料", "break": "休息",
         "waiting": "等待", "utilisation": "班次利用率", "km": "公里", "trips": "趟数",
         "fleet": "车队（计划日）", "year_t": "全年清运量（吨）", "points": "收集点",
-        "town_hull": "乡镇范围", "no_tickets": "本年无过磅记录",
+        "town_hull": "乡镇范围", "no_tickets": "本期无过磅记录", "in_transit": "中转在途",
+        "other_trucks": "其他车辆", "collect": "收集点", "spark_t": "日清运量（吨）",
+        "spark_harmless": "日无害化处理率", "spark_coverage": "日收运覆盖率",
+        "spark_transfer_t": "转运站存量（吨，日末）",
     },
     "en": {
         "monthly": "Tonnage per month by stream (t)", "month": "Month", "t": "t",
         "coverage": "Source-separation coverage (households, month end)", "county": "County",
         "share": "Coverage", "sankey": "Where it went: stream → facility → harmless (t)",
-        "harmless": "Harmlessly disposed", "not_harmless": "Not harmless (transfer)",
+        "harmless": "Harmlessly disposed", "not_harmless": "Not harmless",
         "map": "County points and facilities", "facility": "Facility", "depot": "Depot",
         "routes": "Routes", "unload": "Unload", "gantt": "Truck timeline", "hour": "Time",
         "truck": "Truck", "load": "Load on board (kg)", "kg": "kg", "driving": "Driving",
@@ -51,7 +56,11 @@ LABELS: dict[str, dict[str, str]] = {
         "waiting": "Waiting", "utilisation": "Shift utilisation", "km": "km",
         "trips": "Trips", "fleet": "Fleet (plan day)", "year_t": "Year tonnage (t)",
         "points": "Collection points", "town_hull": "Town area",
-        "no_tickets": "No weighbridge tickets this year",
+        "no_tickets": "No weighbridge tickets in the period", "in_transit": "In transit",
+        "other_trucks": "Other trucks", "collect": "Collection points",
+        "spark_t": "Tonnage per day (t)", "spark_harmless": "Harmless rate per day",
+        "spark_coverage": "Collection coverage per day",
+        "spark_transfer_t": "Transfer stock at day end (t)",
     },
 }
 
@@ -141,7 +150,7 @@ def draw_disposal_sankey(data: dict[str, Any], lang: str = "zh") -> go.Figure:
             colours.append("#8c8c8c")
         else:
             names.append(label(lang, n["key"]))
-            colours.append("#2ca02c" if n["key"] == "harmless" else "#d62728")
+            colours.append(OUTCOME_COLOURS.get(n["key"], "#d62728"))
     links = data["links"]
     if not links:
         # plotly.js throws "Invalid array length" on a sankey without links
@@ -317,3 +326,69 @@ def draw_fleet_year(data: dict[str, Any], lang: str = "zh") -> go.Figure:
     ))
     title = label(lang, "year_t") + (f" {data['year']}" if data.get("year") else "")
     return _layout(fig, title, yaxis_title=label(lang, "t"))
+
+
+def draw_truck_map(plan: dict[str, Any], m: dict[str, Any], vehicle: str,
+                   lang: str = "zh") -> go.Figure:
+    """One truck's day: its legs coloured by stream (GB/T 19095 colours), its collect
+    stops, its unloads marked large; every other truck's route in grey beneath."""
+    fig = go.Figure()
+    lon: list[float | None] = []
+    lat: list[float | None] = []
+    for r in plan["routes"]:
+        if r["vehicle_id"] != vehicle:
+            lon += [p[0] for p in r["path"]] + [None]
+            lat += [p[1] for p in r["path"]] + [None]
+    fig.add_trace(go.Scattermap(lon=lon, lat=lat, mode="lines", name=label(lang, "other_trucks"),
+                                line={"width": 1, "color": GREY}, hoverinfo="skip"))
+    route = next((r for r in plan["routes"] if r["vehicle_id"] == vehicle), None)
+    if route is not None:
+        for c, leg in route["streams"].items():
+            # a dark casing under the stream colour: grey (residual) stays visible over
+            # the grey of the other trucks
+            fig.add_trace(go.Scattermap(
+                lon=leg["lon"], lat=leg["lat"], mode="lines", showlegend=False,
+                line={"width": 6, "color": "#222222"}, hoverinfo="skip"))
+            fig.add_trace(go.Scattermap(
+                lon=leg["lon"], lat=leg["lat"], mode="lines+markers",
+                name=f"{vehicle} · {cat_name(c, lang)}",
+                line={"width": 3, "color": cat_colour(c)},
+                marker={"size": 7, "color": cat_colour(c)},
+                hovertemplate=f"{vehicle} {cat_name(c, lang)}<extra></extra>",
+            ))
+        un = route["unloads"]
+        fig.add_trace(go.Scattermap(
+            lon=[u["lon"] for u in un], lat=[u["lat"] for u in un], mode="markers",
+            name=label(lang, "unload"), marker={"size": 20, "color": "#000000", "opacity": 0.7},
+            text=[f"{vehicle} → {u['id']} {int(u['at']):02d}:{round(u['at'] % 1 * 60):02d}"
+                  for u in un],
+            hovertemplate="%{text}<extra></extra>",
+        ))
+    _map_layout(fig, f"{label(lang, 'routes')} {plan['date']} · {vehicle}", m, lang)
+    if route is not None and route["path"]:
+        lons = [p[0] for p in route["path"]]
+        lats = [p[1] for p in route["path"]]
+        span = max(max(lons) - min(lons), max(lats) - min(lats))
+        fig.update_layout(map={"center": {"lon": (min(lons) + max(lons)) / 2,
+                                          "lat": (min(lats) + max(lats)) / 2},
+                               "zoom": _zoom(span * 1.15)})
+    return fig
+
+
+def draw_sparkline(series: dict[str, Any], key: str, lang: str = "zh",
+                   fraction: bool = False) -> go.Figure:
+    """A small line of one daily series (no axes but the last value's)."""
+    xs, ys = series["days"], series[key]
+    fig = go.Figure(go.Scatter(
+        x=xs, y=ys, mode="lines", line={"width": 2, "color": "#1E5BA8"}, connectgaps=False,
+        fill="tozeroy", fillcolor="rgba(30,91,168,0.08)",
+        hovertemplate="%{x}: " + ("%{y:.1%}" if fraction else "%{y:,.1f}") + "<extra></extra>",
+    ))
+    fig.update_layout(
+        title={"text": label(lang, f"spark_{key}"), "x": 0.01, "font": {"size": 12}},
+        font={"family": FONT, "size": 11}, template="plotly_white", height=130,
+        margin={"l": 36, "r": 8, "t": 28, "b": 18}, showlegend=False,
+        xaxis={"showgrid": False, "showticklabels": False},
+        yaxis={"tickformat": ".0%" if fraction else ",.0f", "nticks": 3},
+    )
+    return fig

@@ -150,7 +150,7 @@ def compute_landing(session: Session, target: float = HARMLESS_TARGET) -> dict[s
     ytd_start = dt.date(last.year, 1, 1)
     blocks = [_block(session, last, last, "day"),
               _block(session, ytd_start, dt.date(last.year, 12, 31), "year_to_date")]
-    d = periods.default_periods(last)
+    d = periods.default_periods(last, first)
     assert d is not None
     y0, y1 = d["year"]
     if y1 < last:

@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session
@@ -62,14 +63,14 @@ def test_disposal_flows(county: Session) -> None:
     data = D.compute_disposal_flows(county, dt.date(2020, 1, 1), dt.date(2020, 1, 31))
     assert [n["id"] for n in data["nodes"]] == [
         "cat:recyclable", "cat:kitchen", "cat:residual", "fac:F1", "fac:F2", "fac:F3", "fac:F4",
-        "harmless", "not_harmless"]
+        "harmless", "not_harmless", "in_transit"]
     assert data["links"] == [
         {"source": "cat:recyclable", "target": "fac:F4", "t": 0.4},
         {"source": "cat:kitchen", "target": "fac:F3", "t": 0.65},
         {"source": "cat:residual", "target": "fac:F1", "t": 9.0},
         {"source": "cat:residual", "target": "fac:F2", "t": 1.5},
         {"source": "fac:F1", "target": "harmless", "t": 9.0},
-        {"source": "fac:F2", "target": "not_harmless", "t": 1.5},
+        {"source": "fac:F2", "target": "in_transit", "t": 1.5},  # a transfer station
         {"source": "fac:F3", "target": "harmless", "t": 0.65},
         {"source": "fac:F4", "target": "harmless", "t": 0.4},
     ]
@@ -144,17 +145,24 @@ def test_plan_day_and_fleet(county: Session) -> None:
 
 
 def test_kpis(county: Session) -> None:
-    k = D.compute_kpis(county, 2020)
+    k = D.compute_kpis(county, dt.date(2020, 1, 1), dt.date(2020, 12, 31))
     cards = {c["key"]: c for c in k["cards"]}
     assert cards["tonnage_collected_t"]["value"] == 11.55
-    assert cards["separation_coverage_households"]["inputs"]["on"] == "2020-12-31"
+    # the data ends on 13 January: the year is counted to date, coverage read that day
+    assert cards["separation_coverage_households"]["inputs"]["on"] == "2020-01-13"
+    assert k["covers"]["to"] == "2020-01-13" and k["covers"]["kind"] == "year_to_date"
     assert list(cards) == list(D.KPI_KEYS)
 
 
 def test_static_pages(county: Session, tmp_path: Path) -> None:
     paths = write_dashboards(county, tmp_path / "dash", lang="en")
     names = sorted(p.name for p in paths)
-    assert names == sorted(["index.html", *(f"{p}.html" for p in PAGES), "plotly.min.js"])
+    # data 6..13 January 2020: the newest complete month is none before the data, so the
+    # default year is the running one; the selector offers it and January to date
+    periods = sorted(n for n in names if n.startswith("overview_"))
+    assert names == sorted([*(f"{p}.html" for p in PAGES), "plotly.min.js", *periods])
+    for n in periods:
+        assert f'data-href="{n}"' in (tmp_path / "dash" / "overview.html").read_text("utf-8")
     assert len(list((tmp_path / "dash").glob("*.js"))) == 1
     for p in PAGES:
         text = (tmp_path / "dash" / f"{p}.html").read_text(encoding="utf-8")
@@ -163,6 +171,7 @@ def test_static_pages(county: Session, tmp_path: Path) -> None:
         assert "https://" not in text.split('<script id="page-data"')[0]
     index = (tmp_path / "dash" / "index.html").read_text(encoding="utf-8")
     assert all(f'href="{p}.html"' in index for p in PAGES)
+    assert 'data-key="in_transit_t"' in index
     overview = (tmp_path / "dash" / "overview.html").read_text(encoding="utf-8")
     assert 'data-key="harmless_disposal_rate"' in overview
     assert 'id="monthly-select"' in overview
@@ -197,3 +206,171 @@ def test_cli_dashboards(county: Session, db_url: str, tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["dashboards", "--db", db_url, "--out", str(tmp_path / "e"),
                                    "--lang", "fr"])
     assert res.exit_code == 2
+
+
+# --------------------------------------------------------------------------- landing page
+
+METRICS_DATA = Path(__file__).parent / "data" / "metrics"
+
+
+@pytest.fixture
+def chain(session: Session) -> Session:
+    """The county of test_metrics_transfer (a transfer station sending loads on)."""
+    from logistics.imports import import_paths
+
+    import_paths(session, sorted(METRICS_DATA.glob("*.csv")))
+    session.commit()
+    return session
+
+
+def _raw_days() -> dict[str, Any]:
+    """Daily figures of the last days, computed from the CSV rows with pandas."""
+    import pandas as pd
+
+    r = pd.read_csv(METRICS_DATA / "records.csv")
+    t = pd.read_csv(METRICS_DATA / "tickets.csv", dtype=str, keep_default_na=False)
+    t.columns = ["no", "facility_id", "time", "category", "kg", "vehicle", "source"]
+    t["kg"] = t["kg"].astype(float)
+    t["day"] = pd.to_datetime(t["time"]).dt.date.astype(str)
+    f = pd.read_csv(METRICS_DATA / "facilities.csv").set_index("facility_id")
+    harmless = {k for k, v in f["harmless"].astype(str).str.lower().eq("true").items() if v}
+    kind = f["kind"].to_dict()
+    t_by = r.groupby("date")["kg"].sum()
+    final = t[(t["facility_id"].map(kind) != "transfer_station")
+              & t["facility_id"].isin(harmless)].groupby("day")["kg"].sum()
+    into = t[t["facility_id"].map(kind) == "transfer_station"].groupby("day")["kg"].sum()
+    out = t[t["source"].map(kind) == "transfer_station"].groupby("day")["kg"].sum()
+    days = sorted(set(r["date"]))
+    stock, stocks = 0.0, {}
+    for d in sorted(set(days) | set(t["day"])):
+        stock += float(into.get(d, 0.0)) - float(out.get(d, 0.0))
+        stocks[d] = round(stock / 1000, 3)
+    return {"last": days[-1], "t": {d: round(float(t_by[d]) / 1000, 3) for d in days},
+            "harmless": {d: round(float(final.get(d, 0.0)) / float(t_by[d]), 4) for d in days},
+            "stock": stocks, "records": r}
+
+
+def test_landing_series_and_cards_from_the_raw_rows(chain: Session) -> None:
+    from dashboards.landing import compute_landing
+
+    raw = _raw_days()
+    data = compute_landing(chain)
+    assert data["last"] == raw["last"] == "2020-04-10"
+    s = data["series"]
+    assert s["days"][-1] == "2020-04-10" and len(s["days"]) == 41  # from the first day
+    for i, d in enumerate(s["days"]):
+        assert s["t"][i] == raw["t"][d], d
+        assert s["harmless"][i] == raw["harmless"][d], d
+        assert s["transfer_t"][i] == pytest.approx(raw["stock"][d], abs=1e-3), d
+    [day, ytd, done] = data["blocks"]
+    # the newest complete month is March: the third block is the year through March
+    assert done["covers"]["label"]["en"] == "2020 year to date (through 2020-03-31)"
+    assert (day["kind"], day["covers"]["label"]["en"]) == ("day", "2020-04-10")
+    assert ytd["covers"]["label"]["en"] == "2020 year to date (through 2020-04-10)"
+    cards = {c["key"]: c for c in day["cards"]}
+    assert cards["tonnage_collected_t"]["value"] == raw["t"]["2020-04-10"]
+    assert cards["in_transit_t"]["value"] == pytest.approx(raw["stock"]["2020-04-10"], abs=1e-3)
+
+
+def test_landing_alerts(chain: Session, tmp_path: Path) -> None:
+    from dashboards.landing import compute_alerts, compute_landing
+    from logistics.imports import import_paths
+
+    # a heavy day at the landfill (capacity 100 t) and a low harmless rate that day
+    (tmp_path / "tickets.csv").write_text(
+        "ticket_no,facility_id,time,category,net_kg\n"
+        "H1,L1,2020-04-10 15:00,residual,95000\n", encoding="utf-8")
+    import_paths(chain, [tmp_path / "tickets.csv"])
+    data = compute_landing(chain)
+    kinds = {a["kind"]: a for a in data["alerts"]}
+    near = kinds["near_capacity"]
+    assert (near["facility_id"], near["share"], near["severity"]) == ("L1", 0.95, "warn")
+    # points due on Friday 10 April without a record, from the rows
+    import pandas as pd
+
+    pts = pd.read_csv(METRICS_DATA / "points.csv", dtype=str, keep_default_na=False)
+    rec = _raw_days()["records"]
+    done = set(rec.loc[rec["date"] == "2020-04-10", "point_id"])
+    # Friday = 5; P4 (C3 kitchen) is due since C3 separates from 20 March
+    due = [p for p, d in zip(pts["point_id"], pts["days"], strict=True)
+           if d == "daily" or "5" in d.split(";")]
+    missed = sorted(set(due) - done)
+    if missed:
+        assert kinds["points_missed"]["points"] == missed
+        assert kinds["points_missed"]["due"] == len(due)
+    else:
+        assert "points_missed" not in kinds
+    # the landfill is not harmless: the day's rate falls below 95 %
+    assert {"kind": "harmless_below_target", "severity": "high", "scope": "day",
+            "value": data["series"]["harmless"][-1], "target": 0.95} in data["alerts"]
+    # stock growing three days in a row
+    series = {"days": ["a", "b", "c", "d"], "t": [1, 1, 1, 1], "harmless": [1.0] * 4,
+              "coverage": [1.0] * 4, "transfer_t": [0.0, 1.0, 2.5, 3.0]}
+    ytd = {"cards": [{"key": "harmless_disposal_rate", "value": 1.0}]}
+    grow = [a for a in compute_alerts(chain, dt.date(2020, 4, 10), series, ytd)
+            if a["kind"] == "transfer_stock_growing"]
+    assert grow == [{"kind": "transfer_stock_growing", "severity": "warn", "days": 3,
+                     "from_t": 0.0, "to_t": 3.0}]
+    series["transfer_t"] = [0.0, 1.0, 1.0, 3.0]
+    assert not [a for a in compute_alerts(chain, dt.date(2020, 4, 10), series, ytd)
+                if a["kind"] == "transfer_stock_growing"]
+
+
+def test_sankey_counts_a_tonne_once_where_it_ends(chain: Session) -> None:
+    data = D.compute_disposal_flows(chain, dt.date(2020, 3, 1), dt.date(2020, 3, 31))
+    links = {(li["source"], li["target"]): li["t"] for li in data["links"]}
+    assert ("fac:T1", "fac:I1") in links  # the loads sent on
+    assert ("fac:T1", "in_transit") in links  # what waits over the month end
+    from logistics.reporting.metrics import compute_metrics
+
+    m = compute_metrics(chain, dt.date(2020, 3, 1), dt.date(2020, 3, 31))["groups"][0]["metrics"]
+    harmless_t = sum(t for (s, tgt), t in links.items() if tgt == "harmless")
+    assert harmless_t == pytest.approx(m["harmless_disposal_rate"]["inputs"]["harmless_t"],
+                                       abs=0.01)
+    assert links[("fac:T1", "in_transit")] == pytest.approx(m["in_transit_t"]["value"], abs=0.01)
+    fig = F.draw_disposal_sankey(data, "en").to_dict()
+    assert "In transit" in list(fig["data"][0]["node"]["label"])
+
+
+def test_overview_period_selector_and_to_date_label(chain: Session) -> None:
+    html = render_page(chain, "overview", {"lang": "en"})
+    # the newest complete month is March: the default year runs to its end
+    assert "2020 year to date (through 2020-03-31)" in html
+    assert 'value="2020-03-01..2020-03-31" data-href="overview_2020-03-01_2020-03-31.html"' in html
+    served = render_page(chain, "overview", {"lang": "en", "period": "2020-04-01..2020-04-30"},
+                         static=False)
+    assert "April 2020 month to date (through 2020-04-10)" in served
+    assert 'data-href="overview.html?period=2020-03-01..2020-03-31&amp;lang=en"' in served
+    with pytest.raises(BadInput):
+        render_page(chain, "overview", {"period": "2020-05-01..2020-04-01"})
+
+
+# --------------------------------------------------------------------------- the day view
+
+
+def test_truck_map_one_truck_coloured_by_stream(county: Session) -> None:
+    plan = D.compute_plan_day(county, None)
+    assert plan is not None
+    v1 = plan["routes"][0]
+    assert list(v1["streams"]) == ["residual"]
+    leg = v1["streams"]["residual"]
+    # legs to each stop after the first collect, None between legs
+    assert leg["lon"].count(None) == len(v1["path"]) - 1
+    m = D.compute_county_map(county)
+    fig = F.draw_truck_map(plan, m, "V1", "en").to_dict()
+    names = [t.get("name") for t in fig["data"]]
+    assert names[0] == "Other trucks" and "V1 · Residual" in names and names[-1] == "Unload"
+    others = fig["data"][0]
+    v2_path = plan["routes"][1]["path"]
+    assert [x for x in others["lon"] if x is not None] == [p[0] for p in v2_path]
+    assert others["line"]["color"] == F.GREY
+
+
+def test_day_view_page(county: Session) -> None:
+    content = page_figures(county, "plan", {"lang": "en"})
+    plan_map = content["figures"][0]
+    assert plan_map["id"] == "plan_map"
+    assert set(plan_map["variants"]) == {"V1", "V2"}
+    html = render_page(county, "plan", {"lang": "en"})
+    assert 'id="plan_map-select"' in html and "Unassigned points (1)" in html
+    assert "Plan versus actual" in html

@@ -60,18 +60,24 @@ def json_bytes(doc: Any) -> bytes:
                       separators=(",", ":")).encode("utf-8")
 
 
-def _filters(date: dt.date | None, year: int | None, lang: str) -> dict[str, str]:
+def _filters(date: dt.date | None, year: int | None, lang: str,
+             period: str | None = None) -> dict[str, str]:
     f = {"lang": lang}
     if date is not None:
         f["date"] = date.isoformat()
     if year is not None:
         f["year"] = str(year)
+    if period is not None:
+        f["period"] = period
     return f
 
 
 DateQ = Annotated[dt.date | None, Query(description="plan day (default: newest plan)")]
 YearQ = Annotated[int | None, Query(ge=1900, le=2200)]
 LangQ = Annotated[str, Query(pattern="^(zh|en)$")]
+PeriodQ = Annotated[str | None, Query(
+    pattern=r"^\d{4}-\d{2}-\d{2}\.\.\d{4}-\d{2}-\d{2}$",
+    description="FROM..TO (overview; default: the newest complete year or year to date)")]
 
 
 @router.get("/dashboards", operation_id="list_dashboards", dependencies=[_READERS],
@@ -97,7 +103,8 @@ async def _page(request: Request, kind: str, page: str, filters: dict[str, str])
     def build(session: Session) -> Any:
         if kind == "json":
             return json_bytes(page_figures(session, page, filters))
-        return render_page(session, page, filters, plotly_src="/dashboards/plotly.min.js")
+        return render_page(session, page, filters, plotly_src="/dashboards/plotly.min.js",
+                           static=False)
 
     cache: TtlCache = request.app.state.read_cache
     key = ("dashboard", kind, page, tuple(sorted(filters.items())))
@@ -124,16 +131,16 @@ async def _html_answer(request: Request, page: str, filters: dict[str, str]) -> 
             responses={200: {"content": {"text/html": {}}, "description": "the page"}},
             summary="A dashboard page for browsers (links between pages are relative)")
 async def dashboard_page(request: Request, page: str, date: DateQ = None, year: YearQ = None,
-                         lang: LangQ = "zh") -> Response:
-    return await _html_answer(request, page, _filters(date, year, lang))
+                         lang: LangQ = "zh", period: PeriodQ = None) -> Response:
+    return await _html_answer(request, page, _filters(date, year, lang, period))
 
 
 @router.get("/dashboards/{page}", operation_id="get_dashboard", dependencies=[_READERS],
             tags=["dashboards"], summary="Figures of a dashboard page (plotly JSON)",
             response_model=dict[str, Any])
 async def dashboard(request: Request, page: str, date: DateQ = None, year: YearQ = None,
-                    lang: LangQ = "zh") -> Response:
-    body: bytes = await _page(request, "json", page, _filters(date, year, lang))
+                    lang: LangQ = "zh", period: PeriodQ = None) -> Response:
+    body: bytes = await _page(request, "json", page, _filters(date, year, lang, period))
     return Response(body, media_type="application/json")
 
 
@@ -142,5 +149,5 @@ async def dashboard(request: Request, page: str, date: DateQ = None, year: YearQ
             responses={200: {"content": {"text/html": {}}, "description": "the page"}},
             summary="A dashboard page as HTML (same as /dashboards/{page}.html)")
 async def dashboard_html(request: Request, page: str, date: DateQ = None, year: YearQ = None,
-                         lang: LangQ = "zh") -> Response:
-    return await _html_answer(request, page, _filters(date, year, lang))
+                         lang: LangQ = "zh", period: PeriodQ = None) -> Response:
+    return await _html_answer(request, page, _filters(date, year, lang, period))

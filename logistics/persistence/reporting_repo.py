@@ -201,6 +201,14 @@ def last_record_day(session: Session) -> dt.date | None:
     return d if isinstance(d, dt.date) else dt.date.fromisoformat(str(d)[:10])
 
 
+def first_record_day(session: Session) -> dt.date | None:
+    """The oldest day with collection records (None without any)."""
+    d = session.scalar(select(func.min(CollectionRecord.date)))
+    if d is None:
+        return None
+    return d if isinstance(d, dt.date) else dt.date.fromisoformat(str(d)[:10])
+
+
 def ticket_totals(session: Session, scope: Scoped) -> pd.DataFrame:
     """Columns category, kind, harmless, kg, tickets: weighbridge tickets summed by
     ticket category and the receiving facility's kind and harmless flag."""

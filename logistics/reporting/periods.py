@@ -113,23 +113,36 @@ def newest_complete_month(last: dt.date) -> tuple[dt.date, dt.date]:
     return prev_end.replace(day=1), prev_end
 
 
-def default_periods(last: dt.date | None) -> dict[str, tuple[dt.date, dt.date]] | None:
+def default_periods(last: dt.date | None, first: dt.date | None = None
+                    ) -> dict[str, tuple[dt.date, dt.date]] | None:
     """``{"month": newest complete month, "year": its year up to that month}`` (the
-    whole year when the month is December); None without data."""
+    whole year when the month is December); when no month with data is complete yet
+    (the data starts after the newest complete month), the running month and year, to
+    date. None without data."""
     if last is None:
         return None
     m0, m1 = newest_complete_month(last)
+    if first is not None and m1 < first:
+        return {"month": (last.replace(day=1), month_end(last)),
+                "year": (dt.date(last.year, 1, 1), dt.date(last.year, 12, 31))}
     return {"month": (m0, m1), "year": (dt.date(m1.year, 1, 1), m1)}
 
 
-def offered_periods(last: dt.date | None, first: dt.date | None) -> list[dict[str, str]]:
+def data_bounds(session: Session) -> tuple[dt.date | None, dt.date | None]:
+    """(first, last) day with collection records."""
+    return reporting_repo.first_record_day(session), reporting_repo.last_record_day(session)
+
+
+def offered_periods(last: dt.date | None, first: dt.date | None,
+                    months: int = 12) -> list[dict[str, str]]:
     """The periods a page offers, newest first: the default year and month, the running
-    year and month to date, every complete year and month with data. Each is
+    year and month to date, every year and the last ``months`` complete months with
+    data. Each is
     ``{"key": "FROM..TO", "from", "to", "kind"}``."""
     if last is None or first is None:
         return []
     out: list[tuple[dt.date, dt.date, str]] = []
-    d = default_periods(last)
+    d = default_periods(last, first)
     assert d is not None
     out.append((*d["year"], "year"))
     out.append((*d["month"], "month"))
@@ -142,7 +155,8 @@ def offered_periods(last: dt.date | None, first: dt.date | None) -> list[dict[st
     for y in range(last.year, first.year - 1, -1):
         out.append((dt.date(y, 1, 1), dt.date(y, 12, 31), "year"))
     m = d["month"][0]
-    while m >= first.replace(day=1):
+    while m >= first.replace(day=1) and months > 0:
+        months -= 1
         out.append((m, month_end(m), "month"))
         m = (m - dt.timedelta(days=1)).replace(day=1)
     seen: set[tuple[dt.date, dt.date]] = set()
@@ -158,7 +172,8 @@ def offered_periods(last: dt.date | None, first: dt.date | None) -> list[dict[st
 
 def default_period(session: Session, which: str = "year") -> tuple[dt.date, dt.date]:
     """The default ``year`` or ``month`` (see :func:`default_periods`)."""
-    d = default_periods(reporting_repo.last_record_day(session))
+    first, last = data_bounds(session)
+    d = default_periods(last, first)
     if d is None:
         raise BadInput("no collection records: give --from and --to / 没有收运记录，请指定 --from 和 --to")
     return d[which]
