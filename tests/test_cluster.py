@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import json
 import math
+import socket
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 from unittest.mock import ANY
@@ -128,6 +131,40 @@ def test_a_cluster_runs_tasks_on_its_workers() -> None:
         assert cluster.workers == 2
         got = dict(cluster.map(_square, [[1, 2], [3], [], [4, 4]]))
     assert got == {0: 5, 1: 9, 2: 0, 3: 32}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_join_a_cluster_started_with_the_engines_commands() -> None:
+    """README: ``dask scheduler`` on one machine, ``dask worker`` on the others."""
+    dask = str(Path(sys.executable).with_name("dask"))
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    procs = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                               "--no-dashboard"], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)]
+    try:
+        procs.append(subprocess.Popen([dask, "worker", address, "--nworkers", "2",
+                                       "--nthreads", "1", "--no-dashboard"],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        with connect(address) as cluster:
+            cluster.client.wait_for_workers(2, timeout=60)
+            assert not cluster.local and cluster.workers == 2
+            # workers import what they run from the installed package (or builtins)
+            got = dict(cluster.map(sum, [[2], [1, 1]]))
+        assert got == {0: 2, 1: 2}
+        city = _city(60, districts=1)
+        sol = solve(city, SolveParams(time_limit_s=60, cluster=address, region_size=40,
+                                      solution_limit=10))
+        assert sol.stats["cluster"] == address and sol.check(city) == []
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+            proc.wait(timeout=30)
 
 
 # ------------------------------------------------------------------ the product
