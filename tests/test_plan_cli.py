@@ -51,6 +51,10 @@ def test_plan_writes_a_checked_document_and_versions_it(
     for r in doc["routes"]:
         assert r["vehicle_id"] in res.stdout
     assert "no_vehicle_for_category" in res.stdout and "P902" in res.stdout
+    # the day's cost, as the document states it (every truck here: 100 a day, 1.5 per km)
+    sm = doc["summary"]
+    assert sm["cost_fixed"] == 100 * sm["vehicles_used"]
+    assert f"cost / 成本 {sm['cost']:,.1f}" in " ".join(res.stdout.split())
     with session_scope(db_url) as s:
         stored = plan_repo.get_plan(s, f"{DATE}-1")
         assert stored is not None and stored.document == doc
