@@ -10,7 +10,7 @@ test-artifacts/live-*.png (gitignored).
 
 Data: the tiny county of tests/test_metrics.py (plan of 2020-01-08: V1 and V2), plus a
 plan of 2020-01-10 with V1 only (so the newest plan day differs from ``?date=2020-01-08``)
-and one record of 2019 (so ``?year=2019`` differs from the default year 2020).
+and one record of 2019 (so ``?year=2019``, the default complete year, differs from 2020).
 """
 
 from __future__ import annotations
@@ -258,6 +258,11 @@ def test_filters_redraw_with_other_data(live: Live) -> None:
     w = Watched(live.browser)
     page = _sign_in(w, live.base, "/dashboards/overview.html")
     _drawn(page, "overview")
+    # the data run into January 2020: the default period is the newest complete year
+    assert page.locator(".period").inner_text().startswith("2019")
+    page.goto(f"{live.base}/dashboards/overview.html?year=2020")
+    _drawn(page, "overview")
+    assert "年初至今" in page.locator(".period").inner_text()
     # town select: Plotly.react with the town's data
     residual_2020 = ("(() => { const gd = document.getElementById('monthly');"
                      " const t = gd.data.find(t => t.name.includes('其他垃圾')"
@@ -303,7 +308,9 @@ def test_filters_redraw_with_other_data(live: Live) -> None:
     assert _trace_data(page, "gantt") != newest
     older_map = _trace_data(page, "plan_map")
     assert older_map != newest_map
-    assert len(older_map) > len(newest_map)
+    # the other truck (V2) is drawn in grey beneath V1 on the older day only
+    assert [x for x in older_map[0]["lon"] if x is not None]
+    assert not [x for x in newest_map[0]["lon"] if x is not None]
     page.screenshot(path=str(ARTIFACTS / "live-plan-2020-01-08.png"), full_page=True)
     assert w.errors == [] and w.outside == [], (w.errors, w.outside)
     w.close()

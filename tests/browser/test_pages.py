@@ -25,6 +25,13 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 BENIGN = ("GL Driver Message", "GPU stall", "WebGL")
 
 
+_ROOTS: dict[str, Path] = {}
+
+
+def base_dir(site: tuple[str, Any]) -> Path:
+    return _ROOTS[site[0]]
+
+
 @pytest.fixture
 def site(session: Session, tmp_path: Path) -> Iterator[tuple[str, Any]]:
     pytest.importorskip("playwright")
@@ -32,6 +39,7 @@ def site(session: Session, tmp_path: Path) -> Iterator[tuple[str, Any]]:
     out = tmp_path / "dash"
     write_dashboards(session, out, lang="zh")
     with http_server(out) as base, chromium() as browser:
+        _ROOTS[base] = out
         yield base, browser
 
 
@@ -68,14 +76,11 @@ def _open(browser: Any, url: str) -> tuple[Any, list[str], list[str]]:
 def test_every_page_draws_offline(site: tuple[str, Any]) -> None:
     base, browser = site
     ARTIFACTS.mkdir(exist_ok=True)
-    for name in ("index", *PAGES):
-        if name == "index":
-            page = browser.new_page()
-            page.goto(f"{base}/index.html")
-            assert page.locator("a").count() == len(PAGES)
-            page.close()
-            continue
+    others = sorted(p.name for p in Path(base_dir(site)).glob("overview_*.html"))
+    assert others  # the periods the overview's selector offers
+    for name in (*PAGES, others[0].removesuffix(".html")):
         page, errors, outside = _open(browser, f"{base}/{name}.html")
+        assert page.locator("nav a").count() == len(PAGES)
         n_figs = page.evaluate("JSON.parse(document.getElementById('page-data').textContent)"
                                ".figures.length")
         assert n_figs >= 1, name
@@ -97,6 +102,46 @@ def test_every_page_draws_offline(site: tuple[str, Any]) -> None:
         assert errors == [], (name, errors)
         assert outside == [], (name, outside)
         page.close()
+
+
+def test_truck_select_redraws_the_day_map(site: tuple[str, Any]) -> None:
+    base, browser = site
+    page, errors, outside = _open(browser, f"{base}/plan.html")
+    names = "Array.from(document.getElementById('plan_map').data.map(t => t.name))"
+    grey = ("Array.from(document.getElementById('plan_map').data[0].lon)"
+            ".filter(x => x !== null).length")
+    assert "V1 · 其他垃圾" in page.evaluate(names)
+    v1_grey = page.evaluate(grey)
+    page.evaluate("window._reacted = 0; document.getElementById('plan_map')"
+                  ".on('plotly_afterplot', () => { window._reacted += 1; })")
+    page.select_option("#plan_map-select", "V2")
+    page.wait_for_function("window._reacted > 0")
+    after = page.evaluate(names)
+    assert "V2 · 厨余垃圾" in after and not any(n and n.startswith("V1") for n in after)
+    assert page.evaluate(grey) != v1_grey  # now V1's route is the grey one
+    assert "V2" in page.evaluate("document.getElementById('plan_map').layout.title.text")
+    # the rest of the day view: the Gantt, the loads, unassigned and plan versus actual
+    assert page.locator("#gantt .js-plotly-plot, #gantt.js-plotly-plot").count() == 1
+    assert page.locator("table.unassigned tr").count() == 2
+    assert page.locator("h2", has_text="计划与实际").count() == 1
+    assert errors == [] and outside == []
+    page.close()
+
+
+def test_period_select_opens_that_period(site: tuple[str, Any]) -> None:
+    base, browser = site
+    page, errors, outside = _open(browser, f"{base}/overview.html")
+    options = page.evaluate("Array.from(document.querySelectorAll('#period-select option'))"
+                            ".map(o => [o.value, o.dataset.href])")
+    value, href = next((v, h) for v, h in options if h != "overview.html")
+    page.select_option("#period-select", value)
+    page.wait_for_url(f"{base}/{href}")
+    page.wait_for_function("window.WASTEROUTE_READY !== undefined")
+    page.evaluate("window.WASTEROUTE_READY.then(() => true)")
+    assert page.evaluate("document.getElementById('period-select').value") == value
+    assert page.locator(".card").count() >= 1
+    assert errors == [] and outside == []
+    page.close()
 
 
 def test_town_select_redraws_with_react(site: tuple[str, Any]) -> None:
