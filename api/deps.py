@@ -23,6 +23,7 @@ threads that the other endpoints run on.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -53,6 +54,7 @@ from logistics.persistence.db import Session, sessionmaker, transaction
 from logistics.settings import hash_threads, login_limit_account, login_limit_address, redis_url
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 #: how long a looked-up caller (user name or API key -> role, vehicle) is reused; a
 #: deactivated user or a changed role takes effect after at most this long
@@ -230,6 +232,10 @@ async def run_hash(fn: Callable[..., T], *args: Any) -> T:
         _HashQueue.waiting -= 1
 
 
+#: after the shared throttle storage failed, how long to count locally before trying it
+SHARED_RETRY_S = 30.0
+
+
 class LoginThrottle:
     """Failed sign-ins per account and per client address, counted in a moving window
     (the ``limits`` library: Redis when WASTEROUTE_REDIS is set, so every API process
@@ -244,23 +250,54 @@ class LoginThrottle:
         #: a refused attempt is answered after this long (an await: no thread is held),
         #: so that a client that retries at once cannot flood the server with refusals
         self.hold_s = hold_s
-        options = {"implementation": "redispy"} if "redis" in storage_uri else {}
+        options: dict[str, Any] = ({"implementation": "redispy", "socket_connect_timeout": 2}
+                                   if "redis" in storage_uri else {})
         self.limiter = MovingWindowRateLimiter(storage_from_string(storage_uri, **options))
+        #: counts in this process while the shared storage (Redis) cannot be reached,
+        #: so sign-ins are still throttled (and answered) when Redis is down
+        self.local = MovingWindowRateLimiter(storage_from_string("async+memory://"))
+        self.shared_down_until = 0.0
         self.clock = clock
 
-    async def retry_after(self, name: str, address: str) -> int | None:
-        """Seconds to wait when the account or the address has used its attempts."""
+    def _limiter(self) -> MovingWindowRateLimiter:
+        return self.local if time.monotonic() < self.shared_down_until else self.limiter
+
+    def _shared_failed(self, exc: Exception) -> None:
+        log.warning("login throttle storage unreachable (%s); counting in this process "
+                    "for %g s", exc, SHARED_RETRY_S)
+        self.shared_down_until = time.monotonic() + SHARED_RETRY_S
+
+    async def _retry_after(self, limiter: MovingWindowRateLimiter, name: str,
+                           address: str) -> int | None:
         waits = []
         for item, kind, who in ((self.account, "login-account", name),
                                 (self.address, "login-address", address)):
-            if not await self.limiter.test(item, kind, who):
-                stats = await self.limiter.get_window_stats(item, kind, who)
+            if not await limiter.test(item, kind, who):
+                stats = await limiter.get_window_stats(item, kind, who)
                 waits.append(max(1, math.ceil(stats.reset_time - self.clock())))
         return max(waits) if waits else None
 
+    async def retry_after(self, name: str, address: str) -> int | None:
+        """Seconds to wait when the account or the address has used its attempts."""
+        limiter = self._limiter()
+        try:
+            return await self._retry_after(limiter, name, address)
+        except Exception as exc:
+            if limiter is self.local:
+                raise
+            self._shared_failed(exc)
+            return await self._retry_after(self.local, name, address)
+
     async def failed(self, name: str, address: str) -> None:
-        await self.limiter.hit(self.account, "login-account", name)
-        await self.limiter.hit(self.address, "login-address", address)
+        limiter = self._limiter()
+        try:
+            await limiter.hit(self.account, "login-account", name)
+            await limiter.hit(self.address, "login-address", address)
+        except Exception as exc:
+            if limiter is self.local:
+                raise
+            self._shared_failed(exc)
+            await self.failed(name, address)
 
 
 def login_throttle(request: Request) -> LoginThrottle:

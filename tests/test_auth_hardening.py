@@ -83,6 +83,17 @@ def test_wrong_passwords_for_one_account_are_throttled(api: Api, clock: FakeTime
     assert token(api, "dispatcher", PASSWORD).status_code == 200
 
 
+def test_sign_ins_are_throttled_in_the_process_while_redis_is_unreachable(api: Api) -> None:
+    from api.deps import LoginThrottle
+
+    api.client.app.state.login_throttle = LoginThrottle(  # type: ignore[attr-defined]
+        "3/minute", "20/minute", "async+redis://127.0.0.1:9/0", hold_s=0)  # nothing listens
+    for _ in range(3):
+        assert token(api, "viewer", WRONG).status_code == 401
+    _throttled(token(api, "viewer", PASSWORD))
+    assert token(api, "admin", PASSWORD).status_code == 200
+
+
 def test_a_success_in_between_resets_nothing(api: Api, clock: FakeTime) -> None:
     for _ in range(4):
         assert token(api, "viewer", WRONG).status_code == 401
