@@ -4,6 +4,7 @@ runs (no dialog, no element made from a name)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -55,5 +56,46 @@ def test_markup_town_names_never_run(session: Session, tmp_path: Path) -> None:
             assert page.evaluate("document.getElementById('monthly-select').value") == town
         assert page.locator("img").count() == 0
         assert page.locator("svg[onload]").count() == 0
+        page.close()
+    assert dialogs == []
+
+
+def test_markup_facility_names_in_alerts_and_the_day_view(session: Session,
+                                                          tmp_path: Path) -> None:
+    pytest.importorskip("playwright")
+    build_tiny_county(session)
+    # the incinerator, named with markup, runs over its capacity on the last day
+    f1 = session.get(m.Facility, "F1")
+    assert f1 is not None
+    f1.name, f1.daily_capacity_kg = HOSTILE[1], 100.0
+    f2 = session.get(m.Facility, "F2")
+    assert f2 is not None
+    f2.name = HOSTILE[0]
+    session.add(m.Ticket(facility_id="F1", ticket_no="H1", time=dt.datetime(2020, 1, 13, 10),
+                         category="residual", net_kg=500.0, vehicle_id="V1"))
+    session.commit()
+    out = tmp_path / "dash"
+    write_dashboards(session, out, lang="en")
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert 'data-kind="near_capacity"' in index and HOSTILE[1] not in index
+    dialogs: list[str] = []
+    with http_server(out) as base, chromium() as browser:
+        page = browser.new_page()
+
+        def seen(d: Any) -> None:
+            dialogs.append(d.message)
+            d.dismiss()
+
+        page.on("dialog", seen)
+        for name in ("index", "overview", "plan"):
+            page.goto(f"{base}/{name}.html")
+            page.wait_for_function("window.WASTEROUTE_READY !== undefined")
+            page.evaluate("window.WASTEROUTE_READY.then(() => true)")
+            assert page.locator("img").count() == 0, name
+            assert page.locator("script:not([src]):not([type])").count() == 1, name
+        page.goto(f"{base}/index.html")
+        page.wait_for_function("window.WASTEROUTE_READY !== undefined")
+        alert = page.locator('li[data-kind="near_capacity"]').inner_text()
+        assert HOSTILE[1] in alert  # the name, as text
         page.close()
     assert dialogs == []
