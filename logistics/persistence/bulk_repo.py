@@ -22,7 +22,9 @@ check the files row by row instead. Everything runs in the caller's transaction.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -33,6 +35,8 @@ import psycopg
 from psycopg import sql
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
+
+log = logging.getLogger(__name__)
 
 TABLE = "collection_records"
 DEFAULT_PARTITION = f"{TABLE}_default"
@@ -63,6 +67,18 @@ def partitioned(session: Session) -> bool:
 
 def partition_name(month: dt.date) -> str:
     return f"{TABLE}_{month:%Y_%m}"
+
+
+def _run(cur: psycopg.Cursor[Any], stmt: str | sql.SQL | sql.Composed,
+         params: Any = None) -> None:
+    """Execute one statement, logging its wall time (the benchmark's breakdown)."""
+    t = time.perf_counter()
+    try:
+        cur.execute(stmt, params)
+    finally:
+        if log.isEnabledFor(logging.DEBUG):
+            text = stmt if isinstance(stmt, str) else stmt.as_string(cur)
+            log.debug("%.2f s  %s", time.perf_counter() - t, text[:160])
 
 
 def _raw(session: Session) -> psycopg.Connection[Any]:
@@ -106,8 +122,8 @@ def create_stage(session: Session, extra: int) -> Stage:
     cols = [sql.SQL("{} text NOT NULL DEFAULT ''").format(sql.Identifier(c)) for c in COLUMNS]
     cols += [sql.SQL("{} text").format(sql.Identifier(f"x{i}")) for i in range(extra)]
     with _raw(session).cursor() as cur:
-        cur.execute("SET LOCAL jit = off")
-        cur.execute(sql.SQL("CREATE UNLOGGED TABLE {} ({})").format(
+        _run(cur, "SET LOCAL jit = off")
+        _run(cur, sql.SQL("CREATE UNLOGGED TABLE {} ({})").format(
             sql.Identifier(stage.name), sql.SQL(", ").join(cols)))
     return stage
 
@@ -124,17 +140,20 @@ def copy_into_stage(session: Session, stage: Stage, columns: Sequence[str],
     stmt = sql.SQL("COPY {} ({}) FROM STDIN ({})").format(
         sql.Identifier(stage.name), sql.SQL(", ").join(map(sql.Identifier, columns)), opts)
     view = memoryview(payload)
+    t = time.perf_counter()
     with _raw(session).cursor() as cur:
         with cur.copy(stmt) as copy:
             for i in range(0, len(view), _CHUNK):
                 copy.write(view[i : i + _CHUNK])
+        log.debug("%.2f s  COPY %d rows into %s", time.perf_counter() - t, cur.rowcount,
+                  stage.name)
         return int(cur.rowcount)
 
 
 def distinct_texts(session: Session, stage: Stage, column: str) -> list[str]:
     """Every distinct cell of one column of the stage."""
     with _raw(session).cursor() as cur:
-        cur.execute(sql.SQL("SELECT DISTINCT {} FROM {}").format(
+        _run(cur, sql.SQL("SELECT DISTINCT {} FROM {}").format(
             sql.Identifier(column), sql.Identifier(stage.name)))
         return [r[0] for r in cur.fetchall()]
 
@@ -162,12 +181,12 @@ def _value_exprs(cur: psycopg.Cursor[Any], stage: Stage,
             exprs.append(sql.SQL("s.{}::{}").format(sql.Identifier(col), cast))
             continue
         table = sql.Identifier(f"{stage.name}_{col}")
-        cur.execute(sql.SQL("CREATE TEMP TABLE {} (raw text PRIMARY KEY, val {}) "
+        _run(cur, sql.SQL("CREATE TEMP TABLE {} (raw text PRIMARY KEY, val {}) "
                             "ON COMMIT DROP").format(table, cast))
         with cur.copy(sql.SQL("COPY {} (raw, val) FROM STDIN").format(table)) as copy:
             for raw, val in m.pairs:
                 copy.write_row((raw, val))
-        cur.execute(sql.SQL("ANALYZE {}").format(table))
+        _run(cur, sql.SQL("ANALYZE {}").format(table))
         alias = sql.Identifier(f"m_{col}")
         source = sql.SQL("{} JOIN {} {} ON {}.raw = s.{}").format(
             source, table, alias, alias, sql.Identifier(col))
@@ -189,18 +208,18 @@ def _month_after(month: dt.date) -> dt.date:
 
 
 def _bounds(month: dt.date) -> sql.Composable:
-    return sql.SQL("FROM ({}) TO ({})").format(
+    return sql.SQL("FOR VALUES FROM ({}) TO ({})").format(
         sql.Literal(month.isoformat()), sql.Literal(_month_after(month).isoformat()))
 
 
 def _exists(cur: psycopg.Cursor[Any], query: sql.Composable, *args: Any) -> bool:
-    cur.execute(sql.SQL("SELECT EXISTS ({})").format(query), args)
+    _run(cur, sql.SQL("SELECT EXISTS ({})").format(query), args)
     row = cur.fetchone()
     return bool(row and row[0])
 
 
 def _partitions(cur: psycopg.Cursor[Any]) -> set[str]:
-    cur.execute(
+    _run(cur,
         "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
         "WHERE i.inhparent = %s::regclass", (TABLE,))
     return {r[0] for r in cur.fetchall()}
@@ -210,13 +229,13 @@ def _split_from_default(cur: psycopg.Cursor[Any], month: dt.date) -> None:
     """Give ``month`` its own partition, moving its rows out of the default partition."""
     name = sql.Identifier(partition_name(month))
     lo, hi = month, _month_after(month)
-    cur.execute(sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS)").format(
+    _run(cur, sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS)").format(
         name, sql.Identifier(TABLE)))
-    cur.execute(sql.SQL("WITH moved AS (DELETE FROM {} WHERE date >= %s AND date < %s "
+    _run(cur, sql.SQL("WITH moved AS (DELETE FROM {} WHERE date >= %s AND date < %s "
                         "RETURNING id, date, point_id, vehicle_id, kg) "
                         "INSERT INTO {} SELECT * FROM moved").format(
         sql.Identifier(DEFAULT_PARTITION), name), (lo, hi))
-    cur.execute(sql.SQL("ALTER TABLE {} ATTACH PARTITION {} {}").format(
+    _run(cur, sql.SQL("ALTER TABLE {} ATTACH PARTITION {} {}").format(
         sql.Identifier(TABLE), name, _bounds(month)))
 
 
@@ -226,10 +245,10 @@ def load_records(session: Session, stage: Stage, maps: Sequence[ColumnMap],
     ``collection_records``; rows whose natural key exists update its kg."""
     cur_ = _raw(session).cursor()
     with cur_ as cur:
-        cur.execute("SET LOCAL jit = off")
-        cur.execute("SET LOCAL maintenance_work_mem = '256MB'")
+        _run(cur, "SET LOCAL jit = off")
+        _run(cur, "SET LOCAL maintenance_work_mem = '256MB'")
         # one bulk load at a time makes and attaches partitions
-        cur.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.' || %s))",
+        _run(cur, "SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.' || %s))",
                     (TABLE,))
         have = _partitions(cur)
         new: list[dt.date] = []
@@ -248,43 +267,43 @@ def load_records(session: Session, stage: Stage, maps: Sequence[ColumnMap],
         loader = sql.Identifier(f"{stage.name}_load")
         rest = sql.Identifier(f"{stage.name}_rest")
         target = sql.Identifier(TABLE)
-        cur.execute(sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS) "
+        _run(cur, sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS) "
                             "PARTITION BY RANGE (date)").format(loader, target))
         for m in new:
             part = sql.Identifier(partition_name(m))
             check = sql.Identifier(f"{partition_name(m)}_bounds")
-            cur.execute(sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS, CONSTRAINT {} "
-                                "CHECK (date >= %s AND date < %s))").format(part, target, check),
-                        (m, _month_after(m)))
-            cur.execute(sql.SQL("ALTER TABLE {} ATTACH PARTITION {} {}").format(
+            _run(cur, sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS, CONSTRAINT {} "
+                                "CHECK (date >= {} AND date < {}))").format(
+                part, target, check, sql.Literal(m.isoformat()),
+                sql.Literal(_month_after(m).isoformat())))
+            _run(cur, sql.SQL("ALTER TABLE {} ATTACH PARTITION {} {}").format(
                 loader, part, _bounds(m)))
-        cur.execute(sql.SQL("CREATE TABLE {} PARTITION OF {} DEFAULT").format(rest, loader))
+        _run(cur, sql.SQL("CREATE TABLE {} PARTITION OF {} DEFAULT").format(rest, loader))
         cols = sql.SQL(", ").join(map(sql.Identifier, COLUMNS))
-        cur.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(
+        _run(cur, sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(
             loader, cols, sql.SQL(", ").join(exprs), source))
         if cur.rowcount != rows:
             raise BulkRefused(f"staged {rows} rows but {cur.rowcount} reached the table")
         for m in new:
-            cur.execute(sql.SQL("ALTER TABLE {} DETACH PARTITION {}").format(
+            _run(cur, sql.SQL("ALTER TABLE {} DETACH PARTITION {}").format(
                 loader, sql.Identifier(partition_name(m))))
-        cur.execute(sql.SQL("ALTER TABLE {} DETACH PARTITION {}").format(loader, rest))
-        cur.execute(sql.SQL("DROP TABLE {}").format(loader))
+        _run(cur, sql.SQL("ALTER TABLE {} DETACH PARTITION {}").format(loader, rest))
+        _run(cur, sql.SQL("DROP TABLE {}").format(loader))
         for m in new:
             name = partition_name(m)
             # the CHECK constraint spares the attach a scan; the attach builds the
             # indexes (sorted) and checks the foreign key in one query
-            cur.execute(sql.SQL("ALTER TABLE {} ATTACH PARTITION {} {}").format(
+            _run(cur, sql.SQL("ALTER TABLE {} ATTACH PARTITION {} {}").format(
                 target, sql.Identifier(name), _bounds(m)))
-            cur.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
+            _run(cur, sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
                 sql.Identifier(name), sql.Identifier(f"{name}_bounds")))
-            cur.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(name)))
-        cur.execute(sql.SQL("SELECT count(*) FROM {}").format(rest))
+        _run(cur, sql.SQL("SELECT count(*) FROM {}").format(rest))
         n_rest = int(cur.fetchone()[0])  # type: ignore[index]
         inserted = rows - n_rest
         if n_rest:
             inserted += _upsert(cur, rest, old)
-        cur.execute(sql.SQL("DROP TABLE {}").format(rest))
-        cur.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(stage.name)))
+        _run(cur, sql.SQL("DROP TABLE {}").format(rest))
+        _run(cur, sql.SQL("DROP TABLE {}").format(sql.Identifier(stage.name)))
     return LoadCounts(inserted, rows - inserted)
 
 
@@ -297,21 +316,21 @@ def _upsert(cur: psycopg.Cursor[Any], rest: sql.Identifier, months: Sequence[dt.
             sql.Literal(m.isoformat()), sql.Literal(_month_after(m).isoformat()))
         for m in months)
     count = sql.SQL("SELECT count(*) FROM {} WHERE {}").format(target, where)
-    cur.execute(count)
+    _run(cur, count)
     before = int(cur.fetchone()[0])  # type: ignore[index]
     cols = sql.SQL(", ").join(map(sql.Identifier, COLUMNS))
-    cur.execute(sql.SQL(
+    _run(cur, sql.SQL(
         "INSERT INTO {t} AS r ({c}) SELECT {c} FROM {rest} "
         "ON CONFLICT (date, point_id, vehicle_id) DO UPDATE SET kg = excluded.kg "
         "WHERE r.kg IS DISTINCT FROM excluded.kg").format(t=target, c=cols, rest=rest))
-    cur.execute(count)
+    _run(cur, count)
     return int(cur.fetchone()[0]) - before  # type: ignore[index]
 
 
 def stage_names(session: Session) -> list[str]:
     """Staging tables left in the current schema (none after any import)."""
     with _raw(session).cursor() as cur:
-        cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
+        _run(cur, "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
                     "AND tablename LIKE '\\_records\\_stage\\_%%'")
         return [r[0] for r in cur.fetchall()]
 
