@@ -68,15 +68,19 @@ def solve(problem: Problem, params: SolveParams | None = None,
         if sol is not None:
             return sol
     prep = prepare(problem)
-    # vehicles cost nothing to use: no route is worth emptying, the search gets it all
-    share = 0.0 if params.strategy == "plain" or not any(
-        v.fixed_cost > 0 for v in problem.vehicles) else min(0.9, max(0.0, params.eliminate_share))
+    decomposed = params.strategy != "plain" and should_decompose(problem, params, prep)
+    share = elimination_share(problem, params, len(prep.jobs))
     main = replace(params, time_limit_s=params.time_limit_s * (1.0 - share))
+    if decomposed and share > 0:
+        # the parts keep the time they had: elimination comes out of the re-planning
+        # of neighbourhoods, which it ends with anyway
+        parts = 1.0 - params.neighbourhood_share
+        main = replace(main, neighbourhood_share=max(0.0, 1.0 - parts / (1.0 - share)))
     main_progress = progress
     if progress is not None and share > 0:
         def main_progress(fraction: float, best: int | None) -> None:
             progress(fraction * (1.0 - share), best)
-    if params.strategy != "plain" and should_decompose(problem, params, prep):
+    if decomposed:
         raw = solve_large(problem, main, prep.jobs, t0, main_progress)
     else:
         raw = solve_by_groups(problem, main, prep.jobs, t0, main_progress)
@@ -90,6 +94,16 @@ def solve(problem: Problem, params: SolveParams | None = None,
     if progress is not None:
         progress(1.0, sol.objective)
     return sol
+
+
+def elimination_share(problem: Problem, params: SolveParams, n_jobs: int) -> float:
+    """The share of the budget kept for route elimination: none in plain mode, when
+    no vehicle has a fixed cost (no route is worth emptying) or above
+    ``params.eliminate_max_jobs`` visits (the parts need all the time to serve the day)."""
+    if params.strategy == "plain" or n_jobs > params.eliminate_max_jobs \
+            or not any(v.fixed_cost > 0 for v in problem.vehicles):
+        return 0.0
+    return min(0.9, max(0.0, params.eliminate_share))
 
 
 def _try_pyvrp(problem: Problem, params: SolveParams) -> Solution | None:

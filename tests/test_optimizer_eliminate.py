@@ -17,6 +17,7 @@ from optimizer.jobs import prepare
 from optimizer.large import route_cost
 from optimizer.params import Budget
 from optimizer.routes import RawRoute, RawVisit
+from optimizer.solve import elimination_share, solve
 
 SAFETY_S = 300.0
 
@@ -90,3 +91,22 @@ def test_left_out_jobs_go_to_the_routes_near_them_or_an_idle_truck() -> None:
     sol = assemble(p, jobs, new, dropped, [], engine="ortools", wall_s=1.0, objective=0,
                    stats={})
     assert sol.check(p) == []
+
+
+def test_elimination_gets_its_share_only_where_trucks_cost_something() -> None:
+    params = SolveParams(time_limit_s=10, eliminate_share=0.25, eliminate_max_jobs=100)
+    assert elimination_share(grid(), params, 16) == 0.25
+    # no fixed cost: no route is worth emptying; plain: the peer runs unchanged
+    assert elimination_share(grid(fixed_cost=0), params, 16) == 0.0
+    assert elimination_share(grid(), SolveParams(strategy="plain"), 16) == 0.0
+    # a very large day keeps every second for its parts
+    assert elimination_share(grid(), params, 101) == 0.0
+
+
+def test_a_solve_with_fixed_costs_empties_routes_and_keeps_every_rule() -> None:
+    p = grid(n_vehicles=4)
+    sol = solve(p, SolveParams(time_limit_s=SAFETY_S, solution_limit=30))
+    assert sol.unassigned == () and sol.check(p) == []
+    # 160 units in trips of 60 and no shift limit: one truck suffices
+    assert sol.vehicles_used == 1
+    assert {"eliminate_tried", "eliminate_removed"} <= set(sol.stats)
