@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from optimizer.jobs import Job
 from optimizer.problem import Problem
-from optimizer.routes import RawRoute, RawVisit, walk_raw
+from optimizer.routes import RawRoute, RawVisit, consume_capacity, walk_raw
 from optimizer.solution import Reason, Route, Solution, Unassigned, Visit, VisitKind
 
 
@@ -22,11 +22,14 @@ def assemble(problem: Problem, jobs: Sequence[Job], raw_routes: Sequence[RawRout
              wall_s: float, objective: int, stats: dict[str, object]) -> Solution:
     """The Solution of solver routes over ``jobs``; ``pre`` are the clients no plan serves."""
     dropped = list(dropped)
+    # an unload added at the end of a route takes only what a facility has room for
+    cap_left: list[int | None] = [f.daily_capacity for f in problem.facilities]
+    consume_capacity(problem, jobs, raw_routes, cap_left)
     for rr in raw_routes:
         place_break(problem, jobs, rr)
-        dropped.extend(fix_loaded_end(problem, jobs, rr))
+        dropped.extend(fix_loaded_end(problem, jobs, rr, cap_left))
         drop_empty_unloads(problem, jobs, rr)
-        dropped.extend(fix_loaded_end(problem, jobs, rr))
+        dropped.extend(fix_loaded_end(problem, jobs, rr, cap_left))
     routes = [build_route(problem, jobs, rr) for rr in raw_routes]
     routes = [r for r in routes if r.client_visits]
     unassigned = list(pre)
@@ -96,11 +99,13 @@ def _last_departure(problem: Problem, jobs: Sequence[Job], raw: RawRoute) -> tup
     return last.location, last.departure_s
 
 
-def fix_loaded_end(problem: Problem, jobs: Sequence[Job], raw: RawRoute) -> list[int]:
+def fix_loaded_end(problem: Problem, jobs: Sequence[Job], raw: RawRoute,
+                   cap_left: list[int | None] | None = None) -> list[int]:
     """Make a route that ends loaded end empty: add an unload, else drop its last trip.
 
     Returns the jobs dropped. Only needed when the solver's soft end-empty
-    penalty was not driven to zero.
+    penalty was not driven to zero. ``cap_left``: daily capacity left per facility
+    (an unload goes only where the load fits; taken off when added).
     """
     if not problem.end_empty or not raw.visits:
         return []
@@ -114,8 +119,12 @@ def fix_loaded_end(problem: Problem, jobs: Sequence[Job], raw: RawRoute) -> list
     pending = (veh.has_break and raw.break_start_s is not None and raw.break_start_s >= dep)
     brk = raw.break_start_s if pending else None
     best: tuple[int, int, int, int] | None = None
+    amount = sum(q for q in steps[-1].load_after.values() if q > 0)
     for fi, f in enumerate(problem.facilities):
         if not loaded <= f.accepts:
+            continue
+        room = None if cap_left is None else cap_left[fi]
+        if room is not None and room < amount:
             continue
         t = dep + int(dur[loc, f.location])
         if brk is not None:
@@ -132,6 +141,8 @@ def fix_loaded_end(problem: Problem, jobs: Sequence[Job], raw: RawRoute) -> list
     if best is not None:
         raw.visits.append(RawVisit("facility", best[1], best[2]))
         raw.end_s = best[3]
+        if cap_left is not None and cap_left[best[1]] is not None:
+            cap_left[best[1]] = int(cap_left[best[1]] or 0) - amount
         return []
     # no unload fits: give up the last client still on board, then try again
     gone: int | None = None
@@ -149,7 +160,7 @@ def fix_loaded_end(problem: Problem, jobs: Sequence[Job], raw: RawRoute) -> list
     if veh.has_break and raw.break_start_s is not None and raw.break_start_s >= dep:
         end = max(end + veh.break_s, raw.break_start_s + veh.break_s)
     raw.end_s = max(end, raw.end_s)
-    return [gone, *fix_loaded_end(problem, jobs, raw)]
+    return [gone, *fix_loaded_end(problem, jobs, raw, cap_left)]
 
 
 def drop_empty_unloads(problem: Problem, jobs: Sequence[Job], raw: RawRoute) -> None:
