@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import resource
 import sys
 import tempfile
@@ -36,6 +37,7 @@ import numpy as np
 import pandas as pd
 import psycopg
 from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session
 
 from logistics.imports import import_paths
 from logistics.persistence.db import get_engine, session_scope, upgrade
@@ -131,10 +133,13 @@ def run(url: str, n: int, n_points: int, passes: int, data: Path | None = None) 
             import_paths(s, [master])
         for k in range(passes):
             rss0 = _peak_mb()
+            cpu0 = time.process_time()
             t = time.perf_counter()
             with session_scope(url) as s:
+                backend = _Backend(s)
                 report = import_paths(s, [records])
                 t_flush = time.perf_counter() - t
+                db_cpu = backend.cpu_s()
             wall = time.perf_counter() - t
             c = report.counts["records"]
             what = "insert" if k == 0 else "re-import (update)"
@@ -142,8 +147,35 @@ def run(url: str, n: int, n_points: int, passes: int, data: Path | None = None) 
                 f"pass {k + 1} {what}: {c.rows:,} rows ({c.inserted:,} inserted, "
                 f"{c.updated:,} updated) in {wall:.1f} s (import {t_flush:.1f} s + commit "
                 f"{wall - t_flush:.1f} s) = {c.rows / wall:,.0f} rows/s; "
-                f"peak RSS {_peak_mb():,.0f} MB (before {rss0:,.0f} MB)"
+                f"peak RSS {_peak_mb():,.0f} MB (before {rss0:,.0f} MB); CPU: this process "
+                f"{time.process_time() - cpu0:.1f} s, database backend {db_cpu}"
             )
+
+
+class _Backend:
+    """CPU seconds of the session's PostgreSQL backend (read from /proc: the server
+    runs on this machine), so that a run on a loaded machine still shows the work."""
+
+    def __init__(self, session: Session) -> None:
+        self.pid: int | None = None
+        if session.get_bind().dialect.name == "postgresql":
+            self.pid = int(session.execute(text("SELECT pg_backend_pid()")).scalar_one())
+        self.start = self._read()
+
+    def _read(self) -> float | None:
+        if self.pid is None:
+            return None
+        try:
+            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def cpu_s(self) -> str:
+        end = self._read()
+        if end is None or self.start is None:
+            return "n/a"
+        return f"{end - self.start:.1f} s"
 
 
 def main(argv: list[str] | None = None) -> int:
