@@ -63,7 +63,7 @@ TITLES = {
            "trip": "趟次", "facility": "设施", "ticket": "磅单", "planned_kg": "计划公斤",
            "actual_kg": "实际公斤", "deviation": "偏差", "time": "时间",
            "planned": "计划", "actual": "实际", "matched": "匹配",
-           "deliveries": "卸料", "points": "点位", "tickets": "磅单", "records": "记录",
+           "deliveries": "卸料", "points": "点位", "trips": "趟", "tickets": "磅单", "records": "记录",
            "near_capacity": "{name}（{id}）进场 {intake} 吨，达日处理能力 {capacity} 吨的 {share}",
            "points_missed": "应收 {due} 个点位中 {count} 个未收运：{points}",
            "harmless_below_target": "{scope}无害化处理率 {value}，低于目标 {target}",
@@ -87,7 +87,7 @@ TITLES = {
            "vehicle": "Vehicle", "trip": "Trip", "facility": "Facility", "ticket": "Ticket",
            "planned_kg": "Planned kg", "actual_kg": "Actual kg", "deviation": "Deviation",
            "time": "Time", "planned": "Planned", "actual": "Actual", "matched": "Matched",
-           "deliveries": "unloads", "points": "points", "tickets": "tickets",
+           "deliveries": "unloads", "points": "points", "trips": "trips", "tickets": "tickets",
            "records": "records",
            "near_capacity": "{name} ({id}) took in {intake} t, {share} of its daily "
                             "capacity of {capacity} t",
@@ -305,8 +305,9 @@ def _day_view(session: Session, flt: Filters, figures: list[dict[str, Any]],
     m = D.compute_county_map(session)
     vids = [r["vehicle_id"] for r in plan["routes"]]
     if vids:
-        opts = [[v, f'{v} · {r["collects"]} · {r["trips"]}'] for v, r in
-                zip(vids, plan["routes"], strict=True)]
+        opts = [[v, f'{v} · {r["collects"]} {_tr(lang, "points")} · {r["trips"]} '
+                 f'{_tr(lang, "trips")} · {r["distance_km"]:.1f} km']
+                for v, r in zip(vids, plan["routes"], strict=True)]
         figures.append({
             "id": "plan_map", "map": True,
             "figure": _fig_json(F.draw_truck_map(plan, m, vids[0], lang)),

@@ -133,20 +133,29 @@ def point_categories(session: Session) -> list[str]:
 
 
 def record_totals(session: Session, scope: Scoped) -> pd.DataFrame:
-    """Columns [group,] category, kg, records: collection records summed."""
+    """Columns [group,] category, kg, records: collection records summed (per point in
+    the database first, then per category and town over the points)."""
+    per_point = (
+        select(CollectionRecord.point_id.label("point_id"),
+               func.sum(CollectionRecord.kg).label("kg"), func.count().label("n"))
+        .where(CollectionRecord.date >= scope.start, CollectionRecord.date <= scope.end)
+        .group_by(CollectionRecord.point_id)
+        .subquery()
+    )
 
     def stmt(g: list[Any]) -> Any:
         q = (
-            select(*g, Point.category, func.sum(CollectionRecord.kg), func.count())
-            .select_from(CollectionRecord)
-            .join(Point, Point.point_id == CollectionRecord.point_id)
+            select(*g, Point.category, func.sum(per_point.c.kg), func.sum(per_point.c.n))
+            .select_from(per_point)
+            .join(Point, Point.point_id == per_point.c.point_id)
             .outerjoin(Community, Community.community_id == Point.community_id)
-            .where(CollectionRecord.date >= scope.start, CollectionRecord.date <= scope.end)
             .group_by(*g, Point.category)
         )
         return _filtered(q, scope)
 
-    return _grouped(session, scope, ["category", "kg", "records"], stmt)
+    out = _grouped(session, scope, ["category", "kg", "records"], stmt)
+    out["records"] = out["records"].astype(int)
+    return out
 
 
 def truck_day_totals(session: Session, scope: Scoped) -> tuple[float, int]:
@@ -384,32 +393,35 @@ def served_visits(session: Session, scope: Scoped,
                   separated: Sequence[str]) -> pd.DataFrame | int:
     """Distinct (point, day) records on a day the point is due: its weekday is in the
     point's mask and, for a ``separated`` category of a community, the community
-    separates by then. Per town a frame [group, served]; else the count."""
-    g_cols = [town_of_point().label("group")] if scope.by_town else []
-    bit = weekday_bit_of(session, CollectionRecord.date)
+    separates by then. Per town a frame [group, served]; else the count.
+
+    The distinct (day, point) pairs come first, from the records alone (the natural
+    key's index, ``(date, point_id, vehicle_id)``, gives them in order); the points'
+    schedules are joined to the pairs."""
+    pairs = (
+        select(CollectionRecord.date.label("date"), CollectionRecord.point_id.label("point_id"))
+        .where(CollectionRecord.date >= scope.start, CollectionRecord.date <= scope.end)
+        .distinct()
+        .subquery()
+    )
+    bit = weekday_bit_of(session, pairs.c.date)
     gate = or_(
         Point.category.not_in(list(separated)),
         Point.community_id.is_(None),
-        and_(
-            Community.sorting_since.is_not(None),
-            Community.sorting_since <= CollectionRecord.date,
-        ),
+        and_(Community.sorting_since.is_not(None), Community.sorting_since <= pairs.c.date),
     )
-    inner = (
-        select(*g_cols, CollectionRecord.point_id, CollectionRecord.date)
-        .join(Point, Point.point_id == CollectionRecord.point_id)
+    g_cols = [town_of_point().label("group")] if scope.by_town else []
+    q = (
+        select(*g_cols, func.count())
+        .select_from(pairs)
+        .join(Point, Point.point_id == pairs.c.point_id)
         .outerjoin(Community, Community.community_id == Point.community_id)
-        .where(
-            CollectionRecord.date >= scope.start, CollectionRecord.date <= scope.end,
-            Point.days_mask.op("&")(bit) != 0, gate,
-        )
-        .group_by(*g_cols, CollectionRecord.point_id, CollectionRecord.date)
+        .where(Point.days_mask.op("&")(bit) != 0, gate)
     )
-    sub = _filtered(inner, scope).subquery()
+    q = _filtered(q, scope)
     if scope.by_town:
-        return frame(session, select(sub.c.group, func.count()).group_by(sub.c.group),
-                     ["group", "served"])
-    return int(session.scalar(select(func.count()).select_from(sub)) or 0)
+        return frame(session, q.group_by(*g_cols), ["group", "served"])
+    return int(session.scalar(q) or 0)
 
 
 def served_visits_by_day(session: Session, scope: Scoped,
