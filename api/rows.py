@@ -115,6 +115,11 @@ def singular(kind: str) -> str:
         kind, kind.removesuffix("s"))
 
 
+def key_field(kind: str) -> str:
+    """The field of a row that addresses it (``depot_id``, ``id``, ...)."""
+    return api_repo.TABLES[kind].key
+
+
 def has_numeric_id(kind: str) -> bool:
     """Records and tickets are addressed by a numeric id; the others by their own id."""
     return api_repo.TABLES[kind].key == "id"

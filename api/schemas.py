@@ -331,6 +331,8 @@ class UserOut(_Orm):
 class ApiKeyOut(BaseModel):
     key: str = Field(description="send as header X-API-Key; shown only once")
     user: str
+    key_id: str = Field("", description="the key's id, as `GET /users/{name}/api-keys` lists "
+                                        "it and `DELETE /api-keys/{key_id}` takes it")
 
 
 class ComplaintIn(_In):

@@ -30,6 +30,7 @@ from api.errors import ApiError
 from logistics.domain import NotFound
 from logistics.ops.users import (
     TOKEN_TTL_S,
+    api_key_id,
     check_new_password,
     create_api_key,
     create_user,
@@ -131,8 +132,27 @@ def users(session: SessionDep, p: PagingDep) -> dict[str, Any]:
     return {"data": [s.UserOut.model_validate(u) for u in rows], "count": count}
 
 
+#: OpenAPI links: what a new user or key answer leads to (clients and the stateful
+#: API tests follow them)
+_BY_NAME = {"name": "$response.body#/name"}
+USER_LINKS = {
+    "ListApiKeys": {"operationId": "list_api_keys", "parameters": _BY_NAME},
+    "CreateApiKey": {"operationId": "create_api_key", "parameters": _BY_NAME},
+    "SetPassword": {"operationId": "set_password", "parameters": _BY_NAME},
+    "DeactivateUser": {"operationId": "deactivate_user", "parameters": _BY_NAME},
+    "ActivateUser": {"operationId": "activate_user", "parameters": _BY_NAME},
+}
+KEY_LINKS = {
+    "RevokeApiKey": {"operationId": "revoke_api_key",
+                     "parameters": {"key_id": "$response.body#/key_id"}},
+    "ListApiKeys": {"operationId": "list_api_keys",
+                    "parameters": {"name": "$response.body#/user"}},
+}
+
+
 @router.post("/users", response_model=s.UserOut, status_code=201, operation_id="create_user",
-             dependencies=[_ADMIN], tags=["auth"], summary="Add a user")
+             dependencies=[_ADMIN], tags=["auth"], summary="Add a user",
+             responses={201: {"description": "the new user", "links": USER_LINKS}})
 def add_user(session: SessionDep, body: s.UserIn) -> s.UserOut:
     if api_repo.user_exists(session, body.name.strip()):
         raise ApiError(409, "conflict", f"user {body.name!r} already exists / 用户已存在")
@@ -142,9 +162,11 @@ def add_user(session: SessionDep, body: s.UserIn) -> s.UserOut:
 
 @router.post("/users/{name}/api-keys", response_model=s.ApiKeyOut, status_code=201,
              operation_id="create_api_key", dependencies=[_ADMIN], tags=["auth"],
+             responses={201: {"description": "the new key", "links": KEY_LINKS}},
              summary="A new API key for a user (for machines; header X-API-Key)")
 def add_api_key(session: SessionDep, name: str) -> s.ApiKeyOut:
-    return s.ApiKeyOut(key=create_api_key(session, name), user=name)
+    key = create_api_key(session, name)
+    return s.ApiKeyOut(key=key, user=name, key_id=api_key_id(key))
 
 
 @router.get("/users/{name}/api-keys", response_model=s.Page[ApiKeyInfoOut],

@@ -96,14 +96,22 @@ def _add_routes(router: APIRouter, r: Resource) -> None:
         return Out.model_validate(service.get_row(session, r.kind, key))
 
     create_deps = [_RECORD_WRITERS] if r.kind == "records" else [_STAFF]
+    # OpenAPI links: the row a create answers is the one to read, replace and delete
+    # (clients and stateful API tests follow them)
+    key = {"key": f"$response.body#/{service.key_field(r.kind)}"}
+    links = {f"{verb.capitalize()}{one.capitalize()}": {"operationId": f"{verb}_{one}",
+                                                        "parameters": key}
+             for verb in ("get", "replace", "delete")}
 
     @router.post(r.path, response_model=Out, status_code=201, operation_id=f"create_{one}",
-                 summary=f"Add a {one} (import rules)", dependencies=create_deps, tags=[r.tag])
+                 summary=f"Add a {one} (import rules)", dependencies=create_deps, tags=[r.tag],
+                 responses={201: {"description": f"the new {one}", "links": links}})
     def create_row(session: SessionDep, who: PrincipalDep, body: In) -> Any:  # type: ignore[valid-type]
         return Out.model_validate(service.create_row(session, who, r.kind, _dump(body)))
 
     @router.put(r.path + "/{key}", response_model=Out, operation_id=f"replace_{one}",
-                summary=f"Replace a {one} (import rules)", dependencies=[_STAFF], tags=[r.tag])
+                summary=f"Replace a {one} (import rules)", dependencies=[_STAFF], tags=[r.tag],
+                responses={200: {"description": f"the {one} as replaced", "links": links}})
     def replace_row(session: SessionDep, key: key_type, body: In) -> Any:  # type: ignore[valid-type]
         return Out.model_validate(service.replace_row(session, r.kind, key, _dump(body)))
 

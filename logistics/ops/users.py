@@ -185,6 +185,11 @@ def _key_hash(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
+def api_key_id(key: str) -> str:
+    """The id of an API key (as listed and revoked)."""
+    return key_id(_key_hash(key))
+
+
 def create_api_key(session: Session, name: str, label: str = "") -> str:
     """A new API key for user ``name``; returns the key (shown once, only its hash is kept)."""
     if ops_repo.find_user(session, name) is None:
