@@ -252,3 +252,20 @@ def test_source_facility_is_stored(county: Session) -> None:
     raw = _raw()["tickets"]
     assert len(sent) == int((raw["source_facility_id"] != "").sum())
     assert {t.source_facility_id for t in sent} == {"T1"}
+
+
+def test_api_metrics_default_period(api: Any, session: Session) -> None:
+    r = api.get("/metrics?from=2026-11-01", "viewer")
+    assert r.status_code == 400 and r.json()["reason"] == "bad_input"
+    r = api.get("/metrics", "viewer")
+    if r.status_code == 400:  # a county without records: no default period
+        assert "--from" in r.json()["detail"]
+        import_paths(session, sorted(DATA.glob("*.csv")))
+        session.commit()
+        api.client.app.state.read_cache.clear()
+        r = api.get("/metrics", "viewer")
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    assert doc["covers"]["last_data_day"] is not None
+    month = api.get("/metrics?period=month", "viewer").json()
+    assert month["covers"]["kind"] == "month" and month["covers"]["complete"] is True

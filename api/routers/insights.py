@@ -19,6 +19,7 @@ from dashboards.pages import PAGES, page_figures, plotly_js, render_page
 from logistics.domain import BadInput, parse_category
 from logistics.persistence.db import Session
 from logistics.reporting.metrics import compute_metrics
+from logistics.reporting.periods import default_period
 
 router = APIRouter()
 _READERS = Depends(require(*READERS))
@@ -29,27 +30,38 @@ _READERS = Depends(require(*READERS))
             response_model=dict[str, Any])
 async def metrics(
     request: Request,
-    date_from: Annotated[dt.date, Query(alias="from", description="first day")],
-    date_to: Annotated[dt.date, Query(alias="to", description="last day (included)")],
+    date_from: Annotated[dt.date | None, Query(
+        alias="from", description="first day (without from/to: the default period)")] = None,
+    date_to: Annotated[dt.date | None, Query(alias="to", description="last day (included)")
+                       ] = None,
+    period: Annotated[str, Query(pattern="^(year|month)$", description=(
+        "without from/to: year (up to the newest complete month) or month (the newest "
+        "complete month)"))] = "year",
     by: Annotated[str, Query(pattern="^(county|town)$")] = "county",
     category: Annotated[str | None, Query(max_length=32)] = None,
     town: Annotated[str | None, Query(max_length=100)] = None,
 ) -> Response:
-    if date_to < date_from:
-        raise BadInput("'to' is before 'from' / 结束日期早于开始日期")
-    if (date_to - date_from).days > 3660:
-        raise BadInput("period longer than 10 years / 时间段过长")
+    if (date_from is None) != (date_to is None):
+        raise BadInput("give both 'from' and 'to', or neither / from 与 to 须同时给出")
+    if date_from is not None and date_to is not None:
+        if date_to < date_from:
+            raise BadInput("'to' is before 'from' / 结束日期早于开始日期")
+        if (date_to - date_from).days > 3660:
+            raise BadInput("period longer than 10 years / 时间段过长")
     cat = None
     if category is not None:
         cat = parse_category(category)
         if cat is None:
             raise BadInput(f"unknown category {category!r} / 未知类别")
     def build(session: Session) -> bytes:
-        return json_bytes(compute_metrics(session, date_from, date_to, by=by, category=cat,
-                                          town=town))
+        if date_from is not None and date_to is not None:
+            start, end = date_from, date_to
+        else:
+            start, end = default_period(session, period)
+        return json_bytes(compute_metrics(session, start, end, by=by, category=cat, town=town))
 
     cache: TtlCache = request.app.state.read_cache
-    body: bytes = await cache.get(("metrics", date_from, date_to, by, cat, town),
+    body: bytes = await cache.get(("metrics", date_from, date_to, period, by, cat, town),
                                   lambda: run_db(request, build))
     return Response(body, media_type="application/json")
 
