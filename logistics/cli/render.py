@@ -259,6 +259,10 @@ def _metric_value(spec: Any, v: float | None) -> str:
 
 def show_metrics(console: Console, doc: dict[str, Any]) -> None:
     title = f"metrics / 考核指标 {doc['from']} .. {doc['to']}"
+    cov = doc.get("covers")
+    if cov:  # the days counted: a period running past the data is to date
+        title = (f"metrics / 考核指标 {cov['label']['zh']} / {cov['label']['en']}"
+                 f" ({cov['days']} d)")
     for g in doc["groups"]:
         table = _table(f"{title} - {g['group']}",
                        ("metric / 指标", "value / 数值", "inputs / 依据"), right_from=1)
