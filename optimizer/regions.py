@@ -53,7 +53,7 @@ REPAIR_CLIENTS = 350
 #: left-out clients per repair group
 REPAIR_GROUP = 60
 #: rounds of repair across region borders
-REPAIR_ROUNDS = 2
+REPAIR_ROUNDS = 3
 #: nearest visits looked up per left-out client (the sparse neighbour list)
 NEIGHBOURS = 24
 _KM_PER_DEG = 111.195
@@ -180,15 +180,41 @@ def cluster_places(xy: np.ndarray, size: int, seed: int) -> list[np.ndarray]:
     return out
 
 
-def vehicle_need(problem: Problem, clients: Sequence[int], vehicles: Sequence[int]) -> float:
-    """Rough number of vehicles a region needs: by load (a few trips a day) and work."""
+def seconds_per_km(problem: CityProblem, xy: np.ndarray, samples: int = 200,
+                   seed: int = 0) -> float:
+    """Travel seconds per straight-line km, from a sample of client legs read from the
+    problem's own (lazy) matrices: whatever the distance model."""
+    locs = np.asarray([c.location for c in problem.clients], dtype=np.int64)
+    if len(locs) < 2:
+        return 3600.0 / 25.0
+    rng = np.random.default_rng(seed)
+    a = rng.choice(locs, size=min(samples, len(locs)))
+    tree = cKDTree(xy[locs])
+    _, j = tree.query(xy[a], k=min(6, len(locs)))
+    b = locs[np.asarray(j)[:, -1]]
+    straight = np.hypot(*(xy[a] - xy[b]).T).sum()
+    secs = float(problem.lazy_duration.pairs(a, b).sum())
+    return secs / straight if straight > 0 else 3600.0 / 25.0
+
+
+def vehicle_need(problem: Problem, clients: Sequence[int], vehicles: Sequence[int],
+                 cxy: np.ndarray, to_facility_km: float, s_per_km: float) -> float:
+    """Rough number of vehicles a region needs, by load (a few trips a day) and by work:
+    service, driving to the nearest neighbour, and trips to the nearest facility."""
     vs = [problem.vehicles[v] for v in vehicles]
     trips = 4 if problem.facilities else 1
-    per_day = float(np.mean([sum(v.capacities.values()) * trips for v in vs]))
-    load = sum(sum(problem.clients[c].demand.values()) for c in clients) / max(1.0, per_day)
+    cap = float(np.mean([sum(v.capacities.values()) for v in vs]))
+    kg = sum(sum(problem.clients[c].demand.values()) for c in clients)
+    load = kg / max(1.0, cap * trips)
     shift = float(np.mean([v.shift_end_s - v.shift_start_s - v.break_s for v in vs]))
-    work = sum(problem.clients[c].service_s for c in clients) * 1.6 / max(1.0, shift)
-    return max(load, work, 1.0)
+    drive_km = 0.0
+    if len(cxy) > 1:
+        d, _ = cKDTree(cxy).query(cxy, k=2)
+        drive_km = float(np.asarray(d)[:, 1].sum())
+    n_trips = kg / max(1.0, cap) if problem.facilities else 0.0
+    work = (sum(problem.clients[c].service_s for c in clients) + s_per_km * drive_km
+            + n_trips * (2 * s_per_km * to_facility_km + 900.0))
+    return max(load, 1.15 * work / max(1.0, shift), 1.0)
 
 
 def share_fleet(needs: Sequence[float], n_vehicles: int) -> list[int]:
@@ -256,6 +282,7 @@ def plan_regions(problem: CityProblem, size: int,
     regions: list[Region] = []
     no_vehicle: list[int] = []
     fxy = xy[[f.location for f in problem.facilities]] if problem.facilities else np.zeros((0, 2))
+    s_per_km = seconds_per_km(problem, xy, seed=seed)
     for cl, vs in streams(problem):
         if not vs:
             no_vehicle += cl
@@ -264,10 +291,17 @@ def plan_regions(problem: CityProblem, size: int,
         groups = [[cl[i] for i in g] for g in cluster_places(cxy, size, seed)]
         centres = np.array([xy[[problem.clients[c].location for c in g]].mean(axis=0)
                             for g in groups])
-        share = share_fleet([vehicle_need(problem, g, vs) for g in groups], len(vs))
+        cats = {k for c in cl for k, q in problem.clients[c].demand.items() if q > 0}
+        needs = []
+        for g, centre in zip(groups, centres, strict=True):
+            near = [float(np.hypot(*(fxy[fi] - centre)))
+                    for fi in nearest_facilities(problem, fxy, cats, centre)]
+            needs.append(vehicle_need(problem, g, vs,
+                                      xy[[problem.clients[c].location for c in g]],
+                                      min(near) if near else 0.0, s_per_km))
+        share = share_fleet(needs, len(vs))
         vxy = xy[[problem.vehicles[v].start_location for v in vs]]
         fleets = assign_vehicles(vxy, vs, centres, share)
-        cats = {k for c in cl for k, q in problem.clients[c].demand.items() if q > 0}
         for g, fleet, centre in zip(groups, fleets, centres, strict=True):
             regions.append(Region(g, fleet, nearest_facilities(problem, fxy, cats, centre),
                                   centre))
@@ -484,7 +518,6 @@ def repair_groups(day: Day, params: SolveParams) -> list[RepairGroup]:
             assert v.location is not None
             visit_loc.append(v.location)
             visit_route.append(vi)
-    tree = cKDTree(xy[visit_loc]) if visit_loc else None
     # a route with a piece of a client that another route serves too stays out of
     # repair (the pieces must keep adding up to the client's demand)
     seen: dict[int, set[int]] = {}
@@ -502,6 +535,9 @@ def repair_groups(day: Day, params: SolveParams) -> list[RepairGroup]:
         if not mine or not vs:
             continue
         allowed = set(vs)
+        # the stream's own visits: another stream's routes cannot take these clients
+        own = [i for i, vi in enumerate(visit_route) if vi in allowed]
+        tree = cKDTree(xy[[visit_loc[i] for i in own]]) if own else None
         lxy = xy[[p.clients[c].location for c in mine]]
         for g in cluster_places(lxy, REPAIR_GROUP, params.seed):
             cs = [mine[i] for i in g]
@@ -509,11 +545,11 @@ def repair_groups(day: Day, params: SolveParams) -> list[RepairGroup]:
             routes: list[int] = []
             n = len(cs)
             if tree is not None:
-                k = min(NEIGHBOURS, len(visit_loc))
+                k = min(NEIGHBOURS, len(own))
                 dist, idx = tree.query(lxy[g], k=k)
                 order = np.argsort(np.asarray(dist).ravel(), kind="stable")
                 for j in np.asarray(idx).ravel()[order]:
-                    vi = visit_route[int(j)]
+                    vi = visit_route[own[int(j)]]
                     if vi in taken or vi in routes or vi not in allowed or vi in shared:
                         continue
                     size = len(day.routes[vi].client_visits)
