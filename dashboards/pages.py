@@ -266,7 +266,7 @@ def _landing(session: Session, lang: str, figures: list[dict[str, Any]], blocks:
 
 
 def _overview(session: Session, flt: Filters, static: bool, figures: list[dict[str, Any]],
-              blocks: list[str]) -> None:
+              blocks: list[str], memo: dict[Any, Any]) -> None:
     lang = flt.lang
     period = flt.period or _default_year(session)
     if period is None:
@@ -280,17 +280,23 @@ def _overview(session: Session, flt: Filters, static: bool, figures: list[dict[s
     through = dt.date.fromisoformat(kpis["covers"]["to"]) if kpis["covers"]["to"] else end
     years = [y for y in D.data_years(session) if start.year - 1 <= y <= end.year]
     if years:
-        monthly = D.compute_monthly_tonnage(session, years)
-        opts = [["", _tr(lang, "all_towns")]] + [[t, t] for t in monthly["towns"]]
-        figures.append({
-            "id": "monthly",
-            "figure": _fig_json(F.draw_monthly_tonnage(monthly, lang)),
-            "select": {"label": _tr(lang, "town"), "options": opts},
-            "variants": {t: _fig_json(F.draw_monthly_tonnage(monthly, lang, t))
-                         for t, _ in opts},
-        })
-    figures.append({"id": "coverage", "figure": _fig_json(
-        F.draw_coverage_trend(D.compute_coverage_trend(session, through.year), lang))})
+        key = ("monthly", tuple(years), lang)
+        if key not in memo:  # the same for every period of these years
+            monthly = D.compute_monthly_tonnage(session, years)
+            opts = [["", _tr(lang, "all_towns")]] + [[t, t] for t in monthly["towns"]]
+            memo[key] = {
+                "id": "monthly",
+                "figure": _fig_json(F.draw_monthly_tonnage(monthly, lang)),
+                "select": {"label": _tr(lang, "town"), "options": opts},
+                "variants": {t: _fig_json(F.draw_monthly_tonnage(monthly, lang, t))
+                             for t, _ in opts},
+            }
+        figures.append(memo[key])
+    ckey = ("coverage", through.year, lang)
+    if ckey not in memo:
+        memo[ckey] = {"id": "coverage", "figure": _fig_json(
+            F.draw_coverage_trend(D.compute_coverage_trend(session, through.year), lang))}
+    figures.append(memo[ckey])
     flows = D.compute_disposal_flows(session, start, through)
     figures.append({"id": "sankey", "figure": _fig_json(F.draw_disposal_sankey(flows, lang))})
 
@@ -322,10 +328,11 @@ def _day_view(session: Session, flt: Filters, figures: list[dict[str, Any]],
 
 
 def page_content(session: Session, name: str, filters: Mapping[str, str] | None = None,
-                 static: bool = True) -> dict[str, Any]:
+                 static: bool = True, memo: dict[Any, Any] | None = None) -> dict[str, Any]:
     """Figures (plotly JSON, with variants) and HTML blocks of one page. ``static``: the
     period selector links to the files ``wasteroute dashboards`` writes, else to
-    ``?period=`` of the served page."""
+    ``?period=`` of the served page. ``memo`` keeps figures that several pages of one
+    session share (the static set's period pages)."""
     if name not in PAGES:
         raise BadInput(f"unknown dashboard page {name} (one of {', '.join(PAGES)})")
     flt = _filters(filters)
@@ -336,7 +343,7 @@ def page_content(session: Session, name: str, filters: Mapping[str, str] | None 
     if name == "index":
         _landing(session, lang, figures, blocks)
     elif name == "overview":
-        _overview(session, flt, static, figures, blocks)
+        _overview(session, flt, static, figures, blocks, {} if memo is None else memo)
     elif name == "map":
         m = D.compute_county_map(session)
         opts = [["", _tr(lang, "all_categories")]] + [
@@ -538,10 +545,11 @@ def _html(content: dict[str, Any], plotly_src: str) -> str:
 
 
 def render_page(session: Session, name: str, filters: Mapping[str, str] | None = None,
-                plotly_src: str = PLOTLY_JS, static: bool = True) -> str:
+                plotly_src: str = PLOTLY_JS, static: bool = True,
+                memo: dict[Any, Any] | None = None) -> str:
     """The HTML of one dashboard page; plotly.js is loaded from ``plotly_src``; see
-    :func:`page_content` for ``static``."""
-    return _html(page_content(session, name, filters, static=static), plotly_src)
+    :func:`page_content` for ``static`` and ``memo``."""
+    return _html(page_content(session, name, filters, static=static, memo=memo), plotly_src)
 
 
 def plotly_js() -> str:
@@ -559,9 +567,10 @@ def write_dashboards(session: Session, out_dir: Path, date: dt.date | None = Non
     out_dir.mkdir(parents=True, exist_ok=True)
     filters = {"lang": lang} | ({"date": date.isoformat()} if date else {})
     paths = []
+    memo: dict[Any, Any] = {}
     for name in PAGES:
         path = out_dir / f"{name}.html"
-        path.write_text(render_page(session, name, filters), encoding="utf-8")
+        path.write_text(render_page(session, name, filters, memo=memo), encoding="utf-8")
         paths.append(path)
         log.info("dashboard page %s", path)
     first, last = dashboard_repo.record_date_bounds(session)
@@ -571,8 +580,8 @@ def write_dashboards(session: Session, out_dir: Path, date: dt.date | None = Non
         if o["key"] == default_key:
             continue
         path = out_dir / period_file(o["key"], default_key)
-        path.write_text(render_page(session, "overview", filters | {"period": o["key"]}),
-                        encoding="utf-8")
+        path.write_text(render_page(session, "overview", filters | {"period": o["key"]},
+                                    memo=memo), encoding="utf-8")
         paths.append(path)
     js = out_dir / PLOTLY_JS
     js.write_text(plotly_js(), encoding="utf-8")
