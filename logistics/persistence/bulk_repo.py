@@ -297,6 +297,8 @@ def load_records(session: Session, stage: Stage, maps: Sequence[ColumnMap],
                 target, sql.Identifier(name), _bounds(m)))
             _run(cur, sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
                 sql.Identifier(name), sql.Identifier(f"{name}_bounds")))
+            # planner statistics now: autovacuum may be off, and would come later anyway
+            _run(cur, sql.SQL("ANALYZE {}").format(sql.Identifier(name)))
         _run(cur, sql.SQL("SELECT count(*) FROM {}").format(rest))
         n_rest = int(cur.fetchone()[0])  # type: ignore[index]
         inserted = rows - n_rest
