@@ -13,6 +13,7 @@ from logistics.cli import app
 from logistics.demand.due import due_points, expected_kg_detail
 from logistics.demo.run import DEMO_PLAN_DATE
 from logistics.persistence.db import session_scope
+from logistics.reporting.metrics import compute_metrics
 from tests.plan_checker import assert_plan_ok
 
 
@@ -50,6 +51,14 @@ def test_demo_plans_next_day_and_writes_sheets(tmp_path: Path, db_url: str) -> N
     # plotly.js written once beside the pages, not inlined per page
     assert (out / "dashboards" / "plotly.min.js").is_file()
     assert all(p.stat().st_size < 2_000_000 for p in (out / "dashboards").glob("*.html"))
+    # the dashboards open on the complete year 2020, not on the planned day's 2021
+    overview = (out / "dashboards" / "overview.html").read_text(encoding="utf-8")
+    assert '<p class="period" data-kind="year"><b>2020年</b>' in overview
+    # the transfer station sent on the same evening all it took in on the planned day
+    with session_scope(db_url) as session:
+        day = compute_metrics(session, DEMO_PLAN_DATE, DEMO_PLAN_DATE)
+    held = day["groups"][0]["metrics"]["in_transit_t"]
+    assert held["inputs"]["intake_t"] == held["inputs"]["sent_on_t"] and held["value"] == 0.0
     # the evening check: the demo's deliberate discrepancies are found
     rec = json.loads((out / f"reconcile-{DEMO_PLAN_DATE.isoformat()}.json").read_text("utf-8"))
     for kind in ("ticket_unplanned", "unload_missing", "weight_deviation", "point_not_recorded"):
