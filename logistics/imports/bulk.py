@@ -52,6 +52,9 @@ class StagedRecords:
     maps: list[bulk_repo.ColumnMap]
     months: list[dt.date]
     rows: int
+    #: each file's stage columns and data rows, when they may be COPYed typed as they
+    #: are (every cell in stored form, no other column); else empty
+    files: list[tuple[list[str], bytes]]
 
 
 def enabled(session: Session) -> bool:
@@ -119,14 +122,15 @@ def stage_records(session: Session, files: Sequence[Path], points: set[str],
         if n == 0:
             return None
         rows += n
-    del texts
     checked = _check(session, stage, points, vehicles)
     if checked is None:
         return None
     maps, months = checked
     log.info("staged %d records in %d file(s), months %s", rows, len(files),
              ", ".join(f"{m:%Y-%m}" for m in months))
-    return StagedRecords(stage, maps, months, rows)
+    plain = all(m.pairs is None for m in maps) and all(
+        sorted(columns) == sorted(bulk_repo.COLUMNS) for columns, _ in texts)
+    return StagedRecords(stage, maps, months, rows, texts if plain else [])
 
 
 def _distinct(session: Session, stage: bulk_repo.Stage,
@@ -194,4 +198,4 @@ def load(session: Session, staged: StagedRecords) -> bulk_repo.LoadCounts:
     """Write the staged records (raises ``bulk_repo.BulkRefused`` on a database
     refusal, e.g. a key twice in the files)."""
     return bulk_repo.load_records(session, staged.stage, staged.maps, staged.months,
-                                  staged.rows)
+                                  staged.rows, staged.files)
