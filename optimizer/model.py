@@ -60,6 +60,12 @@ STRATEGIES = {
 }
 
 
+#: share of a search's time for trying first-solution strategies when no start is given;
+#: the rest goes to guided local search. Nine Solomon instances at 10 s (C101, C201,
+#: R101, R105, R201, R205, RC101, RC105, RC201), same loaded machine: 0.3 -> mean gap
+#: 5.81 %, 0.1 -> 4.63 % (no instance worse)
+FIRST_PHASE = 0.1
+
 #: lns_time_limit of our searches; it also bounds restoring a start (see ``tuned``)
 LNS_LIMIT_S = 3.0
 
@@ -437,7 +443,7 @@ class RoutingModel:
         # first solutions one after another: the first may use up to half the
         # budget (a timed-out construction leaves everything unperformed); the
         # others run only while the construction phase stays under its share
-        phase = (0.1 if best is not None else 0.3) * time_limit_s
+        phase = (0.1 if best is not None else FIRST_PHASE) * time_limit_s
         counted = self.params.counted
         for name in cands:
             elapsed = time.monotonic() - t0
