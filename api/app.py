@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import errors
 from api.cache import TtlCache, ttl_from_env
-from api.deps import PRINCIPAL_TTL_S
+from api.deps import PRINCIPAL_TTL_S, Throttled, app_login_throttle
 from api.routers import admin, data, insights, login, plans
 from dashboards.pages import SCRIPT_HASH
 from logistics.ops import jobs, queues
@@ -74,6 +74,31 @@ class ClearCacheOnWrite:
             await send(message)
 
         await self.app(scope, receive, sent)
+
+
+class RefuseThrottledSignIns:
+    """``POST /token`` from a client address that has used its failed sign-ins is
+    answered 429 here, before the request is routed or its form parsed: under a flood
+    of wrong passwords most requests are these, so their cost is kept to the throttle
+    check (the endpoint still checks the account's limit, and the address's again)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == "/token":
+            throttle = app_login_throttle(scope["app"].state)
+            client = scope.get("client")
+            wait = await throttle.address_wait(client[0] if client else "unknown")
+            if wait is not None:
+                await throttle.hold(wait)
+                exc = Throttled(wait)
+                response = JSONResponse(
+                    {"detail": str(exc), "reason": "too_many_requests"}, status_code=429,
+                    headers={"Retry-After": str(wait)})
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 class RefuseNulBytes:
@@ -218,6 +243,7 @@ def create_app(db_url: str | None = None, *, migrate: bool = True) -> FastAPI:
     app.state.secret = None
     errors.install(app)
     app.add_middleware(RefuseNulBytes)
+    app.add_middleware(RefuseThrottledSignIns)
     app.add_middleware(ClearCacheOnWrite,
                        caches=(read_cache, app.state.principal_cache))
     origins = cors_origins()

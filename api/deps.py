@@ -23,11 +23,17 @@ threads that the other endpoints run on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
+import os
+import random
+import threading
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
@@ -213,7 +219,20 @@ Anyone = Annotated[Principal, Depends(require(*EVERYONE))]
 
 #: Argon2 checks and hashes run here, never on the request threads: at most
 #: WASTEROUTE_HASH_THREADS at once per process, whatever arrives
-HASHER = ThreadPoolExecutor(max_workers=hash_threads(), thread_name_prefix="argon2")
+#: the hashing threads' nice value (Linux: per thread, and the threads Argon2 starts
+#: for its lanes inherit it): while a flood of sign-ins is being hashed, the CPU goes
+#: first to the requests of the signed-in users
+HASH_NICE = 10
+
+
+def _hash_thread_priority() -> None:
+    # not Linux, or not allowed: the threads keep the process's priority
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASH_NICE)
+
+
+HASHER = ThreadPoolExecutor(max_workers=hash_threads(), thread_name_prefix="argon2",
+                            initializer=_hash_thread_priority)
 #: sign-ins waiting for the executor beyond which more are turned away (429, retry in 1 s)
 #: instead of queueing without end (a flood from many addresses)
 MAX_WAITING_HASHES = 64
@@ -258,6 +277,21 @@ class LoginThrottle:
         self.local = MovingWindowRateLimiter(storage_from_string("async+memory://"))
         self.shared_down_until = 0.0
         self.clock = clock
+        #: sign-ins passed by the throttle whose password is still being checked
+        self.checking: Counter[tuple[str, str]] = Counter()
+
+    @contextmanager
+    def checking_password(self, name: str, address: str) -> Iterator[None]:
+        keys = (("login-account", name), ("login-address", address))
+        for key in keys:
+            self.checking[key] += 1
+        try:
+            yield
+        finally:
+            for key in keys:
+                self.checking[key] -= 1
+                if self.checking[key] <= 0:
+                    del self.checking[key]
 
     def _limiter(self) -> MovingWindowRateLimiter:
         return self.local if time.monotonic() < self.shared_down_until else self.limiter
@@ -272,10 +306,36 @@ class LoginThrottle:
         waits = []
         for item, kind, who in ((self.account, "login-account", name),
                                 (self.address, "login-address", address)):
-            if not await limiter.test(item, kind, who):
+            # sign-ins of this process still being checked count as failures already,
+            # so a burst arriving at once cannot all pass before the first is counted
+            cost = 1 + self.checking[(kind, who)]
+            if not await limiter.test(item, kind, who, cost=cost):
                 stats = await limiter.get_window_stats(item, kind, who)
                 waits.append(max(1, math.ceil(stats.reset_time - self.clock())))
         return max(waits) if waits else None
+
+    async def hold(self, wait_s: int) -> None:
+        """Answer a refusal after about ``hold_s`` (never longer than ``wait_s``),
+        spread between half and one and a half times it, so refused clients that
+        retry at once do not come back all in the same instant."""
+        if self.hold_s > 0:
+            await asyncio.sleep(min(wait_s, self.hold_s * random.uniform(0.5, 1.5)))
+
+    async def address_wait(self, address: str) -> int | None:
+        """Seconds the client address must wait (its own limit only; the account's
+        needs the body)."""
+        limiter = self._limiter()
+        cost = 1 + self.checking[("login-address", address)]
+        try:
+            if await limiter.test(self.address, "login-address", address, cost=cost):
+                return None
+            stats = await limiter.get_window_stats(self.address, "login-address", address)
+        except Exception as exc:
+            if limiter is self.local:
+                raise
+            self._shared_failed(exc)
+            return await self.address_wait(address)
+        return max(1, math.ceil(stats.reset_time - self.clock()))
 
     async def retry_after(self, name: str, address: str) -> int | None:
         """Seconds to wait when the account or the address has used its attempts."""
@@ -302,7 +362,11 @@ class LoginThrottle:
 
 def login_throttle(request: Request) -> LoginThrottle:
     """The app's throttle (made on first use, from the settings)."""
-    state = request.app.state
+    return app_login_throttle(request.app.state)
+
+
+def app_login_throttle(state: Any) -> LoginThrottle:
+    """The throttle kept in an app's ``state``."""
     if getattr(state, "login_throttle", None) is None:
         redis = redis_url()
         uri = "async+" + redis if redis else "async+memory://"
@@ -332,15 +396,15 @@ async def sign_in(request: Request, name: str, password: str) -> Principal | Non
     address = client_address(request)
     wait = await throttle.retry_after(name, address)
     if wait is not None:
-        if throttle.hold_s > 0:
-            await asyncio.sleep(min(throttle.hold_s, wait))
+        await throttle.hold(wait)
         raise Throttled(wait)
     if _HashQueue.waiting >= MAX_WAITING_HASHES:
         raise Throttled(1)
-    candidate = await run_db(request, lambda s: login_candidate(s, name))
-    who = await run_hash(check_login, candidate, password)
-    if who is None:
-        await throttle.failed(name, address)
+    with throttle.checking_password(name, address):
+        candidate = await run_db(request, lambda s: login_candidate(s, name))
+        who = await run_hash(check_login, candidate, password)
+        if who is None:
+            await throttle.failed(name, address)
     return who
 
 

@@ -94,6 +94,26 @@ def test_sign_ins_are_throttled_in_the_process_while_redis_is_unreachable(api: A
     assert token(api, "admin", PASSWORD).status_code == 200
 
 
+def test_a_burst_of_wrong_passwords_at_once_gets_no_more_checks_than_the_limit(
+    api: Api, clock: FakeTime
+) -> None:
+    import asyncio
+
+    import httpx
+
+    async def burst() -> list[int]:
+        transport = httpx.ASGITransport(app=api.client.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            answers = await asyncio.gather(*(
+                http.post("/token", data={"username": f"burst{i}", "password": WRONG})
+                for i in range(30)))
+        return [r.status_code for r in answers]
+
+    codes = asyncio.run(burst())  # all 30 arrive before the first check ends
+    assert sorted(set(codes)) == [401, 429]
+    assert codes.count(401) == 20  # the address's limit, not more
+
+
 def test_a_success_in_between_resets_nothing(api: Api, clock: FakeTime) -> None:
     for _ in range(4):
         assert token(api, "viewer", WRONG).status_code == 401
