@@ -94,6 +94,8 @@ def bare_copy(url: str, records: Path) -> None:
         cur.execute("CREATE TABLE bare_copy (date date, point_id varchar(64), kg float8, "
                     "vehicle_id varchar(64))")
         conn.commit()
+        pid = cur.execute("SELECT pg_backend_pid()").fetchone()[0]  # type: ignore[index]
+        cpu0 = _proc_cpu_s(pid)
         t = time.perf_counter()
         with records.open("rb") as fh, cur.copy(
             "COPY bare_copy FROM STDIN (FORMAT csv, HEADER true)"
@@ -103,8 +105,10 @@ def bare_copy(url: str, records: Path) -> None:
         n = cur.rowcount
         conn.commit()
         wall = time.perf_counter() - t
+        cpu1 = _proc_cpu_s(pid)
+        cpu = "n/a" if cpu0 is None or cpu1 is None else f"{cpu1 - cpu0:.1f} s"
         print(f"bare COPY (no key, index or partition): {n:,} rows in {wall:.1f} s "
-              f"= {n / wall:,.0f} rows/s")
+              f"= {n / wall:,.0f} rows/s; CPU: database backend {cpu}")
         cur.execute("DROP TABLE bare_copy")
         conn.commit()
 
@@ -152,6 +156,15 @@ def run(url: str, n: int, n_points: int, passes: int, data: Path | None = None) 
             )
 
 
+def _proc_cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds of a process on this machine, None if unreadable."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class _Backend:
     """CPU seconds of the session's PostgreSQL backend (read from /proc: the server
     runs on this machine), so that a run on a loaded machine still shows the work."""
@@ -163,13 +176,7 @@ class _Backend:
         self.start = self._read()
 
     def _read(self) -> float | None:
-        if self.pid is None:
-            return None
-        try:
-            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return None
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return None if self.pid is None else _proc_cpu_s(self.pid)
 
     def cpu_s(self) -> str:
         end = self._read()
