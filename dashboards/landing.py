@@ -14,10 +14,16 @@ from typing import Any
 import pandas as pd
 
 from logistics.domain import TRANSFER_KINDS
-from logistics.persistence import dashboard_repo
+from logistics.persistence import dashboard_repo, reporting_repo
 from logistics.persistence.db import Session
 from logistics.reporting import periods
-from logistics.reporting.metrics import REGISTRY, compute_metrics, due_by_day, due_points
+from logistics.reporting.metrics import (
+    REGISTRY,
+    Scope,
+    compute_metrics,
+    due_by_day,
+    due_points,
+)
 
 #: cards of the landing page, in this order
 LANDING_KEYS = (
@@ -94,15 +100,8 @@ def daily_series(session: Session, start: dt.date, end: dt.date) -> dict[str, An
 
 def _transfer_opening(session: Session, start: dt.date) -> float:
     """Transfer stock at the start of ``start`` (every earlier ticket)."""
-    first, _last = dashboard_repo.record_date_bounds(session)
-    if first is None or first >= start:
-        lo = start - dt.timedelta(days=3660)
-    else:
-        lo = first - dt.timedelta(days=366)
-    arr = dashboard_repo.daily_arrivals(session, lo, start - dt.timedelta(days=1))
-    sent = dashboard_repo.daily_sent_on(session, lo, start - dt.timedelta(days=1))
-    return float(arr.loc[arr["kind"].isin(TRANSFER_KINDS), "kg"].astype(float).sum()
-                 - sent.loc[sent["kind"].isin(TRANSFER_KINDS), "kg"].astype(float).sum())
+    st = reporting_repo.transfer_stock(session, Scope(start, start), sorted(TRANSFER_KINDS))
+    return float(st["opening_kg"].sum()) if not st.empty else 0.0
 
 
 def compute_alerts(session: Session, day: dt.date, series: dict[str, Any],
