@@ -67,19 +67,31 @@ MESSY = (
 )
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig crlf", "gb18030"])
 def test_messy_cells_stored_as_the_row_wise_path_reads_them(
-    session: Session, tmp_path: Path
+    session: Session, tmp_path: Path, encoding: str
 ) -> None:
     import_paths(session, [_master(tmp_path)])
     session.commit()
-    path = _records(tmp_path, MESSY)
+    text_ = (HEADER + MESSY).replace("P3", "点位三" if encoding == "gb18030" else "P3")
+    if "crlf" in encoding:
+        text_ = text_.replace("\n", "\r\n")
+    if encoding == "gb18030":
+        (tmp_path / "master" / "points.csv").write_text(
+            (GOOD / "points.csv").read_text(encoding="utf-8").replace("P3,", "点位三,"),
+            encoding="utf-8")
+        import_paths(session, [tmp_path / "master"])
+        session.commit()
+    path = tmp_path / "records.csv"
+    path.write_bytes(text_.encode(encoding.split()[0]))
     expected = _expected(session, path)
     report = import_paths(session, [path])
     session.commit()
     assert (report.counts["records"].inserted, report.counts["records"].updated) == (6, 0)
     assert _stored(session) == expected
     assert expected[("2020-02-01", "P2", "V1")] == 100.0
-    assert expected[("2020-02-03", "P3", "")] == 3.5
+    p3 = "点位三" if encoding == "gb18030" else "P3"
+    assert expected[("2020-02-03", p3, "")] == 3.5
     if _is_pg(session):
         parts = bulk_repo.partitions_of_records(session)
         assert {"collection_records_2020_01", "collection_records_2020_02",
