@@ -276,3 +276,22 @@ def test_migration_0007_keeps_records(db_url: str) -> None:
     with engine.connect() as conn:
         assert [r for r in _plain(conn.execute(query)) if r[0] in (7, 8)] == rows
     command.upgrade(cfg, "head")
+
+
+def test_duplicate_in_a_month_that_holds_rows_is_rejected(
+    session: Session, db_url: str, tmp_path: Path
+) -> None:
+    """The upsert of a month that already holds rows refuses a key given twice, as the
+    row-wise check does."""
+    import_paths(session, [_master(tmp_path)])
+    import_paths(session, [_records(tmp_path, "2020-09-01,P1,1,V1\n", "records_a.csv")])
+    session.commit()
+    before = snapshot(db_url)
+    again = _records(tmp_path, "2020-09-01,P1,2,V1\n2020-09-02,P2,2,V1\n2020-09-01,P1,3,V1\n",
+                     "records_b.csv")
+    with pytest.raises(ImportRejected) as err:
+        import_paths(session, [again])
+    session.rollback()
+    assert [(e.row, e.column, e.value) for e in err.value.errors] == [(4, "point_id",
+                                                                       "2020-09-01/P1/V1")]
+    assert snapshot(db_url) == before
