@@ -254,13 +254,12 @@ def load_records(session: Session, stage: Stage, maps: Sequence[ColumnMap],
     cell is already in stored form (no map) and the files have exactly the record
     columns: they are then COPYed typed, which costs the database less than casting
     the staged text."""
-    cur_ = _raw(session).cursor()
-    with cur_ as cur:
+    with _raw(session).cursor() as cur:
         _run(cur, "SET LOCAL jit = off")
         _run(cur, "SET LOCAL maintenance_work_mem = '256MB'")
         # one bulk load at a time makes and attaches partitions
         _run(cur, "SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.' || %s))",
-                    (TABLE,))
+             (TABLE,))
         have = _partitions(cur)
         new: list[dt.date] = []
         old: list[dt.date] = []
