@@ -3,22 +3,25 @@ plan versions. Every plan made here must pass the independent checker."""
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
+import threading
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from logistics.demand.due import due_points, expected_kg
 from logistics.domain import BadInput
 from logistics.imports import import_paths
 from logistics.persistence import plan_repo
-from logistics.persistence.db import session_scope
+from logistics.persistence.db import session_factory, session_scope
 from logistics.persistence.models import Plan, PlanStop, PlanUnassigned, Point, Vehicle
 from logistics.planning import translate
 from logistics.planning.document import DocumentError
 from logistics.planning.plan import parse_date, plan_day
+from tests.factories import wait_until
 from tests.plan_checker import assert_plan_ok, check_plan
 
 COUNTY = Path(__file__).parent / "data" / "planning"
@@ -185,3 +188,48 @@ def test_a_solver_crash_leaves_the_current_plan_intact(
         plans = plan_repo.list_plans(s, FRIDAY)
         assert [(p.plan_id, p.status, p.document) for p in plans] == [
             ("2026-11-27-1", "current", first)]
+
+
+def test_two_stores_of_one_day_at_once_get_the_next_versions(db_url: str) -> None:
+    """A plan stored while another store of the same day is still open waits for it
+    and takes the next version (it used to read the same version and fail)."""
+    with session_scope(db_url) as s:
+        import_paths(s, [COUNTY])
+        plan_day(s, FRIDAY, time_limit_s=1.0)
+    with session_scope(db_url) as s:
+        doc = plan_repo.list_plans(s, FRIDAY)[0].document
+    first = session_factory(db_url)()
+    plan_repo.store_plan(first, FRIDAY, copy.deepcopy(doc))  # open: holds the day
+    pg = db_url.startswith("postgresql")
+    errors: list[BaseException] = []
+    pids: list[int] = []
+
+    def second() -> None:
+        try:
+            with session_scope(db_url) as s2:
+                if pg:
+                    pids.append(s2.scalar(text("SELECT pg_backend_pid()")))
+                plan_repo.store_plan(s2, FRIDAY, copy.deepcopy(doc))
+        except BaseException as e:  # noqa: BLE001 - reported by the assertion below
+            errors.append(e)
+
+    t = threading.Thread(target=second)
+    t.start()
+    if pg:  # wait until the second store is blocked behind the first
+        with session_scope(db_url) as w:
+            def blocked() -> bool:
+                w.rollback()  # a fresh snapshot of pg_stat_activity each time
+                return not t.is_alive() or bool(pids) and bool(w.scalar(text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE pid = :p "
+                    "AND wait_event_type = 'Lock'"), {"p": pids[0]}))
+            wait_until(blocked, 30, "the second store to wait for the first")
+    else:  # SQLite: one writer at a time; give the second store time to reach it
+        t.join(1.0)
+    first.commit()
+    first.close()
+    t.join(60)
+    assert errors == []
+    with session_scope(db_url) as s:
+        assert sorted((p.plan_id, p.status) for p in plan_repo.list_plans(s, FRIDAY)) == [
+            ("2026-11-27-1", "superseded"), ("2026-11-27-2", "superseded"),
+            ("2026-11-27-3", "current")]

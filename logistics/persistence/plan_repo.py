@@ -18,6 +18,7 @@ from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from logistics.persistence.models import Plan, PlanRoute, PlanStop, PlanUnassigned
+from logistics.persistence.ops_repo import lock_day
 from logistics.planning import document as plan_document
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,9 @@ def store_plan(
     commits.
     """
     typed = plan if isinstance(plan, plan_document.Plan) else plan_document.Plan.from_json(plan)
+    # the day's lock, as a planning job holds it from its "still current?" check to its
+    # store: a plan stored from the CLI meanwhile waits instead of slipping in between
+    lock_day(session, date)
     version = next_version(session, date)
     plan_id = plan_id_for(date, version)
     if isinstance(plan, dict):
