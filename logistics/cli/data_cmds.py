@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 
@@ -25,6 +26,8 @@ from logistics.domain import BadInput
 from logistics.imports import import_paths
 from logistics.planning.plan import SolveParams
 from logistics.reporting.exports import EXPORT_KINDS, EXPORT_SUFFIXES, export_path
+
+T = TypeVar("T")
 
 
 def import_cmd(
@@ -106,19 +109,9 @@ def demo(
     render.show_demo_summary(out, summary)
     if time_limit <= 0:
         return
-    bar = render.solve_progress(out, f"[bold]规划 / planning {DEMO_PLAN_DATE.isoformat()}[/bold]")
-    with bar:
-        task = bar.add_task("solve", total=1.0)
-
-        def on_progress(fraction: float, _objective: int | None) -> None:
-            bar.update(task, completed=min(1.0, max(0.0, fraction)))
-
-        day = run_next_day(
-            summary.db_url, out_dir, write_dashboards, time_limit_s=time_limit,
-            params=params, progress=on_progress,
-            sheets=sheets,
-        )
-    render.show_demo_day(out, day)
+    render.show_demo_day(out, _with_progress(lambda progress: run_next_day(
+        summary.db_url, out_dir, write_dashboards, time_limit_s=time_limit,
+        params=params, progress=progress, sheets=sheets)))
 
 
 def _city_demo(out_dir: Path, seed: int, db: str | None, time_limit: float,
@@ -128,6 +121,13 @@ def _city_demo(out_dir: Path, seed: int, db: str | None, time_limit: float,
     render.show_demo_summary(out, summary)
     if time_limit <= 0:
         return
+    render.show_demo_day(out, _with_progress(lambda progress: plan_next_day(
+        summary.db_url, out_dir, DEMO_PLAN_DATE, time_limit, params=params,
+        progress=progress)))
+
+
+def _with_progress(run: Callable[[Callable[[float, int | None], None]], T]) -> T:
+    """``run(progress)`` under the demo's planning progress bar."""
     bar = render.solve_progress(out, f"[bold]规划 / planning {DEMO_PLAN_DATE.isoformat()}[/bold]")
     with bar:
         task = bar.add_task("solve", total=1.0)
@@ -135,9 +135,7 @@ def _city_demo(out_dir: Path, seed: int, db: str | None, time_limit: float,
         def on_progress(fraction: float, _objective: int | None) -> None:
             bar.update(task, completed=min(1.0, max(0.0, fraction)))
 
-        day = plan_next_day(summary.db_url, out_dir, DEMO_PLAN_DATE, time_limit,
-                            params=params, progress=on_progress)
-    render.show_demo_day(out, day)
+        return run(on_progress)
 
 
 __all__ = ["demo", "export_cmd", "import_cmd"]
