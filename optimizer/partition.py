@@ -9,7 +9,7 @@ only a few vehicles may serve are kept with those vehicles (:func:`plan_parts`).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -101,28 +101,36 @@ def cluster_jobs(problem: Problem, jobs: Sequence[Job], size: int, seed: int = 0
     return [[int(i) for i in g] for g in groups if g]
 
 
-def components(problem: Problem, jobs: Sequence[Job]) -> list[tuple[list[int], list[int]]]:
-    """Independent (jobs, vehicles) groups: categories linked through shared vehicles."""
-    parent: dict[str, str] = {}
+class CategoryLinks:
+    """Union-find over compartment categories: the categories one vehicle carries (or
+    one job asks for) are linked, so their work can only be planned together."""
 
-    def find(x: str) -> str:
+    def __init__(self) -> None:
+        self._parent: dict[str, str] = {}
+
+    def find(self, x: str) -> str:
+        parent = self._parent
         while parent.setdefault(x, x) != x:
             parent[x] = parent[parent[x]]
             x = parent[x]
         return x
 
+    def link(self, keys: Iterable[str]) -> None:
+        ks = list(keys)
+        for k in ks:
+            self.find(k)
+        for a, b in zip(ks, ks[1:], strict=False):
+            self._parent[self.find(a)] = self.find(b)
+
+
+def components(problem: Problem, jobs: Sequence[Job]) -> list[tuple[list[int], list[int]]]:
+    """Independent (jobs, vehicles) groups: categories linked through shared vehicles."""
+    links = CategoryLinks()
     for v in problem.vehicles:
-        ks = [k for k, c in v.capacities.items() if c > 0]
-        for k in ks:
-            find(k)
-        for a, b in zip(ks, ks[1:], strict=False):
-            parent[find(a)] = find(b)
+        links.link(k for k, c in v.capacities.items() if c > 0)
     for j in jobs:
-        ks = list(j.amount)
-        for k in ks:
-            find(k)
-        for a, b in zip(ks, ks[1:], strict=False):
-            parent[find(a)] = find(b)
+        links.link(j.amount)
+    find = links.find
     groups: dict[str, tuple[list[int], list[int]]] = {}
     for ji, j in enumerate(jobs):
         if j.amount:

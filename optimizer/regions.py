@@ -38,6 +38,7 @@ from optimizer.cluster import connect
 from optimizer.distance.base import DistanceModel
 from optimizer.distance.lazy import part_matrices
 from optimizer.params import Progress, SolveParams
+from optimizer.partition import CategoryLinks
 from optimizer.problem import Client, Facility, Problem, Vehicle
 from optimizer.solution import Reason, Route, Solution, Unassigned, Visit
 
@@ -128,18 +129,10 @@ def run_part(task: PartTask) -> PartResult:
 def streams(problem: Problem) -> list[tuple[list[int], list[int]]]:
     """(clients, vehicles) per group of compartments linked by the vehicles carrying
     them; clients no vehicle can carry form a group without vehicles."""
-    parent: dict[str, str] = {}
-
-    def find(x: str) -> str:
-        while parent.setdefault(x, x) != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
+    links = CategoryLinks()
     for v in problem.vehicles:
-        ks = [k for k, c in v.capacities.items() if c > 0]
-        for a in ks:
-            parent[find(a)] = find(ks[0])
+        links.link(k for k, c in v.capacities.items() if c > 0)
+    find = links.find
     groups: dict[str, tuple[list[int], list[int]]] = {}
     for vi, v in enumerate(problem.vehicles):
         ks = [k for k, c in v.capacities.items() if c > 0]
