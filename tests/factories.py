@@ -380,3 +380,30 @@ def make_api(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
             assert r.status_code == 200, r.text
             headers[role] = {"Authorization": f"Bearer {r.json()['access_token']}"}
         yield Api(client, headers)
+
+
+# ---------------------------------------------------------------- planning jobs
+
+
+def planning_county_url(db_url: str) -> str:
+    """The planning county imported into ``db_url``; the URL back, for a fixture."""
+    with session_scope(db_url) as s:
+        import_paths(s, [PLANNING_COUNTY])
+    return db_url
+
+
+def plans_of_day(url: str, date: dt.date) -> list[tuple[int, str]]:
+    """(version, status) of every stored plan of ``date``, oldest first."""
+    with session_scope(url) as s:
+        return [(p.version, p.status)
+                for p in s.scalars(select(m.Plan).where(m.Plan.date == date)
+                                   .order_by(m.Plan.version))]
+
+
+def job_row(url: str, job_id: str) -> m.Job:
+    """A job as stored now (detached, safe to read after the session ends)."""
+    with session_scope(url) as s:
+        job = s.get(m.Job, job_id)
+        assert job is not None
+        s.expunge(job)
+        return job

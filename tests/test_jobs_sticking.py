@@ -12,39 +12,35 @@ from typing import Any
 
 import pytest
 from dramatiq.middleware.time_limit import TimeLimitExceeded
-from sqlalchemy import select
 
-from logistics.imports import import_paths
 from logistics.ops import jobs, queues
 from logistics.persistence.db import session_scope
-from logistics.persistence.models import Job, Plan
+from logistics.persistence.models import Job
 from logistics.planning import plan as planning
 from logistics.planning.plan import plan_day
 from tests.factories import FRIDAY as FRIDAY_ISO
-from tests.factories import PLANNING_COUNTY, Api, make_api, wait_until
+from tests.factories import (
+    Api,
+    job_row,
+    make_api,
+    planning_county_url,
+    plans_of_day,
+    wait_until,
+)
 
 FRIDAY = dt.date.fromisoformat(FRIDAY_ISO)
 
 
 @pytest.fixture
 def county(db_url: str) -> str:
-    with session_scope(db_url) as s:
-        import_paths(s, [PLANNING_COUNTY])
-    return db_url
+    return planning_county_url(db_url)
 
 
 def _plans(url: str) -> list[tuple[int, str]]:
-    with session_scope(url) as s:
-        return [(p.version, p.status)
-                for p in s.scalars(select(Plan).where(Plan.date == FRIDAY).order_by(Plan.version))]
+    return plans_of_day(url, FRIDAY)
 
 
-def _job(url: str, job_id: str) -> Job:
-    with session_scope(url) as s:
-        job = s.get(Job, job_id)
-        assert job is not None
-        s.expunge(job)
-        return job
+_job = job_row
 
 
 def _new_job(url: str, time_limit_s: float = 1.0) -> str:
