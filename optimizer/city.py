@@ -51,35 +51,6 @@ class CityProblem(Problem):
     def lazy_duration(self) -> LazyMatrix:
         return cast(LazyMatrix, self.duration_s)
 
-    def _check_places(self) -> None:
-        n = self.num_locations
-        if not self.vehicles:
-            raise ProblemError("no vehicles")
-        for k, c in enumerate(self.clients):
-            if not 0 <= c.location < n:
-                raise ProblemError(f"client {k}: location {c.location} out of range")
-        for k, f in enumerate(self.facilities):
-            if not 0 <= f.location < n:
-                raise ProblemError(f"facility {k}: location {f.location} out of range")
-        for k, c in enumerate(self.clients):
-            if c.tw_start_s > c.tw_end_s:
-                raise ProblemError(f"client {k}: time window start after end")
-            if c.service_s < 0 or any(v < 0 for v in c.demand.values()):
-                raise ProblemError(f"client {k}: negative service time or demand")
-        for k, f in enumerate(self.facilities):
-            if f.open_s > f.close_s:
-                raise ProblemError(f"facility {k}: opens after it closes")
-        for k, v in enumerate(self.vehicles):
-            for loc in (v.start_location, v.end_location):
-                if not 0 <= loc < n:
-                    raise ProblemError(f"vehicle {k}: location {loc} out of range")
-            if v.shift_start_s > v.shift_end_s:
-                raise ProblemError(f"vehicle {k}: shift starts after it ends")
-            if any(cap < 0 for cap in v.capacities.values()):
-                raise ProblemError(f"vehicle {k}: negative capacity")
-            if v.has_break and (v.break_earliest_s is None or v.break_latest_s is None):
-                raise ProblemError(f"vehicle {k}: break without a window")
-
 
 def city_problem(points: Sequence[LonLat] | np.ndarray, model: DistanceModel, *,
                  clients: Sequence[Client], vehicles: Sequence[Vehicle],

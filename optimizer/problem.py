@@ -133,6 +133,12 @@ class Problem:
                 raise ProblemError(f"{name} must be a square matrix, got {m.shape}")
             if (m < 0).any():
                 raise ProblemError(f"{name} has negative entries")
+        self._check_places()
+
+    def _check_places(self) -> None:
+        """Everything but the matrices: a CityProblem, whose matrices are lazy, runs
+        only this."""
+        n = self.num_locations
         if not self.vehicles:
             raise ProblemError("no vehicles")
 
