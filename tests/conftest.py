@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from logistics.persistence import db as dbmod
-from tests.factories import Api, make_api, migrated_db
+from tests.factories import Api, make_api, migrated_db, planning_county_url
 
 DATA = Path(__file__).parent / "data"
 
@@ -49,3 +49,9 @@ def session(db_url: str) -> Iterator[Session]:
 def api(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
     """The app on the planning county, with a signed-in client per role."""
     yield from make_api(db_url, monkeypatch)
+
+
+@pytest.fixture
+def planning_county(db_url: str) -> str:
+    """The planning county imported into the test's database; the URL back."""
+    return planning_county_url(db_url)

@@ -23,17 +23,11 @@ from tests.factories import (
     Api,
     job_row,
     make_api,
-    planning_county_url,
     plans_of_day,
     wait_until,
 )
 
 FRIDAY = dt.date.fromisoformat(FRIDAY_ISO)
-
-
-@pytest.fixture
-def county(db_url: str) -> str:
-    return planning_county_url(db_url)
 
 
 def _plans(url: str) -> list[tuple[int, str]]:
@@ -73,112 +67,112 @@ def _during_solve(monkeypatch: pytest.MonkeyPatch, action: Any) -> None:
 
 
 def test_a_base_exception_ends_the_attempt_with_its_reason(
-    county: str, monkeypatch: pytest.MonkeyPatch
+    planning_county: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def time_limit(*_: Any, **__: Any) -> Any:
         raise TimeLimitExceeded("job exceeded its time limit")
 
     monkeypatch.setattr(jobs, "make_plan", time_limit)
-    job_id = _new_job(county)
+    job_id = _new_job(planning_county)
     with pytest.raises(TimeLimitExceeded):  # raised again for the worker to see
-        jobs.run_job(job_id, county)
-    job = _job(county, job_id)
+        jobs.run_job(job_id, planning_county)
+    job = _job(planning_county, job_id)
     assert job.status == jobs.FAILED
     assert job.error and "TimeLimitExceeded" in job.error and "time limit" in job.error
-    assert _plans(county) == []
+    assert _plans(planning_county) == []
 
 
 def test_a_plan_changed_during_the_solve_leaves_the_job_superseded(
-    county: str, monkeypatch: pytest.MonkeyPatch
+    planning_county: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with session_scope(county) as s:
+    with session_scope(planning_county) as s:
         plan_day(s, FRIDAY, time_limit_s=1.0)
-    job_id = _new_job(county)  # requested against version 1
+    job_id = _new_job(planning_county)  # requested against version 1
 
     def replan() -> None:
-        with session_scope(county) as s:
+        with session_scope(planning_county) as s:
             plan_day(s, FRIDAY, time_limit_s=1.0)
 
     _during_solve(monkeypatch, replan)
-    assert jobs.run_job(job_id, county) == jobs.SUPERSEDED
-    job = _job(county, job_id)
+    assert jobs.run_job(job_id, planning_county) == jobs.SUPERSEDED
+    job = _job(planning_county, job_id)
     assert job.result is None
     assert job.error and f"{FRIDAY}-2" in job.error and f"{FRIDAY}-1" in job.error
-    assert _plans(county) == [(1, "superseded"), (2, "current")]  # the re-plan stays
+    assert _plans(planning_county) == [(1, "superseded"), (2, "current")]  # the re-plan stays
 
 
 def test_a_job_failed_meanwhile_is_not_flipped_to_succeeded(
-    county: str, monkeypatch: pytest.MonkeyPatch
+    planning_county: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    job_id = _new_job(county)
+    job_id = _new_job(planning_county)
 
     def fail_it() -> None:
-        with session_scope(county) as s:
+        with session_scope(planning_county) as s:
             jobs.mark_failed(s, job_id, "failed by an operator")
 
     _during_solve(monkeypatch, fail_it)
-    assert jobs.run_job(job_id, county) == jobs.FAILED
-    assert _job(county, job_id).error == "failed by an operator"
-    assert _plans(county) == []
+    assert jobs.run_job(job_id, planning_county) == jobs.FAILED
+    assert _job(planning_county, job_id).error == "failed by an operator"
+    assert _plans(planning_county) == []
 
 
 def test_an_attempt_that_lost_its_lease_stores_nothing(
-    county: str, monkeypatch: pytest.MonkeyPatch
+    planning_county: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("WASTEROUTE_JOB_ATTEMPTS", "3")
-    job_id = _new_job(county)
+    job_id = _new_job(planning_county)
     requeued: list[str] = []
 
     def taken_back() -> None:  # the reaper gave the job to another attempt
-        _set(county, job_id, heartbeat_at=dt.datetime(2000, 1, 1))
-        jobs.reap(county, requeued.append)
-        _set(county, job_id, status=jobs.RUNNING, attempts=2)
+        _set(planning_county, job_id, heartbeat_at=dt.datetime(2000, 1, 1))
+        jobs.reap(planning_county, requeued.append)
+        _set(planning_county, job_id, status=jobs.RUNNING, attempts=2)
 
     _during_solve(monkeypatch, taken_back)
-    assert jobs.run_job(job_id, county) == jobs.RUNNING
+    assert jobs.run_job(job_id, planning_county) == jobs.RUNNING
     assert requeued == [job_id]
-    job = _job(county, job_id)
+    job = _job(planning_county, job_id)
     assert (job.status, job.attempts, job.result) == (jobs.RUNNING, 2, None)
-    assert _plans(county) == []
+    assert _plans(planning_county) == []
 
 
 def test_the_reaper_requeues_or_fails_running_jobs_whose_worker_is_gone(
-    county: str, monkeypatch: pytest.MonkeyPatch
+    planning_county: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("WASTEROUTE_JOB_ATTEMPTS", "2")
     monkeypatch.setenv("WASTEROUTE_JOB_LEASE_S", "60")
     now = dt.datetime(2026, 12, 1, 12, 0)
     old, fresh = now - dt.timedelta(seconds=61), now - dt.timedelta(seconds=5)
-    retry, give_up, alive, queued = (_new_job(county) for _ in range(4))
-    _set(county, retry, status=jobs.RUNNING, attempts=1, heartbeat_at=old, worker="h:1")
-    _set(county, give_up, status=jobs.RUNNING, attempts=2, heartbeat_at=old, worker="h:2")
-    _set(county, alive, status=jobs.RUNNING, attempts=1, heartbeat_at=fresh, worker="h:3")
+    retry, give_up, alive, queued = (_new_job(planning_county) for _ in range(4))
+    _set(planning_county, retry, status=jobs.RUNNING, attempts=1, heartbeat_at=old, worker="h:1")
+    _set(planning_county, give_up, status=jobs.RUNNING, attempts=2, heartbeat_at=old, worker="h:2")
+    _set(planning_county, alive, status=jobs.RUNNING, attempts=1, heartbeat_at=fresh, worker="h:3")
     requeued: list[str] = []
-    assert jobs.reap(county, requeued.append, now=now) == {retry: jobs.QUEUED,
+    assert jobs.reap(planning_county, requeued.append, now=now) == {retry: jobs.QUEUED,
                                                             give_up: jobs.FAILED}
     assert requeued == [retry]
-    assert _job(county, retry).status == jobs.QUEUED
-    failed = _job(county, give_up)
+    assert _job(planning_county, retry).status == jobs.QUEUED
+    failed = _job(planning_county, give_up)
     assert failed.error and "worker stopped" in failed.error and "h:2" in failed.error
-    assert _job(county, alive).status == jobs.RUNNING
-    assert _job(county, queued).status == jobs.QUEUED
+    assert _job(planning_county, alive).status == jobs.RUNNING
+    assert _job(planning_county, queued).status == jobs.QUEUED
     # a requeue the queue refuses fails the job instead of leaving it queued
-    _set(county, alive, heartbeat_at=old)
+    _set(planning_county, alive, heartbeat_at=old)
 
     def refuse(_: str) -> None:
         raise ConnectionError("queue down")
 
-    assert jobs.reap(county, refuse, now=now) == {alive: jobs.FAILED}
-    assert "queue down" in (_job(county, alive).error or "")
+    assert jobs.reap(planning_county, refuse, now=now) == {alive: jobs.FAILED}
+    assert "queue down" in (_job(planning_county, alive).error or "")
 
 
-def test_a_delivery_while_another_attempt_holds_a_live_lease_is_dropped(county: str) -> None:
-    job_id = _new_job(county)
-    _set(county, job_id, status=jobs.RUNNING, attempts=1, worker="other:1",
+def test_a_delivery_while_another_attempt_holds_a_live_lease_is_dropped(planning_county: str) -> None:
+    job_id = _new_job(planning_county)
+    _set(planning_county, job_id, status=jobs.RUNNING, attempts=1, worker="other:1",
          heartbeat_at=dt.datetime.now(dt.UTC).replace(tzinfo=None))
-    assert jobs.run_job(job_id, county) == jobs.RUNNING
-    assert _job(county, job_id).attempts == 1
-    assert _plans(county) == []
+    assert jobs.run_job(job_id, planning_county) == jobs.RUNNING
+    assert _job(planning_county, job_id).attempts == 1
+    assert _plans(planning_county) == []
 
 
 # ---------------------------------------------------------------- the embedded pool
@@ -204,21 +198,21 @@ def _alive(pid: int) -> bool:
 
 
 def test_a_broken_embedded_pool_is_rebuilt_and_later_jobs_run(
-    county: str, pool: queues.EmbeddedQueue, monkeypatch: pytest.MonkeyPatch
+    planning_county: str, pool: queues.EmbeddedQueue, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("WASTEROUTE_JOB_ATTEMPTS", "1")
-    killed = _new_job(county, 30.0)
-    pool.enqueue(killed, county)
-    wait_until(lambda: _job(county, killed).status == jobs.RUNNING, 60, "the job to start")
+    killed = _new_job(planning_county, 30.0)
+    pool.enqueue(killed, planning_county)
+    wait_until(lambda: _job(planning_county, killed).status == jobs.RUNNING, 60, "the job to start")
     [pid] = pool.pids()
     os.kill(pid, signal.SIGKILL)
-    wait_until(lambda: _job(county, killed).status in jobs.FINISHED, 60, "the job to end")
-    job = _job(county, killed)
+    wait_until(lambda: _job(planning_county, killed).status in jobs.FINISHED, 60, "the job to end")
+    job = _job(planning_county, killed)
     assert job.status == jobs.FAILED and job.error and "process stopped" in job.error
-    later = _new_job(county, 1.0)
-    pool.enqueue(later, county)
+    later = _new_job(planning_county, 1.0)
+    pool.enqueue(later, planning_county)
     assert pool.wait(later, 120) == jobs.SUCCEEDED
-    assert _plans(county) == [(1, "current")]
+    assert _plans(planning_county) == [(1, "current")]
 
 
 # ---------------------------------------------------------------- through the API
