@@ -48,3 +48,32 @@ def chromium() -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+@contextmanager
+def watched_page(browser: Any, dialogs: list[str]) -> Iterator[Any]:
+    """A new page whose dialogs (alert, confirm, ...) are dismissed and recorded in
+    ``dialogs``: a test of hostile names asserts the list stays empty."""
+    page = browser.new_page()
+
+    def seen(d: Any) -> None:
+        dialogs.append(d.message)
+        d.dismiss()
+
+    page.on("dialog", seen)
+    try:
+        yield page
+    finally:
+        page.close()
+
+
+def wait_ready(page: Any) -> None:
+    """Wait until the page's charts have drawn (its ``WASTEROUTE_READY`` promise)."""
+    page.wait_for_function("window.WASTEROUTE_READY !== undefined")
+    page.evaluate("window.WASTEROUTE_READY.then(() => true)")
+
+
+def open_ready(page: Any, url: str) -> None:
+    """Open ``url`` and wait until its charts have drawn."""
+    page.goto(url)
+    wait_ready(page)

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session
 
 from dashboards.pages import write_dashboards
 from logistics.persistence import models as m
-from tests.browser.serve import CHROMIUM, chromium, http_server
+from tests.browser.serve import CHROMIUM, chromium, http_server, open_ready, watched_page
 from tests.factories import build_tiny_county
 
 pytestmark = pytest.mark.skipif(
@@ -37,17 +36,9 @@ def test_markup_town_names_never_run(session: Session, tmp_path: Path) -> None:
     out = tmp_path / "dash"
     write_dashboards(session, out, lang="en")
     dialogs: list[str] = []
-    with http_server(out) as base, chromium() as browser:
-        page = browser.new_page()
-
-        def seen(d: Any) -> None:
-            dialogs.append(d.message)
-            d.dismiss()
-
-        page.on("dialog", seen)
-        page.goto(f"{base}/overview.html")
-        page.wait_for_function("window.WASTEROUTE_READY !== undefined")
-        page.evaluate("window.WASTEROUTE_READY.then(() => true)")
+    with http_server(out) as base, chromium() as browser, \
+            watched_page(browser, dialogs) as page:
+        open_ready(page, f"{base}/overview.html")
         select = page.locator("#monthly-select")
         texts = select.locator("option").all_text_contents()
         assert set(HOSTILE[:2]) <= set(texts)
@@ -56,7 +47,6 @@ def test_markup_town_names_never_run(session: Session, tmp_path: Path) -> None:
             assert page.evaluate("document.getElementById('monthly-select').value") == town
         assert page.locator("img").count() == 0
         assert page.locator("svg[onload]").count() == 0
-        page.close()
     assert dialogs == []
 
 
@@ -79,23 +69,13 @@ def test_markup_facility_names_in_alerts_and_the_day_view(session: Session,
     index = (out / "index.html").read_text(encoding="utf-8")
     assert 'data-kind="near_capacity"' in index and HOSTILE[1] not in index
     dialogs: list[str] = []
-    with http_server(out) as base, chromium() as browser:
-        page = browser.new_page()
-
-        def seen(d: Any) -> None:
-            dialogs.append(d.message)
-            d.dismiss()
-
-        page.on("dialog", seen)
+    with http_server(out) as base, chromium() as browser, \
+            watched_page(browser, dialogs) as page:
         for name in ("index", "overview", "plan"):
-            page.goto(f"{base}/{name}.html")
-            page.wait_for_function("window.WASTEROUTE_READY !== undefined")
-            page.evaluate("window.WASTEROUTE_READY.then(() => true)")
+            open_ready(page, f"{base}/{name}.html")
             assert page.locator("img").count() == 0, name
             assert page.locator("script:not([src]):not([type])").count() == 1, name
-        page.goto(f"{base}/index.html")
-        page.wait_for_function("window.WASTEROUTE_READY !== undefined")
+        open_ready(page, f"{base}/index.html")
         alert = page.locator('li[data-kind="near_capacity"]').inner_text()
         assert HOSTILE[1] in alert  # the name, as text
-        page.close()
     assert dialogs == []

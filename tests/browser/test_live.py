@@ -38,7 +38,7 @@ from dashboards.pages import PAGES
 from logistics.cli import app
 from logistics.persistence import models as m
 from logistics.persistence.plan_repo import store_plan
-from tests.browser.serve import CHROMIUM, chromium
+from tests.browser.serve import CHROMIUM, chromium, wait_ready
 from tests.factories import build_tiny_county, plan_document
 
 pytestmark = pytest.mark.skipif(
@@ -184,8 +184,7 @@ def _sign_in(w: Watched, base: str, next_path: str) -> Any:
 
 def _drawn(page: Any, name: str) -> int:
     """Wait until every figure of the page has drawn; return how many there are."""
-    page.wait_for_function("window.WASTEROUTE_READY !== undefined")
-    page.evaluate("window.WASTEROUTE_READY.then(() => true)")
+    wait_ready(page)
     n_figs: int = page.evaluate(f"{PAGE_DATA}.figures.length")
     assert n_figs >= 1, name
     page.wait_for_function(f"document.querySelectorAll('.js-plotly-plot').length === {n_figs}")

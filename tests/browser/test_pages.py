@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from dashboards.pages import PAGES, write_dashboards
-from tests.browser.serve import CHROMIUM, chromium, http_server
+from tests.browser.serve import CHROMIUM, chromium, http_server, wait_ready
 from tests.factories import build_tiny_county
 
 pytestmark = pytest.mark.skipif(
@@ -68,8 +68,7 @@ def _open(browser: Any, url: str) -> tuple[Any, list[str], list[str]]:
 
     page.route("**/*", route)
     page.goto(url)
-    page.wait_for_function("window.WASTEROUTE_READY !== undefined")
-    page.evaluate("window.WASTEROUTE_READY.then(() => true)")
+    wait_ready(page)
     return page, errors, outside
 
 
@@ -136,8 +135,7 @@ def test_period_select_opens_that_period(site: tuple[str, Any]) -> None:
     value, href = next((v, h) for v, h in options if h != "overview.html")
     page.select_option("#period-select", value)
     page.wait_for_url(f"{base}/{href}")
-    page.wait_for_function("window.WASTEROUTE_READY !== undefined")
-    page.evaluate("window.WASTEROUTE_READY.then(() => true)")
+    wait_ready(page)
     assert page.evaluate("document.getElementById('period-select').value") == value
     assert page.locator(".card").count() >= 1
     assert errors == [] and outside == []
