@@ -79,6 +79,19 @@ def _check_cover(inst: Instance, routes: list[list[int]], allow_facilities: bool
     return errors
 
 
+def _in_range(inst: Instance, route: list[int]) -> bool:
+    """Every node of the route exists (the cover check reports the others)."""
+    return all(0 <= c < inst.num_nodes for c in route)
+
+
+def _load_errors(inst: Instance, k: int, route: list[int]) -> list[str]:
+    """The single-capacity check shared by the Solomon/Homberger and CVRP rules."""
+    load = float(inst.demand[route].sum())
+    if load > inst.capacity + EPS:
+        return [f"route {k}: load {load:g} > capacity {inst.capacity:g}"]
+    return []
+
+
 def _check_dimacs(inst: Instance, routes: list[list[int]]) -> CheckResult:
     # everything in exact integers x10: distances floor(10 d), times x10
     d10 = np.floor(10.0 * euclid(inst.coords) + 1e-9).astype(np.int64)
@@ -91,11 +104,9 @@ def _check_dimacs(inst: Instance, routes: list[list[int]]) -> CheckResult:
     dep = inst.depot
     total = 0
     for k, r in enumerate(routes):
-        if any(not 0 <= c < inst.num_nodes for c in r):
+        if not _in_range(inst, r):
             continue
-        load = float(inst.demand[r].sum())
-        if load > inst.capacity + EPS:
-            errors.append(f"route {k}: load {load:g} > capacity {inst.capacity:g}")
+        errors.extend(_load_errors(inst, k, r))
         t = int(ready[dep])
         prev = dep
         for c in r:
@@ -118,11 +129,9 @@ def _check_cvrp(inst: Instance, routes: list[list[int]]) -> CheckResult:
     dep = inst.depot
     total = 0
     for k, r in enumerate(routes):
-        if any(not 0 <= c < inst.num_nodes for c in r):
+        if not _in_range(inst, r):
             continue
-        load = float(inst.demand[r].sum())
-        if load > inst.capacity + EPS:
-            errors.append(f"route {k}: load {load:g} > capacity {inst.capacity:g}")
+        errors.extend(_load_errors(inst, k, r))
         seq = [dep, *r, dep]
         total += int(sum(d[a, b] for a, b in zip(seq, seq[1:], strict=False)))
     return CheckResult(not errors, float(total), len(routes), errors)
