@@ -13,6 +13,10 @@ as one record added through the API). A large import goes:
    ``INSERT ... SELECT`` (no index to maintain row by row), then attached as partitions,
    which builds their indexes by sorting and checks the foreign key in one query; months
    that already hold rows get ``INSERT ... ON CONFLICT DO UPDATE`` on the natural key.
+   The rollups the metrics read (``record_rollups``, ``truck_day_rollups``) are kept by
+   triggers of ``collection_records`` (migration 0008), which rows loaded into a table
+   before it is attached never pass: each new month's rollup rows come from one GROUP
+   BY of its partition; the upserted rows pass the triggers.
 
 Any database error (a duplicate key, a row COPY cannot read) raises :class:`BulkRefused`
 inside :func:`savepoint`, which rolls back to where the import began, so the caller can
@@ -299,6 +303,8 @@ def load_records(session: Session, stage: Stage, maps: Sequence[ColumnMap],
         if loaded != rows:
             raise BulkRefused(f"staged {rows} rows but {loaded} reached the table")
         for m in new:
+            _roll_up(cur, sql.Identifier(partition_name(m)), m)
+        for m in new:
             _run(cur, sql.SQL("ALTER TABLE {} DETACH PARTITION {}").format(
                 loader, sql.Identifier(partition_name(m))))
         _run(cur, sql.SQL("ALTER TABLE {} DETACH PARTITION {}").format(loader, rest))
@@ -320,7 +326,26 @@ def load_records(session: Session, stage: Stage, maps: Sequence[ColumnMap],
             inserted += _upsert(cur, rest, old)
         _run(cur, sql.SQL("DROP TABLE {}").format(rest))
         _run(cur, sql.SQL("DROP TABLE {}").format(sql.Identifier(stage.name)))
+        _run(cur, "ANALYZE record_rollups, truck_day_rollups")
     return LoadCounts(inserted, rows - inserted)
+
+
+def _roll_up(cur: psycopg.Cursor[Any], part: sql.Identifier, month: dt.date) -> None:
+    """Add a month partition's rows, loaded before it is attached (so past the triggers
+    that keep the rollups, migration 0008), to ``record_rollups`` and
+    ``truck_day_rollups``: one GROUP BY each."""
+    _run(cur, sql.SQL(
+        "INSERT INTO record_rollups AS r (month, point_id, kg, records, day_bits) "
+        "SELECT {m}, point_id, sum(kg), count(*), "
+        "bit_or(1 << (date_part('day', date)::int - 1)) FROM {p} GROUP BY point_id "
+        "ON CONFLICT (month, point_id) DO UPDATE SET kg = r.kg + excluded.kg, "
+        "records = r.records + excluded.records, day_bits = r.day_bits | excluded.day_bits"
+    ).format(m=sql.Literal(month.isoformat()) + sql.SQL("::date"), p=part))
+    _run(cur, sql.SQL(
+        "INSERT INTO truck_day_rollups AS r (date, vehicle_id, kg, records) "
+        "SELECT date, vehicle_id, sum(kg), count(*) FROM {p} GROUP BY date, vehicle_id "
+        "ON CONFLICT (date, vehicle_id) DO UPDATE SET kg = r.kg + excluded.kg, "
+        "records = r.records + excluded.records").format(p=part))
 
 
 def _upsert(cur: psycopg.Cursor[Any], rest: sql.Identifier, months: Sequence[dt.date]) -> int:

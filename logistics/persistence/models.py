@@ -159,6 +159,31 @@ class CollectionRecord(Base):
     )
 
 
+class RecordRollup(Base):
+    """Collection records of a point in a month: kg, record count, and ``day_bits`` (bit
+    d-1 set when the point has a record on day d). Derived: triggers on
+    ``collection_records`` keep it (migration 0008); the bulk loader fills it for the
+    partitions it attaches. Metrics read it instead of a year of records."""
+
+    __tablename__ = "record_rollups"
+    month: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    point_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kg: Mapped[float] = mapped_column(Float)
+    records: Mapped[int] = mapped_column(Integer)
+    day_bits: Mapped[int] = mapped_column(Integer)
+
+
+class TruckDayRollup(Base):
+    """Collection records of a vehicle on a day (vehicle_id '' = not said): kg and record
+    count, kept like :class:`RecordRollup`."""
+
+    __tablename__ = "truck_day_rollups"
+    date: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    vehicle_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kg: Mapped[float] = mapped_column(Float)
+    records: Mapped[int] = mapped_column(Integer)
+
+
 class Ticket(Base):
     """A weighbridge ticket; unique per (facility, ticket_no). `time` is local time
     (Asia/Shanghai) without offset."""

@@ -1,9 +1,15 @@
 """Read models of the metrics: the SQL aggregates of one scope, as small frames.
 
-The database does the summing (a year holds ~400,000 records); callers
-(``logistics.reporting.metrics``) only combine the aggregated rows. Each function takes
-a :class:`Scoped` (period, optional town and category filters, per-town grouping).
-Frames come back without a group column when the scope is not per town.
+The database does the summing; callers (``logistics.reporting.metrics``) only combine
+the aggregated rows. Each function takes a :class:`Scoped` (period, optional town and
+category filters, per-town grouping). Frames come back without a group column when the
+scope is not per town.
+
+A city's year is ten million records, too many to scan for every request: the record
+figures read the rollups (``record_rollups`` per point and month, ``truck_day_rollups``
+per vehicle and day, kept exact by triggers, migration 0008) for whole months and the
+records themselves only for the days of a month the period cuts. A scope with
+``rollups`` false reads the records alone (the tests compare the two).
 """
 
 from __future__ import annotations
@@ -14,7 +20,20 @@ from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Date, Integer, and_, case, cast, delete, func, literal, or_, select
+from sqlalchemy import (
+    Date,
+    Integer,
+    and_,
+    case,
+    cast,
+    delete,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+)
+from sqlalchemy.dialects.postgresql import BIT
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -26,8 +45,10 @@ from logistics.persistence.models import (
     PlanRoute,
     PlanStop,
     Point,
+    RecordRollup,
     Ticket,
     Town,
+    TruckDayRollup,
 )
 from logistics.persistence.plan_repo import CURRENT
 
@@ -52,6 +73,9 @@ class Scoped(Protocol):
 
     @property
     def by_town(self) -> bool: ...
+
+    @property
+    def rollups(self) -> bool: ...
 
 
 # --------------------------------------------------------------------------- SQL helpers
@@ -132,16 +156,52 @@ def point_categories(session: Session) -> list[str]:
 # --------------------------------------------------------------------------- records
 
 
+def _month_after(month: dt.date) -> dt.date:
+    return dt.date(month.year + month.month // 12, month.month % 12 + 1, 1)
+
+
+def _months(scope: Scoped) -> list[tuple[dt.date, dt.date, dt.date]]:
+    """Each month the period touches: (its first day, first day counted, last day
+    counted)."""
+    out = []
+    m = scope.start.replace(day=1)
+    while m <= scope.end:
+        nxt = _month_after(m)
+        out.append((m, max(m, scope.start), min(nxt - dt.timedelta(days=1), scope.end)))
+        m = nxt
+    return out
+
+
+def _whole(m: dt.date, lo: dt.date, hi: dt.date) -> bool:
+    return lo == m and hi == _month_after(m) - dt.timedelta(days=1)
+
+
+def _per_point(scope: Scoped) -> Any:
+    """Subquery point_id, kg, n: records summed per point (a point may have several
+    rows: whole months from the rollups, the days of cut months from the records)."""
+    def from_records(lo: dt.date, hi: dt.date) -> Any:
+        return (select(CollectionRecord.point_id.label("point_id"),
+                       func.sum(CollectionRecord.kg).label("kg"), func.count().label("n"))
+                .where(CollectionRecord.date >= lo, CollectionRecord.date <= hi)
+                .group_by(CollectionRecord.point_id))
+
+    if not scope.rollups:
+        return from_records(scope.start, scope.end).subquery()
+    months = _months(scope)
+    whole = [m for m, lo, hi in months if _whole(m, lo, hi)]
+    pieces: list[Any] = [from_records(lo, hi) for m, lo, hi in months if not _whole(m, lo, hi)]
+    if whole:  # consecutive: only the first and the last month can be cut
+        pieces.append(select(RecordRollup.point_id.label("point_id"),
+                             RecordRollup.kg.label("kg"), RecordRollup.records.label("n"))
+                      .where(RecordRollup.month >= whole[0], RecordRollup.month <= whole[-1]))
+    query: Any = pieces[0] if len(pieces) == 1 else union_all(*pieces)
+    return query.subquery()
+
+
 def record_totals(session: Session, scope: Scoped) -> pd.DataFrame:
     """Columns [group,] category, kg, records: collection records summed (per point in
     the database first, then per category and town over the points)."""
-    per_point = (
-        select(CollectionRecord.point_id.label("point_id"),
-               func.sum(CollectionRecord.kg).label("kg"), func.count().label("n"))
-        .where(CollectionRecord.date >= scope.start, CollectionRecord.date <= scope.end)
-        .group_by(CollectionRecord.point_id)
-        .subquery()
-    )
+    per_point = _per_point(scope)
 
     def stmt(g: list[Any]) -> Any:
         q = (
@@ -160,6 +220,12 @@ def record_totals(session: Session, scope: Scoped) -> pd.DataFrame:
 
 def truck_day_totals(session: Session, scope: Scoped) -> tuple[float, int]:
     """kg collected by identified trucks, and distinct (truck, day) pairs."""
+    if scope.rollups and scope.category is None and scope.town is None:
+        kg, n = session.execute(
+            select(func.sum(TruckDayRollup.kg), func.count())
+            .where(TruckDayRollup.date >= scope.start, TruckDayRollup.date <= scope.end,
+                   TruckDayRollup.vehicle_id != "")).one()
+        return float(kg or 0.0), int(n or 0)
     inner = (
         select(CollectionRecord.vehicle_id, CollectionRecord.date,
                func.sum(CollectionRecord.kg).label("kg"))
@@ -393,11 +459,9 @@ def served_visits(session: Session, scope: Scoped,
                   separated: Sequence[str]) -> pd.DataFrame | int:
     """Distinct (point, day) records on a day the point is due: its weekday is in the
     point's mask and, for a ``separated`` category of a community, the community
-    separates by then. Per town a frame [group, served]; else the count.
-
-    The distinct (day, point) pairs come first, from the records alone (the natural
-    key's index, ``(date, point_id, vehicle_id)``, gives them in order); the points'
-    schedules are joined to the pairs."""
+    separates by then. Per town a frame [group, served]; else the count."""
+    if scope.rollups:
+        return _served_from_rollups(session, scope, separated)
     pairs = (
         select(CollectionRecord.date.label("date"), CollectionRecord.point_id.label("point_id"))
         .where(CollectionRecord.date >= scope.start, CollectionRecord.date <= scope.end)
@@ -421,6 +485,65 @@ def served_visits(session: Session, scope: Scoped,
     q = _filtered(q, scope)
     if scope.by_town:
         return frame(session, q.group_by(*g_cols), ["group", "served"])
+    return int(session.scalar(q) or 0)
+
+
+def _weekday_bits(month: dt.date, lo: dt.date, hi: dt.date) -> list[int]:
+    """Per weekday (Monday first), the ``day_bits`` of the month's days in [lo, hi]."""
+    bits = [0] * 7
+    d = lo
+    while d <= hi:
+        bits[d.weekday()] |= 1 << (d.day - 1)
+        d += dt.timedelta(days=1)
+    return bits
+
+
+def _served_from_rollups(session: Session, scope: Scoped,
+                         separated: Sequence[str]) -> pd.DataFrame | int:
+    """:func:`served_visits` from ``record_rollups``: per point and month, the days with
+    a record (``day_bits``) and the days it is due (its weekdays among the period's days
+    of that month, from the day its community separates where that gates it) are
+    bit sets; served visits are the bits both hold."""
+    pieces = [
+        select(literal(m, Date).label("month"), literal(_month_after(m), Date).label("next"),
+               *[literal(b, Integer).label(f"w{k}") for k, b in
+                 enumerate(_weekday_bits(m, lo, hi))])
+        for m, lo, hi in _months(scope)
+    ]
+    both: Any = pieces[0] if len(pieces) == 1 else union_all(*pieces)
+    pat = both.subquery()
+    due: Any = sum(
+        (case((Point.days_mask.op("&")(1 << k) != 0, pat.c[f"w{k}"]), else_=0)
+         for k in range(7)), literal(0))
+    since = Community.sorting_since
+    if session.get_bind().dialect.name == "sqlite":
+        since_day: Any = cast(func.strftime("%d", since), Integer)
+    else:
+        since_day = cast(func.date_part("day", since), Integer)
+    gate = case(
+        (or_(Point.category.not_in(list(separated)), Point.community_id.is_(None)), -1),
+        (since.is_(None), 0),
+        (since <= pat.c.month, -1),
+        (since >= pat.c.next, 0),
+        else_=literal(-1).op("<<")(since_day - 1),
+    )
+    g_cols = [town_of_point().label("group")] if scope.by_town else []
+    inner = (
+        select(*g_cols, RecordRollup.day_bits.op("&")(due).op("&")(gate).label("bits"))
+        .select_from(RecordRollup)
+        .join(pat, pat.c.month == RecordRollup.month)
+        .join(Point, Point.point_id == RecordRollup.point_id)
+        .outerjoin(Community, Community.community_id == Point.community_id)
+    )
+    sub = _filtered(inner, scope).subquery()
+    if session.get_bind().dialect.name == "postgresql":
+        count: Any = func.bit_count(cast(sub.c.bits, BIT(31)))
+    else:
+        count = sum((sub.c.bits.op(">>")(i).op("&")(1) for i in range(31)), literal(0))
+    sub_g = [sub.c.group] if scope.by_town else []
+    q = select(*sub_g, func.coalesce(func.sum(count), 0))
+    if scope.by_town:
+        return frame(session, q.group_by(*sub_g), ["group", "served"])
     return int(session.scalar(q) or 0)
 
 

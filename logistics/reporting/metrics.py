@@ -96,6 +96,9 @@ class Scope:
     co2_kg_per_km: float = CO2_KG_PER_KM
     #: the period has no day with data: nothing is read, every figure is missing
     empty: bool = False
+    #: read the record rollups for whole months (False: the records alone; the same
+    #: figures, for checking)
+    rollups: bool = True
 
     def __post_init__(self) -> None:
         if self.end < self.start:
@@ -592,14 +595,16 @@ def compute_metrics(
     category: str | None = None,
     town: str | None = None,
     co2_kg_per_km: float = CO2_KG_PER_KM,
+    rollups: bool = True,
 ) -> dict[str, Any]:
-    """The metrics document (``wasteroute.metrics/1``) of a period."""
+    """The metrics document (``wasteroute.metrics/1``) of a period (``rollups``: see
+    :class:`Scope`)."""
     if end < start:
         raise BadInput(f"--to {end} is before --from {start}")
     cov = periods.covered(session, start, end)
     through = cov.through
     scope = Scope(start, through or start, by=by, category=category, town=town,
-                  co2_kg_per_km=co2_kg_per_km, empty=through is None)
+                  co2_kg_per_km=co2_kg_per_km, empty=through is None, rollups=rollups)
     facts = Facts(session, scope)
     specs = list(REGISTRY.values()) + stream_specs(session, scope)
     groups = []
