@@ -178,7 +178,7 @@ def _check_kim(inst: Instance, routes: list[list[int]]) -> CheckResult:
     total = 0.0
     assert inst.day_cap is not None
     for k, r in enumerate(routes):
-        if any(not 0 <= c < inst.num_nodes for c in r):
+        if not _in_range(inst, r):
             continue
         seq = [dep, *r, dep]
         total += float(sum(miles[a, b] for a, b in zip(seq, seq[1:], strict=False)))
