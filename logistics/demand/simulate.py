@@ -185,10 +185,11 @@ def simulate(
                     elif optional[i]:
                         sel[pid] = (kg, max(1, int(pen[i])))
             draft = make_selected_plan(session, day, sel, time_limit_s=time_limit_s)
-            sm = draft.document["summary"]
+            sm = draft.plan.summary
+            assert sm is not None  # a plan made here always has its summary
             row[mode] = {"points": len(sel), "must": sum(1 for v in sel.values() if v[1] is None),
-                         "served": sm["points_served"], "distance_km": sm["distance_km"],
-                         "vehicles": sm["vehicles_used"]}
+                         "served": sm.points_served, "distance_km": float(sm.distance_km),
+                         "vehicles": sm.vehicles_used}
         km_rows.append(row)
     if km_rows:
         out["km_days"] = km_rows
