@@ -5,22 +5,37 @@ time (plus the break when the break happens on that leg), ``start_s`` the start
 of service (client) or unload (facility), ``departure_s`` = start + service.
 A break is ``Visit("break", None, None, b, b, b + break_s)`` placed between the
 two stops of the leg during which it is taken.
+
+The jobs the solver left out then go through ``reasons.insert_or_explain``: each is
+inserted where an exact schedule finds room, else given the reason that holds.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 from optimizer.jobs import Job
 from optimizer.problem import Problem
+from optimizer.reasons import insert_or_explain, merge_unassigned
 from optimizer.routes import RawRoute, RawVisit, consume_capacity, walk_raw
-from optimizer.solution import Reason, Route, Solution, Unassigned, Visit, VisitKind
+from optimizer.solution import Route, Solution, Unassigned, Visit, VisitKind
+
+#: time bound of the pass over left-out jobs, as a share of the solve's wall time
+#: (at least REASONS_MIN_S, at most REASONS_MAX_S)
+REASONS_SHARE = 0.1
+REASONS_MIN_S = 2.0
+REASONS_MAX_S = 60.0
 
 
 def assemble(problem: Problem, jobs: Sequence[Job], raw_routes: Sequence[RawRoute],
              dropped: Sequence[int], pre: Sequence[Unassigned], *, engine: str,
              wall_s: float, objective: int, stats: dict[str, object]) -> Solution:
-    """The Solution of solver routes over ``jobs``; ``pre`` are the clients no plan serves."""
+    """The Solution of solver routes over ``jobs``; ``pre`` are the clients no plan serves.
+
+    The ``dropped`` jobs are inserted where they fit, the rest explained
+    (``reasons.insert_or_explain``, bounded by ``REASONS_SHARE`` of ``wall_s``).
+    """
     dropped = list(dropped)
     # an unload added at the end of a route takes only what a facility has room for
     cap_left: list[int | None] = [f.daily_capacity for f in problem.facilities]
@@ -32,19 +47,14 @@ def assemble(problem: Problem, jobs: Sequence[Job], raw_routes: Sequence[RawRout
         dropped.extend(fix_loaded_end(problem, jobs, rr, cap_left))
     routes = [build_route(problem, jobs, rr) for rr in raw_routes]
     routes = [r for r in routes if r.client_visits]
-    unassigned = list(pre)
-    by_client: dict[int, tuple[dict[str, int], Reason]] = {}
-    for ji in dropped:
-        j = jobs[ji]
-        amt, reason = by_client.get(j.client, ({}, _post_reason(problem, j)))
-        for k, q in j.amount.items():
-            amt[k] = amt.get(k, 0) + q
-        by_client[j.client] = (amt, reason)
-    for ci, (amt, reason) in sorted(by_client.items()):
-        unassigned.append(Unassigned(ci, amt, reason))
+    t0 = time.monotonic()
+    bound_s = min(REASONS_MAX_S, max(REASONS_MIN_S, REASONS_SHARE * wall_s))
+    res = insert_or_explain(problem, routes, [jobs[ji] for ji in dropped], t0 + bound_s)
+    unassigned = [*pre, *merge_unassigned(res.left_out)]
     unassigned.sort(key=lambda u: u.client)
-    return Solution(routes=tuple(routes), unassigned=tuple(unassigned), engine=engine,
-                    wall_s=wall_s, objective=objective, stats=stats)
+    return Solution(routes=tuple(res.routes), unassigned=tuple(unassigned), engine=engine,
+                    wall_s=wall_s + time.monotonic() - t0, objective=objective,
+                    stats={**stats, **res.stats})
 
 
 def build_route(problem: Problem, jobs: Sequence[Job], raw: RawRoute) -> Route:
@@ -71,24 +81,6 @@ def build_route(problem: Problem, jobs: Sequence[Job], raw: RawRoute) -> Route:
                             amount, s.load_after))
     end = visits[-1]
     return Route(raw.vehicle, tuple(visits), total_m, end.arrival_s - visits[0].departure_s)
-
-
-def _post_reason(problem: Problem, job: Job) -> Reason:
-    """Why a job the solver dropped could not be served (best guess)."""
-    for k, q in job.amount.items():
-        if q <= 0:
-            continue
-        caps = [f.daily_capacity for f in problem.facilities if k in f.accepts]
-        if problem.end_empty and caps and all(c is not None for c in caps):
-            total = sum(c.demand.get(k, 0) for c in problem.clients)
-            if total > sum(c for c in caps if c is not None):
-                return Reason.CAPACITY
-        mc = [problem.vehicles[v].max_collected for v in job.vehicles]
-        if mc and all(x is not None for x in mc):
-            total = sum(c.demand.get(k, 0) for c in problem.clients)
-            if total > sum(x for x in mc if x is not None):
-                return Reason.CAPACITY
-    return Reason.NOT_ENOUGH_VEHICLES
 
 
 def _last_departure(problem: Problem, jobs: Sequence[Job], raw: RawRoute) -> tuple[int, int]:
