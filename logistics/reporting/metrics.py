@@ -72,8 +72,15 @@ class MetricValue:
         return out
 
 
+def _kg(kg: float) -> float:
+    """A sum of kg to the milligram: sums of the same rows in another order (the records
+    or their rollups, a database's own order) differ in the last bits of a float, which
+    must not decide a rounding further on."""
+    return round(float(kg), 6) + 0.0  # + 0.0: never -0.0
+
+
 def _t(kg: float) -> float:
-    return round(float(kg) / 1000.0, 3) + 0.0  # + 0.0: never -0.0
+    return round(_kg(kg) / 1000.0, 3) + 0.0
 
 
 def _frac(num: float, den: float) -> float:
@@ -222,7 +229,7 @@ class Facts:
 
     def collected(self, group: str) -> tuple[float, int]:
         r = self.records[self.records["group"] == group]
-        return float(r["kg"].sum()), int(r["records"].sum())
+        return _kg(r["kg"].sum()), int(r["records"].sum())
 
     # -- deliveries (weighbridge tickets)
     @cached_property
@@ -295,7 +302,8 @@ class Facts:
     @cached_property
     def truck_days(self) -> tuple[float, int]:
         """kg collected by identified trucks, and distinct (truck, day) pairs."""
-        return reporting_repo.truck_day_totals(self.session, self.scope)
+        kg, n = reporting_repo.truck_day_totals(self.session, self.scope)
+        return _kg(kg), n
 
     # -- plans
     @cached_property
