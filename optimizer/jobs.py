@@ -3,7 +3,9 @@
 A *job* is one visit the solver must plan: a client, or one piece of a client
 whose demand exceeds every compartment that may carry it. Pre-checks find the
 clients no plan can serve (no vehicle with the category, a window nobody can
-reach, no open facility) and give them a Reason before any solver runs.
+reach, no open facility) and give them a Reason before any solver runs; they
+leave the break out, so a job may still be unservable, and what the solver
+leaves out is explained by ``reasons.insert_or_explain``.
 """
 
 from __future__ import annotations
@@ -61,31 +63,28 @@ def _split(demand: Mapping[str, int], parts: int) -> list[dict[str, int]]:
 
 def _unload_reachable(problem: Problem, v: Vehicle, loc: int, ready_s: int,
                       categories: Sequence[str]) -> bool:
-    """Can vehicle v, leaving loc at ready_s, empty every category and get home?"""
+    """Can vehicle v, leaving loc at ready_s, empty every category and get home?
+
+    Exact (the break aside): every order of facilities that empties the load is
+    tried, at most one facility per category.
+    """
     dur = problem.duration_s
-    t = ready_s
-    here = loc
-    # greedy: for each category visit the facility that finishes earliest
-    remaining = [k for k in categories]
-    while remaining:
-        best: tuple[int, int, set[str]] | None = None
+
+    def go(here: int, t: int, remaining: frozenset[str]) -> bool:
+        if not remaining:
+            return t + int(dur[here, v.end_location]) <= v.shift_end_s
         for f in problem.facilities:
-            got = {k for k in remaining if k in f.accepts}
+            got = remaining & f.accepts
             if not got:
                 continue
             start = max(t + int(dur[here, f.location]), f.open_s)
             if start > f.close_s - f.unload_s:
                 continue
-            done = start + f.unload_s
-            if done + int(dur[f.location, v.end_location]) > v.shift_end_s:
-                continue
-            if best is None or (len(got), -done) > (len(best[2]), -best[0]):
-                best = (done, f.location, got)
-        if best is None:
-            return False
-        t, here = best[0], best[1]
-        remaining = [k for k in remaining if k not in best[2]]
-    return True
+            if go(f.location, start + f.unload_s, remaining - got):
+                return True
+        return False
+
+    return go(loc, ready_s, frozenset(categories))
 
 
 def prepare(problem: Problem) -> Prepared:

@@ -149,3 +149,15 @@ def test_not_enough_vehicles_when_no_route_and_no_idle_truck_has_room() -> None:
     # given the day again, the pass finds nothing more to insert
     again = insert_or_explain(p, sol.routes, prepare(p).jobs[2:], deadline=1e18)
     assert [r for _, r in again.left_out] == [Reason.NOT_ENOUGH_VEHICLES]
+
+
+def test_a_point_of_three_compartments_is_served_when_one_order_of_unloads_empties_it() -> None:
+    # the facility taking two of them is far; the one taking the third closes soon,
+    # so the truck must unload there first
+    p = line([0, 100, 200, 1000], [Client(1, {"x": 1, "y": 1, "z": 1})],
+             [Vehicle(0, 0, {"x": 5, "y": 5, "z": 5})],
+             [Facility(3, {"x", "y"}), Facility(2, {"z"}, close_s=40)])
+    assert prepare(p).unassigned == []
+    sol = plan(p)
+    assert sol.unassigned == ()
+    assert [v.index for v in sol.routes[0].visits if v.kind == "facility"] == [1, 0]
