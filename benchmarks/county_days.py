@@ -1,6 +1,6 @@
 """Synthetic county days: our solve() against PyVRP references on the same matrices.
 
-    python benchmarks/county_days.py --sizes 400,800,1500 --engines ours,reference \
+    python benchmarks/county_days.py --sizes 400,800,1500 --seeds 21,22 --engines ours,reference \
         --time-limit 60 --json out.json
 
 Each day comes from ``optimizer.generate.generate_county_day`` (clustered clients,
@@ -38,33 +38,40 @@ from optimizer.pyvrp_engine import solve_pyvrp, unsupported_rules
 from optimizer.solve import solve
 
 ENGINES = {
-    "ours": lambda p, t: solve(p, SolveParams(time_limit_s=t, num_workers=1)),
+    # the product defaults, as `wasteroute plan` runs them
+    "ours": lambda p, t: solve(p, SolveParams(time_limit_s=t)),
+    # each engine of ours alone (optimizer.portfolio)
+    "ortools": lambda p, t: solve(p, SolveParams(time_limit_s=t, engines="ortools")),
+    "hgs": lambda p, t: solve(p, SolveParams(time_limit_s=t, engines="hgs")),
     "pyvrp": lambda p, t: solve_pyvrp(p, SolveParams(time_limit_s=t, engine="pyvrp")),
     "reference": lambda p, t: solve_reference(p, t),
 }
 
 
-def run(sizes: list[int], seed: int, time_limit_s: float, engines: list[str]) -> dict[str, Any]:
+def run(sizes: list[int], seeds: list[int], time_limit_s: float,
+        engines: list[str]) -> dict[str, Any]:
     commit = git_commit()
     rows: list[dict[str, Any]] = []
-    for n in sizes:
+    for n, seed in ((n, s) for s in seeds for n in sizes):
         problem = generate_county_day(n, seed)
         for name in engines:
-            t0 = time.perf_counter()
+            t0, cpu0 = time.perf_counter(), _cpu_s()
             try:
                 sol = ENGINES[name](problem, time_limit_s)
             except Exception as exc:  # report, keep going
                 logging.exception("%s failed on %d clients", name, n)
-                rows.append({"clients": n, "engine": name, "error": repr(exc)})
+                rows.append({"clients": n, "seed": seed, "engine": name, "error": repr(exc)})
                 continue
-            wall = time.perf_counter() - t0
+            wall, cpu = time.perf_counter() - t0, _cpu_s() - cpu0
             own = sol.check(problem)
             mine = check_problem_solution(problem, sol)
             served = len(problem.clients) - len(sol.unassigned)
             rows.append(
                 {
                     "clients": n,
+                    "seed": seed,
                     "engine": name,
+                    "won": sol.engine,
                     "categories": len(problem.categories),
                     "vehicles_available": len(problem.vehicles),
                     "facilities": len(problem.facilities),
@@ -79,13 +86,14 @@ def run(sizes: list[int], seed: int, time_limit_s: float, engines: list[str]) ->
                     "independent_check_errors": mine.errors[:5],
                     "independent_km": round(mine.cost, 1),
                     "wall_s": round(wall, 1),
+                    "cpu_s": round(cpu, 1),
                     "dropped_rules": unsupported_rules(problem) if name == "pyvrp" else [],
                 }
             )
             print(_line(rows[-1]), file=sys.stderr, flush=True)
     return {
         "format": "wasteroute.countydays/1",
-        "seed": seed,
+        "seeds": seeds,
         "time_limit_s": time_limit_s,
         "rows": rows,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
@@ -93,6 +101,13 @@ def run(sizes: list[int], seed: int, time_limit_s: float, engines: list[str]) ->
         "machine": {"platform": platform.platform(), "python": platform.python_version()},
         "commit": commit,
     }
+
+
+def _cpu_s() -> float:
+    """CPU seconds of this process and of its finished children (the HGS child)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def _count(items: Any) -> dict[str, int]:
@@ -106,26 +121,30 @@ def _line(r: dict[str, Any]) -> str:
     if "error" in r:
         return f"{r['clients']:>5} {r['engine']:<6} ERROR {r['error']}"
     return (
-        f"{r['clients']:>5} {r['engine']:<9} cost={r['cost']:<10} km={r['km']:<8} veh={r['vehicles']}/"
+        f"{r['clients']:>5} s{r['seed']:<3} {r['engine']:<9} cost={r['cost']:<10} km={r['km']:<8} veh={r['vehicles']}/"
         f"{r['vehicles_available']} served={r['served_share']:.1%} "
         f"check_errors={r['solution_check_errors']} "
-        f"independent={'ok' if r['independent_check_feasible'] else 'FAIL'} t={r['wall_s']}s"
+        f"independent={'ok' if r['independent_check_feasible'] else 'FAIL'} t={r['wall_s']}s "
+        f"cpu={r['cpu_s']}s"
     )
 
 
 def table(doc: dict[str, Any]) -> str:
-    head = ("| clients | engine | cost | km | vehicles used/avail | served | Solution.check |"
-            " independent check | wall s |")
-    lines = [head, "|" + "---|" * 9]
+    head = ("| clients | seed | engine | cost | km | vehicles used/avail | served |"
+            " Solution.check | independent check | wall s | CPU s |")
+    lines = [head, "|" + "---|" * 11]
     for r in doc["rows"]:
         if "error" in r:
-            lines.append(f"| {r['clients']} | {r['engine']} | error: {r['error']} | | | | | | |")
+            lines.append(f"| {r['clients']} | {r['seed']} | {r['engine']} | error: {r['error']} |"
+                         " | | | | | | |")
             continue
         lines.append(
-            f"| {r['clients']} | {r['engine']} | {r['cost']} | {r['km']} | {r['vehicles']}/"
+            f"| {r['clients']} | {r['seed']} | {r['engine']} | {r['cost']} | {r['km']} | "
+            f"{r['vehicles']}/"
             f"{r['vehicles_available']} | {r['served_share']:.1%} | "
             f"{'ok' if r['solution_check_errors'] == 0 else str(r['solution_check_errors']) + ' errors'} | "
-            f"{'ok' if r['independent_check_feasible'] else 'FAIL'} | {r['wall_s']} |"
+            f"{'ok' if r['independent_check_feasible'] else 'FAIL'} | {r['wall_s']} | "
+            f"{r['cpu_s']} |"
         )
     return "\n".join(lines)
 
@@ -133,15 +152,16 @@ def table(doc: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="400,800,1500")
-    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--seeds", default="1", help="comma-separated generator seeds")
     ap.add_argument("--time-limit", type=float, default=60.0, help="seconds per engine and day")
-    ap.add_argument("--engines", default="ours,reference", help="ours, reference, pyvrp")
+    ap.add_argument("--engines", default="ours,reference",
+                    help="ours, reference, ortools, hgs, pyvrp")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     doc = run(
         [int(s) for s in args.sizes.split(",") if s.strip()],
-        args.seed,
+        [int(s) for s in args.seeds.split(",") if s.strip()],
         args.time_limit,
         [e.strip() for e in args.engines.split(",") if e.strip()],
     )

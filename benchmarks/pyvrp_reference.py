@@ -1,6 +1,6 @@
 """A cost-aware, feasible PyVRP reference for real days (the bureau's cost).
 
-    python benchmarks/county_days.py --sizes 400,800 --seed 5 --time-limit 60 \
+    python benchmarks/county_days.py --sizes 400,800 --seeds 5 --time-limit 60 \
         --engines ours,reference [--json out.json]
 
 (the county-day benchmark runs it beside our planner, engine ``reference``).

@@ -70,6 +70,12 @@ class SolveParams:
     #: a region's budget is its share of ``time_limit_s`` and at least this much per
     #: client, so a large day's solver time does not depend on the number of workers
     region_s_per_visit: float = 0.02
+    #: engines of a day (``optimizer.portfolio``): "parallel" = PyVRP's search
+    #: (``optimizer.hgs``) in a child process beside the OR-Tools path, the plan that
+    #: serves more (then costs less) kept; it falls back to "ortools" in daemonic
+    #: processes (Dask workers), on one core and with ``solution_limit``.
+    #: "ortools" = the OR-Tools path alone; "hgs" = PyVRP's search alone, in-process
+    engines: str = "parallel"
 
     @property
     def counted(self) -> bool:

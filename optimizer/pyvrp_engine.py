@@ -107,7 +107,7 @@ class _Mapping:
     notes: list[str]
 
 
-def _vehicle_key(v: Vehicle) -> tuple[object, ...]:
+def vehicle_key(v: Vehicle) -> tuple[object, ...]:
     return (
         v.start_location,
         v.end_location,
@@ -158,7 +158,7 @@ def build_data(problem: Problem, num_end_facilities: int | None = None) -> tuple
     # vehicle groups
     groups: dict[tuple[object, ...], _Group] = {}
     for k, v in enumerate(problem.vehicles):
-        groups.setdefault(_vehicle_key(v), _Group(v, [])).members.append(k)
+        groups.setdefault(vehicle_key(v), _Group(v, [])).members.append(k)
     group_list = list(groups.values())
     notes = unsupported_rules(problem)
 

@@ -34,11 +34,12 @@ import logging
 import time
 from dataclasses import replace
 
+from optimizer import hgs, portfolio
 from optimizer.assemble import assemble
 from optimizer.city import CityProblem
 from optimizer.eliminate import eliminate_routes
 from optimizer.group import solve_by_groups
-from optimizer.jobs import prepare
+from optimizer.jobs import Prepared, prepare
 from optimizer.large import solve_large
 from optimizer.params import Budget, Progress, SolveParams
 from optimizer.partition import should_decompose
@@ -68,8 +69,42 @@ def solve(problem: Problem, params: SolveParams | None = None,
         if sol is not None:
             return sol
     prep = prepare(problem)
+    how = portfolio.mode(params, len(prep.jobs))
+    engine = "ortools"
+    if how == "ortools":
+        raw = _ortools_path(problem, params, prep, t0, progress)
+    else:
+        deadline = t0 + params.time_limit_s
+        if how == "parallel":
+            child = portfolio.HgsProcess(problem, prep.jobs, params, deadline)
+            raw = _ortools_path(problem, params, prep, t0, progress)
+            ours = child.result()
+        else:
+            raw = RawResult([], list(range(len(prep.jobs))), 0, False, {})
+            ours = hgs.plan(problem, prep.jobs, params, deadline)
+        if ours is not None:
+            pick = portfolio.better(problem, prep.jobs, raw, ours)
+            engine = "hgs" if pick is ours else "ortools"
+            pick.stats.update({
+                "engines": how, "dropped_ortools": len(raw.dropped), "dropped_hgs": len(ours.dropped),
+                "cost_ortools": round(portfolio.day_cost(problem, prep.jobs, raw) / 1000, 1),
+                "cost_hgs": round(portfolio.day_cost(problem, prep.jobs, ours) / 1000, 1),
+                **{k: v for k, v in ours.stats.items() if k.startswith("hgs")}})
+            raw = pick
+    sol = assemble(problem, prep.jobs, raw.routes, raw.dropped, prep.unassigned,
+                   engine=engine, wall_s=time.monotonic() - t0, objective=raw.objective,
+                   stats=raw.stats)
+    if progress is not None:
+        progress(1.0, sol.objective)
+    return sol
+
+
+def _ortools_path(problem: Problem, params: SolveParams, prep: Prepared, t0: float,
+                  progress: Progress | None) -> RawResult:
+    """Groups or parts of the day in OR-Tools models, then route elimination."""
+    jobs = prep.jobs
     decomposed = params.strategy != "plain" and should_decompose(problem, params, prep)
-    share = elimination_share(problem, params, len(prep.jobs))
+    share = elimination_share(problem, params, len(jobs))
     main = replace(params, time_limit_s=params.time_limit_s * (1.0 - share))
     if decomposed and share > 0:
         # the parts keep the time they had: elimination comes out of the re-planning
@@ -81,19 +116,14 @@ def solve(problem: Problem, params: SolveParams | None = None,
         def main_progress(fraction: float, best: int | None) -> None:
             progress(fraction * (1.0 - share), best)
     if decomposed:
-        raw = solve_large(problem, main, prep.jobs, t0, main_progress)
+        raw = solve_large(problem, main, jobs, t0, main_progress)
     else:
-        raw = solve_by_groups(problem, main, prep.jobs, t0, main_progress)
+        raw = solve_by_groups(problem, main, jobs, t0, main_progress)
     if share > 0 and raw.routes:
-        routes, dropped, stats = eliminate_routes(problem, params, prep.jobs, raw.routes,
+        routes, dropped, stats = eliminate_routes(problem, params, jobs, raw.routes,
                                                   raw.dropped, Budget.of(params, t0))
         raw = RawResult(routes, dropped, raw.objective, raw.found, {**raw.stats, **stats})
-    sol = assemble(problem, prep.jobs, raw.routes, raw.dropped, prep.unassigned,
-                   engine="ortools", wall_s=time.monotonic() - t0, objective=raw.objective,
-                   stats=raw.stats)
-    if progress is not None:
-        progress(1.0, sol.objective)
-    return sol
+    return raw
 
 
 def elimination_share(problem: Problem, params: SolveParams, n_jobs: int) -> float:

@@ -1,0 +1,126 @@
+"""Both cores: PyVRP's search (``optimizer.hgs``) in a child process beside the OR-Tools
+path, the better plan kept.
+
+The two searches share the day's deadline less a short repair time, in which
+PyVRP's routes are read back through OR-Tools (``hgs.keep_feasible``). The plan
+that serves more jobs wins; between plans that serve as many, the one that costs
+the bureau less (fixed cost per vehicle used + cost per km). A child process needs
+a second core and a parent that may have children: in Dask workers (daemonic),
+on one core, with a counted budget (``solution_limit``, which must not depend on
+the clock) and on tiny or city-sized days the OR-Tools path runs alone.
+"""
+
+from __future__ import annotations
+
+import copyreg
+import io
+import logging
+import multiprocessing
+import os
+import pickle
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import MappingProxyType
+
+from optimizer.jobs import Job
+from optimizer.large import route_cost
+from optimizer.params import SolveParams
+from optimizer.problem import Problem
+from optimizer.routes import RawResult
+
+log = logging.getLogger(__name__)
+
+#: below this many jobs the OR-Tools path runs alone (a second process costs more
+#: than it can win on a handful of visits)
+HGS_MIN_JOBS = 30
+#: seconds the parent waits for the child past the searches' end before giving up
+GRACE_S = 5.0
+
+
+def read_only(d: dict[str, int]) -> Mapping[str, int]:
+    return MappingProxyType(d)
+
+
+def dumps(obj: object) -> bytes:
+    """Pickle ``obj``; a Problem's read-only mappings (demand, capacities) as dicts."""
+    buf = io.BytesIO()
+    pickler = pickle.Pickler(buf, protocol=pickle.HIGHEST_PROTOCOL)
+    pickler.dispatch_table = {**copyreg.dispatch_table,
+                              MappingProxyType: lambda m: (read_only, (dict(m),))}
+    pickler.dump(obj)
+    return buf.getvalue()
+
+
+def mode(params: SolveParams, n_jobs: int) -> str:
+    """"ortools", "hgs" (in this process) or "parallel" for a day of ``n_jobs``."""
+    if params.engines == "ortools" or params.counted or n_jobs < HGS_MIN_JOBS \
+            or n_jobs > params.eliminate_max_jobs:
+        return "ortools"
+    if params.engines == "hgs":
+        return "hgs"
+    if (os.cpu_count() or 1) < 2 or multiprocessing.current_process().daemon:
+        return "ortools"
+    return "parallel"
+
+
+class HgsProcess:
+    """``hgs.plan`` in a child interpreter (``python -m optimizer.hgs``), until ``deadline``.
+
+    A child interpreter rather than ``multiprocessing``: a spawned process imports
+    the caller's main module again, which a script without a ``__main__`` guard
+    cannot survive. The problem goes in, the plan comes back, pickled on its pipes;
+    its logging goes nowhere (nothing prints but the CLI).
+    """
+
+    def __init__(self, problem: Problem, jobs: list[Job], params: SolveParams,
+                 deadline: float) -> None:
+        self._deadline = deadline
+        self._out: list[bytes] = []
+        root = str(Path(__file__).resolve().parents[1])
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            [root, *filter(None, [os.environ.get("PYTHONPATH")])])}
+        self._proc = subprocess.Popen([sys.executable, "-m", "optimizer.hgs"],
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      stderr=subprocess.DEVNULL, env=env)
+        payload = dumps((problem, jobs, params, deadline))
+        # the pipes are served by a thread: the search of this process starts at once
+        self._io = threading.Thread(target=self._talk, args=(payload,), daemon=True)
+        self._io.start()
+
+    def _talk(self, payload: bytes) -> None:
+        try:
+            out, _ = self._proc.communicate(payload)
+            self._out.append(out)
+        except (OSError, ValueError):
+            log.warning("hgs process: its pipes failed")
+
+    def result(self) -> RawResult | None:
+        """The child's plan; None when it failed or is late."""
+        self._io.join(max(0.0, self._deadline - time.monotonic()) + GRACE_S)
+        if self._io.is_alive():
+            log.warning("hgs process late: stopped")
+            self._proc.kill()
+            self._io.join(1.0)
+            return None
+        try:
+            got = pickle.loads(self._out[0]) if self._out and self._out[0] else None
+        except (pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+            log.warning("hgs process returned no readable plan")
+            return None
+        return got
+
+
+def day_cost(problem: Problem, jobs: Sequence[Job], raw: RawResult) -> float:
+    """The bureau's cost of a plan in the model's units (fixed x 1000 + per km x metres)."""
+    return sum(route_cost(problem, jobs, rr) for rr in raw.routes)
+
+
+def better(problem: Problem, jobs: Sequence[Job], a: RawResult, b: RawResult) -> RawResult:
+    """The plan that serves more jobs, then costs less (``a`` on a tie)."""
+    key_a = (len(a.dropped), day_cost(problem, jobs, a))
+    key_b = (len(b.dropped), day_cost(problem, jobs, b))
+    return b if key_b < key_a else a
