@@ -256,7 +256,6 @@ class _Day:
         self.collected: dict[int, int] = {}
         self.shapes: dict[int, _Shape] = {}
         self.cap_left: list[int | None] = [f.daily_capacity for f in problem.facilities]
-        self.untouched: list[Route] = []
         for r in routes:
             if not r.client_visits:
                 continue
@@ -345,6 +344,7 @@ def _route_cands(day: _Day, g: int, ji: int, unload_to: Sequence[int]) -> list[C
     me: Place = (j.location, j.tw_start_s, j.tw_end_s, j.service_s)
     fac = [(f.location, f.open_s, f.close_s - f.unload_s, f.unload_s)
            for f in p.facilities]
+    to_fac = [int(dur[j.location, f.location]) for f in p.facilities]
     out: list[Cand] = []
     per_m = veh.cost_per_km / 1000.0
     for pos, nxt in enumerate(sh.locs):
@@ -360,9 +360,16 @@ def _route_cands(day: _Day, g: int, ji: int, unload_to: Sequence[int]) -> list[C
                     sh.peak[pos].get(k, 0) + q <= caps.get(k, 0) for k, q in j.amount.items()) \
                     and _on_time(dur, [me], prev_dep, prev_loc, nxt, start_next, slack):
                 options.append([("client", ji)])
-            options += [[("client", ji), ("facility", fi)] for fi in unload_to
-                        if _on_time(dur, [me, fac[fi]], prev_dep, prev_loc, nxt,
-                                    start_next, slack)]
+            # a new unload just after it (the same one as the next stop is no new option)
+            dep_c = max(prev_dep + int(dur[prev_loc, j.location]), j.tw_start_s) + j.service_s
+            for fi in unload_to:
+                if pos < len(seq) and seq[pos] == ("facility", fi):
+                    continue
+                floc, f_open, f_latest, f_unload = fac[fi]
+                t_f = max(dep_c + to_fac[fi], f_open)
+                if t_f <= f_latest and max(t_f + f_unload + int(dur[floc, nxt]), start_next) \
+                        - start_next <= slack:
+                    options.append([("client", ji), ("facility", fi)])
         else:
             on_board = {k for k, q in load.items() if q > 0}
             for fi, f in enumerate(p.facilities):
