@@ -14,7 +14,7 @@ from optimizer import Client, Facility, Problem, Reason, Solution, Unassigned, V
 from optimizer.assemble import assemble
 from optimizer.bench import check_problem_solution
 from optimizer.jobs import prepare
-from optimizer.reasons import explain_solution, insert_or_explain
+from optimizer.reasons import explain_solution, insert_or_explain, plan_route
 from optimizer.routes import RawRoute, RawVisit, Stop, walk
 
 
@@ -161,3 +161,40 @@ def test_a_point_of_three_compartments_is_served_when_one_order_of_unloads_empti
     sol = plan(p)
     assert sol.unassigned == ()
     assert [v.index for v in sol.routes[0].visits if v.kind == "facility"] == [1, 0]
+
+
+def test_past_its_time_bound_a_point_tried_in_the_nearest_routes_only_is_counted() -> None:
+    # four trucks whose one allowed stop is beside the point, and one far away with room
+    xs = [0, 5000, 5000, 5000, 5000, 5000, 100, 2500]
+    clients = [Client(1, {"a": 1})] + [Client(i, {"a": 1}) for i in range(2, 7)]
+    vehicles = [Vehicle(0, 0, {"a": 10}, max_stops=1)] * 4 + [Vehicle(0, 0, {"a": 10})]
+    p = line(xs, clients, vehicles, [Facility(7, {"a"})])
+    jobs = prepare(p).jobs
+    routes = []
+    for g, ji in enumerate([1, 2, 3, 4, 5]):
+        got = plan_route(p, jobs, g, [("client", ji), ("facility", 0)])
+        assert got is not None
+        routes.append(got.route)
+    late = insert_or_explain(p, routes, jobs[:1], deadline=0.0)
+    assert [r for _, r in late.left_out] == [Reason.NOT_ENOUGH_VEHICLES]
+    assert late.stats["left_out_bounded"] == 1
+    in_time = insert_or_explain(p, routes, jobs[:1], deadline=1e18)
+    assert in_time.left_out == []
+    sol = Solution(tuple(in_time.routes), ())
+    assert sol.check(p) == []
+    assert check_problem_solution(p, sol).feasible
+    assert [v.index for v in in_time.routes[4].client_visits] == [5, 0]
+
+
+def test_another_engines_left_out_point_that_fits_is_served() -> None:
+    p = line([0, 100, 200, 300], [Client(1, {"a": 3}, service_s=10),
+                                  Client(2, {"a": 3}, service_s=10)],
+             [Vehicle(0, 0, {"a": 10}, shift_end_s=1000)], [Facility(3, {"a"}, unload_s=20)])
+    alone = plan_route(p, prepare(p).jobs, 0, [("client", 0), ("facility", 0)])
+    assert alone is not None
+    other = Solution((alone.route,), (Unassigned(1, {"a": 3}, Reason.NOT_ENOUGH_VEHICLES),))
+    sol = explain_solution(p, other, deadline=1e18)
+    assert sol.unassigned == ()
+    assert served(sol) == [[0, 1]]
+    assert sol.check(p) == []
+    assert check_problem_solution(p, sol).feasible
