@@ -23,6 +23,12 @@ Engines: ``"ortools"`` (default); ``"pyvrp"`` / ``"auto"`` use
 ``optimizer.pyvrp_engine`` when ``supports(problem)`` says its model covers every
 rule, else OR-Tools.
 
+Both cores (``SolveParams.engines``, ``optimizer.portfolio``): by default PyVRP's
+search on the bureau's cost (``optimizer.hgs``) runs in a child process beside the
+path above, its routes read back by OR-Tools; the plan that serves more jobs, then
+costs less, is kept (``Solution.engine`` names it, ``stats`` holds both). Days
+planned by regions run the OR-Tools path alone in each region.
+
 With ``params.solution_limit`` every search and loop is bounded by counts, not
 by the clock, and the same problem and seed give the same Solution anywhere.
 How a plan is read (arrival, start, departure, breaks): ``optimizer.assemble``.
@@ -62,7 +68,8 @@ def solve(problem: Problem, params: SolveParams | None = None,
     params = params or SolveParams()
     if isinstance(problem, CityProblem):
         # no full matrix: regions on the planning cluster, each solved by this function
-        return solve_city(problem, params, solve, progress)
+        # with the OR-Tools path alone (the cluster's workers are the cores)
+        return solve_city(problem, replace(params, engines="ortools"), solve, progress)
     t0 = time.monotonic()
     if params.engine in ("pyvrp", "auto"):
         sol = _try_pyvrp(problem, params)

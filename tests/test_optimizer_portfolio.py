@@ -1,0 +1,82 @@
+"""PyVRP's search beside the OR-Tools path: when it runs, what it returns, which plan is kept."""
+
+from __future__ import annotations
+
+import pickle
+import time
+
+import pytest
+
+from optimizer import hgs, portfolio
+from optimizer.bench import check_problem_solution
+from optimizer.generate import generate_county_day
+from optimizer.jobs import prepare
+from optimizer.params import Budget, SolveParams
+from optimizer.routes import RawResult, RawRoute, RawVisit
+from optimizer.solve import solve
+
+
+@pytest.fixture(scope="module")
+def day():  # type: ignore[no-untyped-def]
+    """A small generated county day: breaks, trips, facility hours, fixed costs."""
+    return generate_county_day(60, seed=3)
+
+
+def test_mode_falls_back_to_ortools_where_a_child_process_does_not_pay() -> None:
+    assert portfolio.mode(SolveParams(), 200) == "parallel"
+    assert portfolio.mode(SolveParams(engines="hgs"), 200) == "hgs"
+    assert portfolio.mode(SolveParams(engines="ortools"), 200) == "ortools"
+    # counted budgets must not depend on the clock; tiny and city-sized days
+    assert portfolio.mode(SolveParams(solution_limit=10), 200) == "ortools"
+    assert portfolio.mode(SolveParams(), portfolio.HGS_MIN_JOBS - 1) == "ortools"
+    assert portfolio.mode(SolveParams(eliminate_max_jobs=100), 200) == "ortools"
+
+
+def test_a_problem_crosses_to_the_child_process_intact(day) -> None:  # type: ignore[no-untyped-def]
+    back = pickle.loads(portfolio.dumps(day))
+    assert [dict(c.demand) for c in back.clients] == [dict(c.demand) for c in day.clients]
+    assert [dict(v.capacities) for v in back.vehicles] == [dict(v.capacities) for v in day.vehicles]
+    assert (back.distance_m == day.distance_m).all()
+
+
+def test_hgs_alone_keeps_every_rule_and_serves_the_day(day) -> None:  # type: ignore[no-untyped-def]
+    sol = solve(day, SolveParams(time_limit_s=8.0, engines="hgs"))
+    assert sol.engine == "hgs"
+    assert sol.check(day) == []
+    assert check_problem_solution(day, sol).feasible
+    assert not sol.unassigned
+
+
+def test_parallel_keeps_the_plan_that_serves_more_then_costs_less(day) -> None:  # type: ignore[no-untyped-def]
+    sol = solve(day, SolveParams(time_limit_s=10.0))
+    assert sol.stats["engines"] == "parallel"
+    assert sol.check(day) == []
+    assert check_problem_solution(day, sol).feasible
+    mine = (sol.stats[f"dropped_{sol.engine}"], sol.stats[f"cost_{sol.engine}"])
+    other = "hgs" if sol.engine == "ortools" else "ortools"
+    assert mine <= (sol.stats[f"dropped_{other}"], sol.stats[f"cost_{other}"])
+
+
+def test_a_route_that_breaks_a_rule_is_cut_and_its_job_served_elsewhere(day) -> None:  # type: ignore[no-untyped-def]
+    prep = prepare(day)
+    jobs = prep.jobs
+    # every job on one vehicle: far more than a shift holds
+    one = {0: [("client", j) for j in range(len(jobs))] + [("facility", 0)]}
+    raw = hgs.keep_feasible(day, SolveParams(), jobs, one,  # type: ignore[arg-type]
+                            Budget(time.monotonic() + 20.0))
+    assert raw.routes[0].visits and len(raw.routes[0].client_refs()) < len(jobs)
+    served = {j for rr in raw.routes for j in rr.client_refs()}
+    assert served | set(raw.dropped) == set(range(len(jobs)))
+    assert len(served) > len(raw.routes[0].client_refs())  # others took some
+
+
+def test_better_prefers_serving_more_over_costing_less(day) -> None:  # type: ignore[no-untyped-def]
+    jobs = prepare(day).jobs
+    v = day.vehicles[0]
+    short = RawResult([RawRoute(0, [RawVisit("client", 0, v.shift_start_s)], v.shift_start_s,
+                                v.shift_start_s)], [1], 0, True)
+    longer = RawResult([RawRoute(0, [RawVisit("client", 0, v.shift_start_s),
+                                     RawVisit("client", 1, v.shift_start_s)],
+                                 v.shift_start_s, v.shift_start_s)], [], 0, True)
+    assert portfolio.better(day, jobs, short, longer) is longer
+    assert portfolio.better(day, jobs, longer, longer) is longer
