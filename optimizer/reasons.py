@@ -516,7 +516,11 @@ def insert_or_explain(problem: Problem, routes: Sequence[Route], left_out: Seque
     out += [day.routes[g] for g in sorted(day.routes) if g not in had]
     stats: dict[str, object] = {
         "left_out_tried": len(left_out), "left_out_inserted": inserted,
-        "left_out_bounded": bounded, "reasons_s": round(time.monotonic() - t0, 3)}
+        "left_out_bounded": bounded,
+        "left_out_added_m": sum(r.distance_m for r in out) - sum(r.distance_m for r in routes),
+        "left_out_new_routes": sum(1 for g in day.routes
+                                   if g not in {r.vehicle for r in routes if r.client_visits}),
+        "reasons_s": round(time.monotonic() - t0, 3)}
     return Explained(out, still, stats)
 
 
