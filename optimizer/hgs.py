@@ -66,6 +66,8 @@ INSERT_TRIES = 12
 #: share of the budget (at least 2 s) kept after the search for reading its routes
 #: back and serving what they cannot keep
 REPAIR_SHARE = 0.15
+#: share of the budget (at least 1 s) the repair leaves before the deadline
+MARGIN_SHARE = 0.03
 
 
 @dataclass(slots=True)
@@ -385,8 +387,9 @@ def plan(problem: Problem, jobs: Sequence[Job], params: SolveParams,
     stats["hgs_search_s"] = round(time.monotonic() - t0, 1)
     if best is None:
         return None
+    # the parent waits for the plan past the deadline only briefly
     raw = keep_feasible(problem, params, jobs, decode(problem, jobs, model, best),
-                        Budget(deadline))
+                        Budget(deadline - max(1.0, MARGIN_SHARE * left)))
     raw.stats.update(stats)
     return raw
 
@@ -484,7 +487,8 @@ def _insert(problem: Problem, params: SolveParams, jobs: Sequence[Job],
         if not budget.allows(0.3):
             break
         cap: list[int | None] = [f.daily_capacity for f in problem.facilities]
-        consume_capacity(problem, jobs, [rr for h, rr in by_vehicle.items() if h != g], cap)
+        if any(c is not None for c in cap):
+            consume_capacity(problem, jobs, [rr for h, rr in by_vehicle.items() if h != g], cap)
         refs = [r for k, r in seq if k == "client"]
         local = {r: i for i, r in enumerate(refs)}
         lseq: list[Stop] = [(k, local[r] if k == "client" else r) for k, r in seq]
