@@ -24,6 +24,10 @@ What stays left out gets, in this order:
   truck has collected its ``max_collected`` and none is idle;
 * ``not_enough_vehicles``: every route and idle truck was tried and none has room.
 
+A job with a penalty (an optional point) is only inserted where the added cost (km
+times the truck's ``cost_per_km``, plus ``fixed_cost`` for an idle truck) is at most
+its penalty, as the solver's objective has it.
+
 The first three are proofs (for the plan's unloads in the case of capacity). The
 last is a proof over the neighbourhood above (positions with at most two added
 unloads; the route's other stops keep their order) when the job's share of the time
@@ -492,6 +496,9 @@ def insert_or_explain(problem: Problem, routes: Sequence[Route], left_out: Seque
             cands += _route_cands(day, g, ji, unload_to)
         # the cheapest feasible position over every route and idle truck tried
         cands += _idle_cands(problem, ji, job, idle)
+        if job.penalty is not None:
+            # an optional point is left out where serving it costs more than its penalty
+            cands = [c for c in cands if c[0] <= job.penalty]
         cands.sort(key=lambda c: c[0])
         done = False
         for n_tried, (_, g, stops) in enumerate(cands):

@@ -198,3 +198,16 @@ def test_another_engines_left_out_point_that_fits_is_served() -> None:
     assert served(sol) == [[0, 1]]
     assert sol.check(p) == []
     assert check_problem_solution(p, sol).feasible
+
+
+def test_an_optional_point_is_served_only_where_it_costs_less_than_its_penalty() -> None:
+    # the detour to the point at 5 km adds 9.6 km (cost 9.6 at 1 per km)
+    def day(penalty: int) -> Problem:
+        return line([0, 100, 5000, 200], [Client(1, {"a": 1}), Client(2, {"a": 1},
+                                                                        penalty=penalty)],
+                    [Vehicle(0, 0, {"a": 10})], [Facility(3, {"a"})])
+
+    cheap = plan(day(9), [(0, [("client", 0), ("facility", 0)])])
+    assert [u.client for u in cheap.unassigned] == [1]
+    dear = plan(day(11), [(0, [("client", 0), ("facility", 0)])])
+    assert dear.unassigned == ()
