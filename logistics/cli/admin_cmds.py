@@ -11,24 +11,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-import uvicorn
 
 from logistics.cli.common import DbOpt, db_url, err, migrated_session, out, print_json, say
 from logistics.domain import BadInput
-from logistics.ops.queues import run_worker
-from logistics.ops.users import (
-    create_api_key,
-    create_user,
-    list_api_keys,
-    list_users,
-    revoke_api_key,
-    set_active,
-    set_password,
-)
 from logistics.persistence.db import upgrade
 from logistics.settings import MIN_SECRET_BYTES, token_secret_env
-from optimizer.bench import ENGINES, format_table, run_bench
-from optimizer.instances import InstanceError
 
 BENCH_FAMILIES = ("solomon", "homberger", "cvrp", "kim")
 
@@ -77,6 +64,8 @@ def serve(
     Planning jobs run on `wasteroute worker` processes when WASTEROUTE_REDIS is set,
     else in a process pool inside the server. See docs/api.md for a production run.
     """
+    import uvicorn
+
     check_serve_secret(host)
     _serve_db(db)
     err.print(f"wasteroute API on http://{host}:{port}/docs", markup=False, highlight=False)
@@ -107,6 +96,8 @@ def users_add(
 
     The password is never an argument (other users of the machine see arguments):
     it is asked for with confirmation, or read from stdin with --password-stdin."""
+    from logistics.ops.users import create_api_key, create_user
+
     password: str | None = None
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -122,6 +113,8 @@ def users_add(
 
 def users_list(db: DbOpt = None) -> None:
     """List API users / 用户列表."""
+    from logistics.ops.users import list_users
+
     with migrated_session(db) as session:
         for u in list_users(session):
             extra = f" vehicle={u.vehicle_id}" if u.vehicle_id else ""
@@ -137,6 +130,8 @@ def users_deactivate(
 
     Takes effect at once in this database; a running API process notices within its
     cache time (10 s)."""
+    from logistics.ops.users import set_active
+
     with migrated_session(db) as session:
         set_active(session, name, activate)
     say(f"user / 用户 {name} " + ("activated / 已启用" if activate else "deactivated / 已停用"))
@@ -149,6 +144,8 @@ def users_passwd(
     """Set a user's password, asked for (or read from stdin), never an argument / 修改密码.
 
     The user's earlier tokens and login cookies stop working."""
+    from logistics.ops.users import set_password
+
     if sys.stdin.isatty():
         password = typer.prompt("new password / 新密码", hide_input=True,
                                 confirmation_prompt=True)
@@ -164,6 +161,8 @@ def users_keys(
     db: DbOpt = None,
 ) -> None:
     """List a user's API keys by id (the keys themselves are not kept) / API 密钥列表."""
+    from logistics.ops.users import list_api_keys
+
     with migrated_session(db) as session:
         keys = list_api_keys(session, name)
     for k in keys:
@@ -177,6 +176,8 @@ def users_revoke_key(
     db: DbOpt = None,
 ) -> None:
     """Revoke an API key / 吊销 API 密钥."""
+    from logistics.ops.users import revoke_api_key
+
     with migrated_session(db) as session:
         info = revoke_api_key(session, key_id)
     say(f"API key / 密钥 {info.key_id} of {info.user} revoked / 已吊销")
@@ -187,6 +188,8 @@ def worker(
     db: DbOpt = None,
 ) -> None:
     """Run planning jobs from the Redis queue (WASTEROUTE_REDIS) / 运行规划任务队列."""
+    from logistics.ops.queues import run_worker
+
     _serve_db(db)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -213,6 +216,9 @@ def bench(
 
     Every solution is verified by an independent checker that recomputes the cost under
     the family's rounding rule (DIMACS for Solomon/Homberger)."""
+    from optimizer.bench import ENGINES, format_table, run_bench
+    from optimizer.instances import InstanceError
+
     if family not in BENCH_FAMILIES:
         raise BadInput(f"--family must be one of {', '.join(BENCH_FAMILIES)} (got {family!r})")
     if not instances.is_dir():

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
-from dashboards.pages import write_dashboards
 from logistics.cli import render
 from logistics.cli.common import (
     ClusterOpt,
@@ -20,12 +19,13 @@ from logistics.cli.common import (
     say,
     solve_params,
 )
-from logistics.demo.city import run_city_demo
-from logistics.demo.run import DEMO_PLAN_DATE, plan_next_day, run_demo, run_next_day
 from logistics.domain import BadInput
-from logistics.imports import import_paths
-from logistics.planning.plan import SolveParams
-from logistics.reporting.exports import EXPORT_KINDS, EXPORT_SUFFIXES, export_path
+
+if TYPE_CHECKING:
+    from logistics.planning.plan import SolveParams
+
+# the demo, imports and exports start the planning stack and their libraries: imported
+# by the commands that use them, so that every other command starts quickly
 
 T = TypeVar("T")
 
@@ -38,6 +38,8 @@ def import_cmd(
     db: DbOpt = None,
 ) -> None:
     """Import CSV/XLSX files (all in one transaction) / 导入数据文件."""
+    from logistics.imports import import_paths
+
     with migrated_session(db) as session:
         report = import_paths(session, paths, kind=kind)
     for line in report.lines():
@@ -50,6 +52,8 @@ def export_cmd(
     db: DbOpt = None,
 ) -> None:
     """Export points or facilities as CSV or GeoJSON (re-importable) / 导出点位或设施."""
+    from logistics.reporting.exports import EXPORT_KINDS, EXPORT_SUFFIXES, export_path
+
     if kind not in EXPORT_KINDS:
         raise BadInput(f"kind must be points or facilities (got {kind!r})")
     if out_path.suffix.lower() not in EXPORT_SUFFIXES:
@@ -92,6 +96,9 @@ def demo(
     --scale city: the demo city instead (files and import as for the county; the
     next day is planned on the planning cluster and written as plan-DATE.json; route
     sheets and dashboards come from `wasteroute sheets` / `wasteroute dashboards`)."""
+    from dashboards.pages import write_dashboards
+    from logistics.demo.run import run_demo, run_next_day
+
     params = solve_params(solver_seed, solution_limit, cluster)
     kind, _, n_points = scale.strip().lower().partition(":")
     if kind == "city":
@@ -117,6 +124,9 @@ def demo(
 def _city_demo(out_dir: Path, seed: int, db: str | None, time_limit: float,
                params: SolveParams, points: int) -> None:
     """The demo city: generate, write, import; plan the next day when asked."""
+    from logistics.demo.city import run_city_demo
+    from logistics.demo.run import DEMO_PLAN_DATE, plan_next_day
+
     summary = run_city_demo(out_dir, seed=seed, db_url=db_url(db), points=points)
     render.show_demo_summary(out, summary)
     if time_limit <= 0:
@@ -128,6 +138,8 @@ def _city_demo(out_dir: Path, seed: int, db: str | None, time_limit: float,
 
 def _with_progress(run: Callable[[Callable[[float, int | None], None]], T]) -> T:
     """``run(progress)`` under the demo's planning progress bar."""
+    from logistics.demo.run import DEMO_PLAN_DATE
+
     bar = render.solve_progress(out, f"[bold]规划 / planning {DEMO_PLAN_DATE.isoformat()}[/bold]")
     with bar:
         task = bar.add_task("solve", total=1.0)

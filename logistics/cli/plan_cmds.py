@@ -24,30 +24,9 @@ from logistics.cli.common import (
     solve_params,
     write_document,
 )
-from logistics.demand.due import due_points
-from logistics.demand.forecast import (
-    History,
-    backtest,
-    forecast_day,
-    holiday_factors,
-    is_public_holiday,
-    safety_margin,
-)
-from logistics.demand.simulate import make_demand_document
 from logistics.domain import BadInput
 from logistics.persistence import plan_repo
 from logistics.persistence.db import session_scope, upgrade
-from logistics.planning.document import Plan
-from logistics.planning.master_routes import apply, balance, days_text
-from logistics.planning.plan import parse_date, plan_day, resolve_distance_model
-from logistics.planning.replan import (
-    complaint_points,
-    mark_handled,
-    open_complaints,
-    parse_at,
-    replan_day,
-)
-from logistics.reporting.exports import spreadsheet_text
 
 
 def plan(
@@ -91,6 +70,10 @@ def plan(
     the previous one superseded; if planning fails the previous plan stays current.
     Exit 0 when a plan was made (even with unassigned points), 2 on bad input.
     """
+    from logistics.demand.simulate import make_demand_document
+    from logistics.planning.document import Plan
+    from logistics.planning.plan import parse_date, plan_day, resolve_distance_model
+
     day = parse_date(date)
     if not (time_limit > 0 and time_limit < float("inf")):
         raise BadInput(f"--time-limit must be a positive number of seconds (got {time_limit})")
@@ -173,6 +156,15 @@ def replan(
     Stores a new version of the day's plan with the changes (moved, dropped,
     added points) under the document's `replan` key and prints them.
     """
+    from logistics.planning.plan import parse_date
+    from logistics.planning.replan import (
+        complaint_points,
+        mark_handled,
+        open_complaints,
+        parse_at,
+        replan_day,
+    )
+
     day = parse_date(date)
     at_s = parse_at(at)
     adds = list(add_point or [])
@@ -220,6 +212,17 @@ def forecast(
     db: DbOpt = None,
 ) -> None:
     """Expected kg per point for a day, or a backtest of the forecast / 产量预测."""
+    from logistics.demand.due import due_points
+    from logistics.demand.forecast import (
+        History,
+        backtest,
+        forecast_day,
+        holiday_factors,
+        is_public_holiday,
+        safety_margin,
+    )
+    from logistics.planning.plan import parse_date
+
     url = db_url(db)
     upgrade(url)
     if run_backtest:
@@ -276,6 +279,9 @@ def master_routes(
 
     Each point keeps its usual truck (from the recent plans) unless that truck's
     shift is full on its new days; the share kept is reported."""
+    from logistics.planning.master_routes import apply, balance, days_text
+    from logistics.reporting.exports import spreadsheet_text
+
     url = db_url(db)
     upgrade(url)
     applied = 0

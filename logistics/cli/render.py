@@ -8,16 +8,18 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from logistics.demo.run import DayOutputs, DemoSummary
 from logistics.domain import CATEGORY_BY_KEY
 from logistics.planning.document import Plan, Route, Summary, Unassigned
 from logistics.reporting.metrics import REGISTRY
+
+if TYPE_CHECKING:  # the demo starts the planning stack; only its types are named here
+    from logistics.demo.run import DayOutputs, DemoSummary
 
 #: at most this many point ids are shown per reason of an unassigned point
 EXAMPLES_SHOWN = 5

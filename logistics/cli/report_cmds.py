@@ -7,16 +7,15 @@ from typing import Annotated
 
 import typer
 
-from dashboards.pages import write_dashboards
-from logistics.cli import render
 from logistics.cli.common import DbOpt, db_url, migrated_session, out, print_json, say_path
 from logistics.domain import BadInput, parse_category
 from logistics.persistence.db import session_scope, upgrade
-from logistics.planning.plan import parse_date
-from logistics.planning.reconcile import reconcile_day
 from logistics.reporting.metrics import CO2_KG_PER_KM, compute_metrics
-from logistics.reporting.periods import default_period
-from logistics.sheets import write_sheets
+from logistics.reporting.periods import default_period, parse_day
+
+# Sheets (WeasyPrint), dashboards (Plotly), reconciliation and the tables (the planning
+# stack) are imported by the commands that use them: `metrics --json` is a figure a
+# script asks for, and starting those libraries took longer than the query.
 
 
 def sheets(
@@ -36,6 +35,8 @@ def sheets(
     db: DbOpt = None,
 ) -> None:
     """Route sheets for drivers, one per route / 司机路线单（每条路线一份）."""
+    from logistics.sheets import write_sheets
+
     url = db_url(db)
     upgrade(url)
     with session_scope(url) as session:
@@ -82,7 +83,7 @@ def metrics(
             raise BadInput(f"--category: unknown category ({category})")
     with migrated_session(db) as session:
         if date_from is not None and date_to is not None:
-            start, end = parse_date(date_from), parse_date(date_to)
+            start, end = parse_day(date_from, "--from"), parse_day(date_to, "--to")
         else:
             start, end = default_period(session, period)
         doc = compute_metrics(
@@ -92,6 +93,8 @@ def metrics(
     if as_json:
         print_json(doc)
     else:
+        from logistics.cli import render
+
         render.show_metrics(out, doc)
 
 
@@ -104,9 +107,11 @@ def dashboards(
     db: DbOpt = None,
 ) -> None:
     """Static dashboard pages / 静态看板."""
+    from dashboards.pages import write_dashboards
+
     if lang not in ("zh", "en"):
         raise BadInput(f"--lang must be zh or en (got {lang})")
-    day = parse_date(date) if date else None
+    day = parse_day(date) if date else None
     with migrated_session(db) as session:
         paths = write_dashboards(session, out_dir, date=day, lang=lang)
     for path in paths:
@@ -130,7 +135,10 @@ def reconcile(
 ) -> None:
     """Plan versus weighbridge tickets and collection records; stores the findings /
     计划与过磅、收运记录对账."""
-    day = parse_date(date)
+    from logistics.cli import render
+    from logistics.planning.reconcile import reconcile_day
+
+    day = parse_day(date)
     if not (0 <= threshold_pct < float("inf")):
         raise BadInput(f"--threshold-pct must be a number >= 0 (got {threshold_pct})")
     if not (0 < window_min < float("inf")):
