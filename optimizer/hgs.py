@@ -31,6 +31,7 @@ import math
 import pickle
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -241,6 +242,7 @@ def _ils(data: Any, prize_cap: int, seconds: float, seed: int, start: Any = None
     every 100 solutions."""
     import pyvrp
     from pyvrp import PenaltyManager, PenaltyParams
+    from pyvrp.exceptions import PenaltyBoundWarning
     from pyvrp.IteratedLocalSearch import IteratedLocalSearchParams
     from pyvrp.search import (
         OPERATORS,
@@ -264,7 +266,10 @@ def _ils(data: Any, prize_cap: int, seconds: float, seed: int, start: Any = None
     first = start if start is not None else pyvrp.Solution.make_random(data, rng)
     first = search(first, penalties.max_cost_evaluator(), exhaustive=True)
     ils = pyvrp.IteratedLocalSearch(data, penalties, search, first, IteratedLocalSearchParams())
-    return ils.run(MaxRuntime(max(0.05, seconds)), False)
+    with warnings.catch_warnings():
+        # a tight day keeps penalties at their cap: the repair handles what stays out
+        warnings.simplefilter("ignore", PenaltyBoundWarning)
+        return ils.run(MaxRuntime(max(0.05, seconds)), False)
 
 
 def _moved(data: Any, routes: Sequence[Any], type_of: Sequence[int] | dict[int, int]) -> Any:
@@ -409,6 +414,9 @@ def keep_feasible(problem: Problem, params: SolveParams, jobs: Sequence[Job],
     served: set[int] = set()
     removed = 0
     for g, seq in seqs.items():
+        # PyVRP does not know which trucks may serve a job (reachability): a job
+        # this truck may not serve is served elsewhere
+        seq = [(k, r) for k, r in seq if k != "client" or g in jobs[r].vehicles]
         refs = [ref for kind, ref in seq if kind == "client"]
         local = {ref: i for i, ref in enumerate(refs)}
         lseq: list[Stop] = [(k, local[r] if k == "client" else r) for k, r in seq]
