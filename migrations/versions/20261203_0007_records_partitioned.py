@@ -37,37 +37,46 @@ END $$
 """
 
 
-def upgrade() -> None:
-    if op.get_bind().dialect.name != 'postgresql':
-        with op.batch_alter_table('collection_records', schema=None) as batch_op:
-            batch_op.drop_index('ix_collection_records_point_date')
-        return
+def _rebuild(primary_key: str, partitioned: bool) -> None:
+    """Recreate ``collection_records`` (PostgreSQL) with this primary key, partitioned by
+    month or plain, keeping ids, the sequence, the natural and foreign keys and every
+    row; both directions of this revision are this one swap."""
     op.execute('ALTER TABLE collection_records RENAME TO collection_records_old')
     op.execute('ALTER SEQUENCE collection_records_id_seq OWNED BY NONE')
     op.execute('ALTER TABLE collection_records_old ALTER COLUMN id DROP DEFAULT')
-    op.execute('DROP INDEX ix_collection_records_point_date')
     op.execute('ALTER TABLE collection_records_old '
                'DROP CONSTRAINT uq_collection_records_key, '
                'DROP CONSTRAINT fk_collection_records_point_id_points, '
                'DROP CONSTRAINT pk_collection_records')
-    op.execute("""
+    op.execute(f"""
         CREATE TABLE collection_records (
             id BIGINT NOT NULL DEFAULT nextval('collection_records_id_seq'),
             date DATE NOT NULL,
             point_id VARCHAR(64) NOT NULL,
             vehicle_id VARCHAR(64) NOT NULL,
             kg FLOAT NOT NULL,
-            CONSTRAINT pk_collection_records PRIMARY KEY (id, date),
+            CONSTRAINT pk_collection_records PRIMARY KEY ({primary_key}),
             CONSTRAINT uq_collection_records_key UNIQUE (date, point_id, vehicle_id),
             CONSTRAINT fk_collection_records_point_id_points FOREIGN KEY (point_id)
                 REFERENCES points (point_id)
-        ) PARTITION BY RANGE (date)""")
+        ){' PARTITION BY RANGE (date)' if partitioned else ''}""")
     op.execute('ALTER SEQUENCE collection_records_id_seq OWNED BY collection_records.id')
-    op.execute('CREATE TABLE collection_records_default PARTITION OF collection_records DEFAULT')
-    op.execute(_MONTHS_OF)
+    if partitioned:
+        op.execute('CREATE TABLE collection_records_default PARTITION OF collection_records '
+                   'DEFAULT')
+        op.execute(_MONTHS_OF)
     op.execute(f'INSERT INTO collection_records ({_COLUMNS}) '
                f'SELECT {_COLUMNS} FROM collection_records_old')
     op.execute('DROP TABLE collection_records_old')
+
+
+def upgrade() -> None:
+    if op.get_bind().dialect.name != 'postgresql':
+        with op.batch_alter_table('collection_records', schema=None) as batch_op:
+            batch_op.drop_index('ix_collection_records_point_date')
+        return
+    op.execute('DROP INDEX ix_collection_records_point_date')
+    _rebuild('id, date', partitioned=True)
 
 
 def downgrade() -> None:
@@ -76,27 +85,6 @@ def downgrade() -> None:
             batch_op.create_index('ix_collection_records_point_date', ['point_id', 'date'],
                                   unique=False)
         return
-    op.execute('ALTER TABLE collection_records RENAME TO collection_records_part')
-    op.execute('ALTER SEQUENCE collection_records_id_seq OWNED BY NONE')
-    op.execute('ALTER TABLE collection_records_part '
-               'DROP CONSTRAINT uq_collection_records_key, '
-               'DROP CONSTRAINT fk_collection_records_point_id_points, '
-               'DROP CONSTRAINT pk_collection_records')
-    op.execute("""
-        CREATE TABLE collection_records (
-            id BIGINT NOT NULL DEFAULT nextval('collection_records_id_seq'),
-            date DATE NOT NULL,
-            point_id VARCHAR(64) NOT NULL,
-            vehicle_id VARCHAR(64) NOT NULL,
-            kg FLOAT NOT NULL,
-            CONSTRAINT pk_collection_records PRIMARY KEY (id),
-            CONSTRAINT uq_collection_records_key UNIQUE (date, point_id, vehicle_id),
-            CONSTRAINT fk_collection_records_point_id_points FOREIGN KEY (point_id)
-                REFERENCES points (point_id)
-        )""")
-    op.execute('ALTER SEQUENCE collection_records_id_seq OWNED BY collection_records.id')
-    op.execute(f'INSERT INTO collection_records ({_COLUMNS}) '
-               f'SELECT {_COLUMNS} FROM collection_records_part')
-    op.execute('DROP TABLE collection_records_part')
+    _rebuild('id', partitioned=False)
     op.execute('CREATE INDEX ix_collection_records_point_date '
                'ON collection_records (point_id, date)')
