@@ -3,18 +3,20 @@
 A :class:`~optimizer.city.CityProblem` (no full matrix) is cut, stream by stream
 (compartments linked by the vehicles that carry them), into geographic regions
 of about ``SolveParams.region_size`` clients (k-means on the points); each region
-gets the vehicles it needs by load and work, nearest depots first, and the
+gets the vehicles it needs by load and work, for each set of trucks that can carry
+some of its clients (scarce carriers first), nearest depots first, and the
 facilities nearest to it that take its categories, each facility's daily
 capacity shared by the regions' loads. A region is an ordinary
 :class:`~optimizer.problem.Problem` with a dense matrix of its own locations, solved
-by ``solve()`` as a task on the cluster (:mod:`optimizer.cluster`); its parts, repair
-and neighbourhood re-planning run inside the task.
+by ``solve()`` as a task on the cluster (:mod:`optimizer.cluster`).
 
 The routes are stitched back into the day, then repaired across region borders:
-clients a region left out, grouped by place, are re-planned together with the
-routes nearest to them (a k-d tree over the visits: sparse nearest-neighbour lists,
-never a matrix of the day) and the vehicles left idle; a repair is kept when it
-serves more, or as many for less. Each region's budget is its share of
+clients a region left out, grouped by place and by the trucks that can carry them,
+are re-planned together with those trucks' nearest routes (a k-d tree over the
+visits: sparse nearest-neighbour lists, never a matrix of the day) and idle ones
+from any depot; a repair is kept when it serves more, or as many for less. Rounds
+go on, reaching further, while they serve more and the repair's budget (a share of
+the regions' wall time) lasts. Each region's budget is its share of
 ``time_limit_s`` and at least ``region_s_per_visit`` per client, so the solver time
 of the day does not depend on the number of workers: with W workers it takes
 about 1/W of the wall time.
@@ -25,102 +27,47 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 from scipy.cluster.vq import kmeans2
 from scipy.spatial import cKDTree
 
-from optimizer.city import CityProblem
+from optimizer.city import (
+    CityProblem,
+    SolveFn,
+    global_routes,
+    global_unassigned,
+    make_task,
+    run_part,
+)
 from optimizer.cluster import connect
-from optimizer.distance.base import DistanceModel
-from optimizer.distance.lazy import part_matrices
 from optimizer.params import Progress, SolveParams
 from optimizer.partition import CategoryLinks
-from optimizer.problem import Client, Facility, Problem, Vehicle
-from optimizer.solution import Reason, Route, Solution, Unassigned, Visit
+from optimizer.problem import Problem
+from optimizer.solution import Reason, Route, Solution, Unassigned
 
 log = logging.getLogger(__name__)
 
-#: solve(problem, params) -> Solution, run inside each task (``optimizer.solve.solve``)
-SolveFn = Callable[[Problem, SolveParams], Solution]
-
 #: facilities per category offered to a region (the nearest ones that take it)
 FACILITIES_PER_CATEGORY = 3
-#: a repair model holds the clients left out and the nearest routes up to this many clients
+#: a repair model holds the clients left out and the nearest routes up to this many
+#: clients (more in later rounds: REPAIR_GROWTH per round)
 REPAIR_CLIENTS = 350
+REPAIR_GROWTH = 100
 #: left-out clients per repair group
 REPAIR_GROUP = 60
-#: rounds of repair across region borders
-REPAIR_ROUNDS = 3
-#: nearest visits looked up per left-out client (the sparse neighbour list)
+#: rounds of repair across region borders at most; they stop earlier when a round
+#: serves no one more or the repair has used REPAIR_SHARE of the regions' wall time
+#: (at least ``time_limit_s``): the repair's budget follows the day's work
+REPAIR_ROUNDS = 8
+REPAIR_SHARE = 0.5
+#: nearest visits looked up per left-out client (the sparse neighbour list); more in
+#: later rounds, so that a group reaches past the routes an earlier round tried
 NEIGHBOURS = 24
 _KM_PER_DEG = 111.195
-
-
-# ------------------------------------------------------------------ plain values
-# Tasks travel to other processes: only plain values (the engine's nouns hold
-# read-only mappings, which do not pickle).
-
-
-def _plain(obj: Any) -> dict[str, Any]:
-    return {f.name: dict(v) if isinstance(v, Mapping) else v
-            for f in fields(obj) for v in [getattr(obj, f.name)]}
-
-
-@dataclass
-class PartTask:
-    """One region (or repair group) to solve: plain values, local location numbers."""
-
-    name: str
-    points: np.ndarray
-    model: DistanceModel
-    clients: list[dict[str, Any]]
-    vehicles: list[dict[str, Any]]
-    facilities: list[dict[str, Any]]
-    end_empty: bool
-    params: SolveParams
-    solve: SolveFn
-    #: local -> global numbers
-    locations: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    client_ids: list[int] = field(default_factory=list)
-    vehicle_ids: list[int] = field(default_factory=list)
-    facility_ids: list[int] = field(default_factory=list)
-
-
-@dataclass
-class PartResult:
-    """A task's Solution as plain values (local numbers)."""
-
-    routes: list[tuple[int, list[dict[str, Any]], int, int]]
-    unassigned: list[tuple[int, dict[str, int], str]]
-    wall_s: float
-    objective: int
-    stats: dict[str, Any]
-
-
-def run_part(task: PartTask) -> PartResult:
-    """Build the part's Problem (its own dense matrices) and solve it: the task body."""
-    t0 = time.monotonic()
-    dist, dur = part_matrices(task.model, task.points)
-    problem = Problem(
-        distance_m=dist, duration_s=dur,
-        clients=tuple(Client(**c) for c in task.clients),
-        vehicles=tuple(Vehicle(**v) for v in task.vehicles),
-        facilities=tuple(Facility(**f) for f in task.facilities),
-        end_empty=task.end_empty, name=task.name,
-        extra={"coords": [tuple(p) for p in task.points.tolist()]})
-    del dist, dur
-    sol = task.solve(problem, task.params)
-    routes = [(r.vehicle, [_plain(v) for v in r.visits], r.distance_m, r.duration_s)
-              for r in sol.routes if r.client_visits]
-    unassigned = [(u.client, dict(u.amount), str(u.reason)) for u in sol.unassigned]
-    stats = {"wall_s": round(time.monotonic() - t0, 2), "clients": len(task.clients),
-             "vehicles": len(task.vehicles), "locations": int(task.points.shape[0]),
-             "served": len(task.clients) - len({u[0] for u in unassigned})}
-    return PartResult(routes, unassigned, float(sol.wall_s), int(sol.objective), stats)
 
 
 # ------------------------------------------------------------------ streams and regions
@@ -267,6 +214,63 @@ def nearest_facilities(problem: Problem, fxy: np.ndarray, cats: set[str],
     return sorted(chosen)
 
 
+def carriers(problem: Problem, clients: Sequence[int],
+             vehicles: Sequence[int]) -> dict[frozenset[int], list[int]]:
+    """Clients by the set of ``vehicles`` that can carry all their categories (an
+    empty set: none of them can)."""
+    cats = [frozenset(k for k, c in problem.vehicles[v].capacities.items() if c > 0)
+            for v in vehicles]
+    out: dict[frozenset[int], list[int]] = {}
+    seen: dict[frozenset[str], frozenset[int]] = {}
+    for c in clients:
+        need = frozenset(k for k, q in problem.clients[c].demand.items() if q > 0)
+        if need not in seen:
+            seen[need] = frozenset(v for v, ks in zip(vehicles, cats, strict=True)
+                                   if need <= ks)
+        out.setdefault(seen[need], []).append(c)
+    return out
+
+
+def share_by_carriers(problem: Problem, groups: Sequence[Sequence[int]],
+                      vehicles: Sequence[int], vxy: np.ndarray, centres: np.ndarray,
+                      need: Callable[[int, list[int], list[int]], float]) -> list[list[int]]:
+    """Vehicles per region, nearest depot first, with each region's clients' carriers in
+    mind: a stream's trucks differ (a small compartment only some carry), and a region
+    given trucks by total need alone can hold none that carry some of its clients.
+
+    Sets of carriers go scarcest first; a set's need in a region counts the clients
+    only its trucks (or fewer) can carry, less the set's trucks the region holds
+    already (``need(region, clients, carriers)``). The widest set, last, shares every
+    truck left in proportion to need (with one set: plain shares by need)."""
+    by_set = [carriers(problem, g, vehicles) for g in groups]
+    sets = sorted({t for d in by_set for t in d if t}, key=lambda t: (len(t), sorted(t)))
+    where = {v: i for i, v in enumerate(vehicles)}
+    fleets: list[list[int]] = [[] for _ in groups]
+    free = set(vehicles)
+    for si, t in enumerate(sets):
+        last = si == len(sets) - 1
+        pool = [v for v in vehicles if v in free and v in t]
+        if not pool:
+            continue
+        extra = []
+        for r, d in enumerate(by_set):
+            mine = [c for u, cs in d.items() if u and u <= t for c in cs]
+            have = sum(1 for v in fleets[r] if v in t)
+            extra.append(max(0.0, need(r, mine, sorted(t)) - have) if mine else 0.0)
+        want = [math.ceil(x) for x in extra]
+        if last or sum(want) > len(pool):
+            active = [r for r, x in enumerate(extra) if x > 0 or last]
+            shares = share_fleet([extra[r] for r in active], len(pool)) if active else []
+            want = [0] * len(groups)
+            for r, k in zip(active, shares, strict=True):
+                want[r] = k
+        got = assign_vehicles(vxy[[where[v] for v in pool]], pool, centres, want)
+        for r, vs_r in enumerate(got):
+            fleets[r] += vs_r
+            free.difference_update(vs_r)
+    return fleets
+
+
 def plan_regions(problem: CityProblem, size: int,
                  seed: int = 0) -> tuple[list[Region], list[int]]:
     """Regions of the day (clients, vehicles, facilities, capacity shares) and the
@@ -285,16 +289,20 @@ def plan_regions(problem: CityProblem, size: int,
         centres = np.array([xy[[problem.clients[c].location for c in g]].mean(axis=0)
                             for g in groups])
         cats = {k for c in cl for k, q in problem.clients[c].demand.items() if q > 0}
-        needs = []
-        for g, centre in zip(groups, centres, strict=True):
+        to_facility_km = []
+        for centre in centres:
             near = [float(np.hypot(*(fxy[fi] - centre)))
                     for fi in nearest_facilities(problem, fxy, cats, centre)]
-            needs.append(vehicle_need(problem, g, vs,
-                                      xy[[problem.clients[c].location for c in g]],
-                                      min(near) if near else 0.0, s_per_km))
-        share = share_fleet(needs, len(vs))
+            to_facility_km.append(min(near) if near else 0.0)
+
+        def need(r: int, clients: list[int], trucks: list[int],
+                 km: Sequence[float] = to_facility_km) -> float:
+            return vehicle_need(problem, clients, trucks,
+                                xy[[problem.clients[c].location for c in clients]],
+                                km[r], s_per_km)
+
         vxy = xy[[problem.vehicles[v].start_location for v in vs]]
-        fleets = assign_vehicles(vxy, vs, centres, share)
+        fleets = share_by_carriers(problem, groups, vs, vxy, centres, need)
         for g, fleet, centre in zip(groups, fleets, centres, strict=True):
             regions.append(Region(g, fleet, nearest_facilities(problem, fxy, cats, centre),
                                   centre))
@@ -318,74 +326,9 @@ def share_capacity(problem: Problem, regions: Sequence[Region]) -> None:
             r.capacity[fi] = int(f.daily_capacity * wr // total)
 
 
-# ------------------------------------------------------------------ tasks
-
-
-def make_task(problem: CityProblem, name: str, clients: Sequence[int],
-              vehicles: Sequence[int], facilities: Sequence[int],
-              capacity: Mapping[int, int | None], params: SolveParams, solve: SolveFn,
-              demand: Mapping[int, Mapping[str, int]] | None = None) -> PartTask:
-    """A task over these global clients, vehicles and facilities (``demand``: what is
-    left to collect of a client, when not its whole demand)."""
-    locs: list[int] = []
-    local: dict[int, int] = {}
-
-    def at(loc: int) -> int:
-        if loc not in local:
-            local[loc] = len(locs)
-            locs.append(loc)
-        return local[loc]
-
-    vs = []
-    for v in vehicles:
-        d = _plain(problem.vehicles[v])
-        d["start_location"], d["end_location"] = at(d["start_location"]), at(d["end_location"])
-        vs.append(d)
-    fs = []
-    for fi in facilities:
-        d = _plain(problem.facilities[fi])
-        d["location"] = at(d["location"])
-        d["daily_capacity"] = capacity.get(fi, d["daily_capacity"])
-        fs.append(d)
-    cs = []
-    for c in clients:
-        d = _plain(problem.clients[c])
-        d["location"] = at(d["location"])
-        if demand is not None and c in demand:
-            d["demand"] = dict(demand[c])
-        cs.append(d)
-    arr = np.asarray(locs, dtype=np.int64)
-    return PartTask(name=name, points=np.array(problem.points[arr]), model=problem.model,
-                    clients=cs, vehicles=vs, facilities=fs, end_empty=problem.end_empty,
-                    params=params, solve=solve, locations=arr, client_ids=list(clients),
-                    vehicle_ids=list(vehicles), facility_ids=list(facilities))
-
-
 def part_budget(params: SolveParams, n: int, total: int) -> float:
     """Seconds for a part of ``n`` of the day's ``total`` clients."""
     return max(params.time_limit_s * n / max(1, total), params.region_s_per_visit * n, 2.0)
-
-
-def global_routes(task: PartTask, res: PartResult) -> list[Route]:
-    """A task's routes in the day's numbers."""
-    out = []
-    for vl, visits, metres, secs in res.routes:
-        vv = []
-        for d in visits:
-            d = dict(d)
-            if d["index"] is not None:
-                ids = task.client_ids if d["kind"] == "client" else task.facility_ids
-                d["index"] = ids[d["index"]]
-            if d["location"] is not None:
-                d["location"] = int(task.locations[d["location"]])
-            vv.append(Visit(**d))
-        out.append(Route(task.vehicle_ids[vl], tuple(vv), metres, secs))
-    return out
-
-
-def global_unassigned(task: PartTask, res: PartResult) -> list[Unassigned]:
-    return [Unassigned(task.client_ids[c], amount, Reason(reason))
-            for c, amount, reason in res.unassigned]
 
 
 # ------------------------------------------------------------------ the day
@@ -398,6 +341,11 @@ class Day:
     problem: CityProblem
     routes: dict[int, Route] = field(default_factory=dict)
     unassigned: dict[int, Unassigned] = field(default_factory=dict)
+    #: clients no vehicle of the day can carry: never repaired
+    final: set[int] = field(default_factory=set)
+
+    def repairable(self) -> list[int]:
+        return sorted(c for c in self.unassigned if c not in self.final)
 
     def cost(self, routes: Sequence[Route]) -> float:
         """The bureau's cost: fixed cost per vehicle used + cost per km."""
@@ -434,7 +382,7 @@ def solve_city(problem: CityProblem, params: SolveParams, solve: SolveFn,
     size = max(50, int(params.region_size))
     regions, no_vehicle = plan_regions(problem, size, params.seed)
     total = sum(len(r.clients) for r in regions)
-    day = Day(problem)
+    day = Day(problem, final=set(no_vehicle))
     for c in no_vehicle:
         day.unassigned[c] = Unassigned(c, dict(problem.clients[c].demand),
                                        Reason.NO_VEHICLE_FOR_CATEGORY)
@@ -467,11 +415,8 @@ def solve_city(problem: CityProblem, params: SolveParams, solve: SolveFn,
         stats["region_stats"] = region_stats
         stats["regions_s"] = round(time.monotonic() - t0, 2)
         stats["left_out_before_repair"] = len(day.unassigned) - len(no_vehicle)
-        rounds = []
-        for rnd in range(REPAIR_ROUNDS):
-            if not any(u.reason != Reason.NO_VEHICLE_FOR_CATEGORY for u in day.unassigned.values()):
-                break
-            rounds.append(repair_round(day, params, solve, cluster, rnd))
+        budget_s = max(params.time_limit_s, REPAIR_SHARE * (time.monotonic() - t0))
+        rounds = repair(day, params, solve, cluster, budget_s)
         stats["repair_rounds"] = rounds
     stats["left_out"] = len(day.unassigned)
     stats["wall_s"] = round(time.monotonic() - t0, 2)
@@ -488,6 +433,28 @@ def solve_city(problem: CityProblem, params: SolveParams, solve: SolveFn,
 # ------------------------------------------------------------------ repair across borders
 
 
+def repair(day: Day, params: SolveParams, solve: SolveFn, cluster: Any,
+           budget_s: float) -> list[dict[str, Any]]:
+    """Repair rounds across region borders while they serve more and ``budget_s``
+    lasts (a round is not started when it would end past it); counted searches
+    (``params.counted``) never read the clock."""
+    t0 = time.monotonic()
+    rounds: list[dict[str, Any]] = []
+    for rnd in range(REPAIR_ROUNDS):
+        left = len(day.repairable())
+        if rounds:
+            # a round takes about as long as the last one per client left out
+            last = rounds[-1]
+            guess = last["wall_s"] * min(1.0, left / max(1, last["left_out"]))
+            late = not params.counted and time.monotonic() - t0 + guess > budget_s
+            if not last["served_more"] or late:
+                break
+        if not left:
+            break
+        rounds.append({"left_out": left, **repair_round(day, params, solve, cluster, rnd)})
+    return rounds
+
+
 @dataclass
 class RepairGroup:
     left: list[int]
@@ -497,63 +464,61 @@ class RepairGroup:
     facilities: list[int]
 
 
-def repair_groups(day: Day, params: SolveParams) -> list[RepairGroup]:
-    """Left-out clients grouped by place, each with the routes nearest to them (found
-    through a k-d tree of the visits) and idle vehicles; no route in two groups."""
+def repair_groups(day: Day, params: SolveParams, rnd: int = 0) -> list[RepairGroup]:
+    """Left-out clients grouped by place and by the trucks that can carry them (scarce
+    carriers first), each group with the nearest routes of those trucks (found through
+    a k-d tree of their visits) and idle ones of them, nearest depot first, from any
+    district; no route in two groups. Later rounds reach further (``rnd``)."""
     p = day.problem
     xy = planar_km(p.points)
-    left = sorted(c for c, u in day.unassigned.items()
-                  if u.reason != Reason.NO_VEHICLE_FOR_CATEGORY)
+    left = day.repairable()
     visit_loc: list[int] = []
     visit_route: list[int] = []
-    for vi, r in day.routes.items():
-        for v in r.client_visits:
-            assert v.location is not None
-            visit_loc.append(v.location)
-            visit_route.append(vi)
-    # a route with a piece of a client that another route serves too stays out of
-    # repair (the pieces must keep adding up to the client's demand)
     seen: dict[int, set[int]] = {}
     for vi, r in day.routes.items():
         for v in r.client_visits:
-            assert v.index is not None
+            assert v.location is not None and v.index is not None
+            visit_loc.append(v.location)
+            visit_route.append(vi)
             seen.setdefault(v.index, set()).add(vi)
+    # a route with a piece of a client that another route serves too stays out of
+    # repair (the pieces must keep adding up to the client's demand)
     shared = {vi for vis in seen.values() if len(vis) > 1 for vi in vis}
-    used = set(day.routes)
-    idle = [vi for vi in range(len(p.vehicles)) if vi not in used]
+    idle = [vi for vi in range(len(p.vehicles)) if vi not in day.routes]
+    per_route = max(1.0, len(visit_loc) / max(1, len(day.routes)))
+    limit = REPAIR_CLIENTS + REPAIR_GROWTH * rnd
+    neighbours = NEIGHBOURS * (1 + rnd)
+    fxy = xy[[f.location for f in p.facilities]] if p.facilities else np.zeros((0, 2))
     taken: set[int] = set()
     groups: list[RepairGroup] = []
-    for cl, vs in streams(p):
-        mine = sorted(set(cl) & set(left))
-        if not mine or not vs:
+    by_set = carriers(p, left, range(len(p.vehicles)))
+    for allowed, mine in sorted(by_set.items(), key=lambda kv: (len(kv[0]), kv[1])):
+        if not allowed:
             continue
-        allowed = set(vs)
-        # the stream's own visits: another stream's routes cannot take these clients
-        own = [i for i, vi in enumerate(visit_route) if vi in allowed]
+        own = [i for i, vi in enumerate(visit_route) if vi in allowed and vi not in shared]
         tree = cKDTree(xy[[visit_loc[i] for i in own]]) if own else None
         lxy = xy[[p.clients[c].location for c in mine]]
-        for g in cluster_places(lxy, REPAIR_GROUP, params.seed):
+        for g in cluster_places(lxy, REPAIR_GROUP, params.seed + rnd):
             cs = [mine[i] for i in g]
             centre = lxy[g].mean(axis=0)
             routes: list[int] = []
             n = len(cs)
             if tree is not None:
-                k = min(NEIGHBOURS, len(own))
-                dist, idx = tree.query(lxy[g], k=k)
+                dist, idx = tree.query(lxy[g], k=min(neighbours, len(own)))
                 order = np.argsort(np.asarray(dist).ravel(), kind="stable")
                 for j in np.asarray(idx).ravel()[order]:
                     vi = visit_route[own[int(j)]]
-                    if vi in taken or vi in routes or vi not in allowed or vi in shared:
+                    if vi in taken or vi in routes:
                         continue
                     size = len(day.routes[vi].client_visits)
-                    if n + size > REPAIR_CLIENTS:
+                    if n + size > limit:
                         continue
                     routes.append(vi)
                     n += size
             spare = sorted((v for v in idle if v in allowed and v not in taken),
                            key=lambda v: float(np.hypot(*(xy[p.vehicles[v].start_location]
                                                           - centre))))
-            vehicles = routes + spare[:max(2, len(cs) // 15)]
+            vehicles = routes + spare[:max(2, math.ceil(len(cs) / per_route) + 1)]
             if not vehicles:
                 continue
             taken.update(vehicles)
@@ -564,8 +529,8 @@ def repair_groups(day: Day, params: SolveParams) -> list[RepairGroup]:
                     got = demand.setdefault(v.index, {})
                     for k2, q in v.amount.items():
                         got[k2] = got.get(k2, 0) + q
-            cats = {k2 for c in cs for k2, q in p.clients[c].demand.items() if q > 0}
-            fxy = xy[[f.location for f in p.facilities]] if p.facilities else np.zeros((0, 2))
+            cats = {k2 for c in list(cs) + list(demand)
+                    for k2, q in p.clients[c].demand.items() if q > 0}
             facs = set(nearest_facilities(p, fxy, cats, centre))
             for vi in routes:
                 facs.update(v.index for v in day.routes[vi].visits
@@ -580,7 +545,7 @@ def repair_round(day: Day, params: SolveParams, solve: SolveFn, cluster: Any,
     as many for less."""
     t0 = time.monotonic()
     p = day.problem
-    groups = repair_groups(day, params)
+    groups = repair_groups(day, params, rnd)
     tasks = []
     for gi, g in enumerate(groups):
         skip = set(g.vehicles)
@@ -621,5 +586,4 @@ def repair_round(day: Day, params: SolveParams, solve: SolveFn, cluster: Any,
             "wall_s": round(time.monotonic() - t0, 2)}
 
 
-__all__ = ["PartResult", "PartTask", "Region", "SolveFn", "plan_regions", "run_part",
-           "solve_city", "streams"]
+__all__ = ["Region", "plan_regions", "solve_city", "streams"]
