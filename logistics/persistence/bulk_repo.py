@@ -140,20 +140,54 @@ def copy_into_stage(session: Session, stage: Stage, columns: Sequence[str],
         return _copy_csv(cur, sql.Identifier(stage.name), columns, payload)
 
 
+def _chunks(payload: bytes) -> Iterator[memoryview]:
+    view = memoryview(payload)
+    for i in range(0, len(view), _CHUNK):
+        yield view[i : i + _CHUNK]
+
+
+def _numbered(payload: bytes, first_id: int) -> Iterator[bytes]:
+    """CSV data rows with an id in front of each, numbered from ``first_id``."""
+    pos, next_id = 0, first_id
+    while pos < len(payload):
+        end = payload.find(b"\n", pos + _CHUNK)
+        end = len(payload) if end < 0 else end + 1
+        lines = payload[pos:end].split(b"\n")
+        if lines[-1] == b"":
+            lines.pop()
+        yield b"".join([b"%d,%b\n" % (i, line) for i, line in enumerate(lines, next_id)])
+        next_id += len(lines)
+        pos = end
+
+
+def _reserve_ids(cur: psycopg.Cursor[Any], n: int) -> int:
+    """Take ``n`` ids of the records' sequence at once; the first of them. (Another
+    writer's id taken in between would clash on the primary key when the partitions are
+    attached: the load is then refused and the import goes the row-wise way.)"""
+    _run(cur, "SELECT setval(s, nextval(s) + %s - 1) FROM "
+              "pg_get_serial_sequence(%s, 'id') AS s", (n, TABLE))
+    return int(cur.fetchone()[0]) - n + 1  # type: ignore[index]
+
+
 def _copy_csv(cur: psycopg.Cursor[Any], table: sql.Identifier, columns: Sequence[str],
-              payload: bytes) -> int:
+              payload: bytes, first_id: int | None = None) -> int:
+    """COPY CSV data rows into ``columns`` of ``table``; with ``first_id`` each row gets
+    its id here, since a sequence default (volatile) makes COPY insert row by row
+    instead of in batches (about 40 % of a typed COPY's time)."""
     known = [c for c in columns if c in COLUMNS]
     opts: sql.Composable = sql.SQL("FORMAT csv")
     if known:
         opts += sql.SQL(", FORCE_NOT_NULL ({})").format(
             sql.SQL(", ").join(map(sql.Identifier, known)))
+    if first_id is not None:
+        columns = ["id", *columns]
     stmt = sql.SQL("COPY {} ({}) FROM STDIN ({})").format(
         table, sql.SQL(", ").join(map(sql.Identifier, columns)), opts)
-    view = memoryview(payload)
+    chunks = _chunks(payload) if first_id is None else _numbered(payload, first_id)
     t = time.perf_counter()
     with cur.copy(stmt) as copy:
-        for i in range(0, len(view), _CHUNK):
-            copy.write(view[i : i + _CHUNK])
+        for chunk in chunks:
+            copy.write(chunk)
     log.debug("%.2f s  COPY %d rows into %s", time.perf_counter() - t, cur.rowcount,
               table.as_string(cur))
     return int(cur.rowcount)
@@ -294,7 +328,10 @@ def load_records(session: Session, stage: Stage, maps: Sequence[ColumnMap],
                 loader, part, _bounds(m)))
         _run(cur, sql.SQL("CREATE TABLE {} PARTITION OF {} DEFAULT").format(rest, loader))
         if files:
-            loaded = sum(_copy_csv(cur, loader, columns, payload) for columns, payload in files)
+            first_id = _reserve_ids(cur, rows)
+            loaded = 0
+            for columns, payload in files:
+                loaded += _copy_csv(cur, loader, columns, payload, first_id + loaded)
         else:
             cols = sql.SQL(", ").join(map(sql.Identifier, COLUMNS))
             _run(cur, sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(
@@ -336,8 +373,8 @@ def _roll_up(cur: psycopg.Cursor[Any], part: sql.Identifier, month: dt.date) -> 
     ``truck_day_rollups``: one GROUP BY each."""
     _run(cur, sql.SQL(
         "INSERT INTO record_rollups AS r (month, point_id, kg, records, day_bits) "
-        "SELECT {m}, point_id, sum(kg), count(*), "
-        "bit_or(1 << (date_part('day', date)::int - 1)) FROM {p} GROUP BY point_id "
+        "SELECT {m}, point_id, sum(kg), count(*), bit_or(1 << (date - {m})) "
+        "FROM {p} GROUP BY point_id "
         "ON CONFLICT (month, point_id) DO UPDATE SET kg = r.kg + excluded.kg, "
         "records = r.records + excluded.records, day_bits = r.day_bits | excluded.day_bits"
     ).format(m=sql.Literal(month.isoformat()) + sql.SQL("::date"), p=part))
