@@ -316,16 +316,13 @@ def _due_days(pts: pd.DataFrame, start: dt.date, end: dt.date) -> np.ndarray:
     """Due visits per point over [start, end]: days whose weekday is in the point's mask;
     a point of a separated stream with a community counts only from the day its
     community separates (none if it has not by ``end``)."""
-    gated = pts["category"].isin(SEPARATED_CATEGORIES) & pts["community_id"].notna()
-    since = pd.to_datetime(pts["since"])
-    a = np.array(
-        [
-            (end.toordinal() + 1 if pd.isna(sv) else max(start, sv.date()).toordinal())
-            if g else start.toordinal()
-            for g, sv in zip(gated, since, strict=True)
-        ],
-        dtype=np.int64,
-    )
+    gated = (pts["category"].isin(SEPARATED_CATEGORIES) & pts["community_id"].notna()).to_numpy()
+    since = pd.to_datetime(pts["since"]).to_numpy(dtype="datetime64[D]")
+    # proleptic ordinals, as date.toordinal() (1970-01-01 is day 719,163); NaT = never
+    since_ord = since.astype(np.int64) + dt.date(1970, 1, 1).toordinal()
+    first = np.where(np.isnat(since), end.toordinal() + 1,
+                     np.maximum(start.toordinal(), since_ord))
+    a = np.where(gated, first, start.toordinal()).astype(np.int64)
     b = end.toordinal()
     wd_a = (a - 1) % 7  # date.fromordinal(1) is a Monday: 0 = Monday
     mask = pts["mask"].to_numpy(dtype=np.int64)
