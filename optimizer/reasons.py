@@ -5,7 +5,7 @@ job (tightest window first) is tried in every route of a vehicle allowed to carr
 it, nearest route first, at every position: the job alone, the job followed by an
 unload, or (where the load on board leaves no room) an unload, the job, and
 optionally an unload again at the same facility; then on an idle truck of each kind
-(the job and one or two unloads). Positions that the route's earliest schedule
+(the job and the unloads that empty it). Positions that the route's earliest schedule
 without the break or its load on arrival rule out are skipped (those filters are
 optimistic, so they skip only what cannot fit); every other one is scheduled
 exactly (:func:`plan_route`: windows, shift, the break on whichever leg fits,
@@ -16,7 +16,8 @@ kept. A job is served wherever that finds room.
 What stays left out gets, in this order:
 
 * ``time_window_unreachable``: no allowed truck, alone, reaches its window and gets
-  home within its shift (break included);
+  home within its shift (break included; travel times are taken to obey the
+  triangle inequality, as shortest paths rounded up do);
 * ``facility_closed``: that trip exists, but none also unloads at a facility that
   takes the job's compartments within its hours and the shift;
 * ``capacity``: such trips exist, but each unloads at a facility whose daily
@@ -25,8 +26,8 @@ What stays left out gets, in this order:
 * ``not_enough_vehicles``: every route and idle truck was tried and none has room.
 
 A job with a penalty (an optional point) is only inserted where the added cost (km
-times the truck's ``cost_per_km``, plus ``fixed_cost`` for an idle truck) is at most
-its penalty, as the solver's objective has it.
+times the truck's ``cost_per_km``, plus ``fixed_cost`` for an idle truck) is below
+its penalty, as the solver's objective has it (a penalty of 0: never).
 
 The first three are proofs (for the plan's unloads in the case of capacity). The
 last is a proof over the neighbourhood above (positions with at most two added
@@ -398,18 +399,22 @@ def _route_cands(day: _Day, g: int, ji: int, unload_to: Sequence[int]) -> list[C
 
 
 def _trips(problem: Problem, ji: int, job: Job) -> list[list[Stop]]:
-    """A route of its own for a job: the job, then one unload, or two where no facility
-    takes all its compartments."""
-    if not problem.end_empty:
+    """A route of its own for a job: the job, then unloads that empty it (each
+    emptying a compartment the ones before it did not)."""
+    cats = frozenset(k for k, q in job.amount.items() if q > 0)
+    if not problem.end_empty or not cats:
         return [[("client", ji)]]
-    cats = {k for k, q in job.amount.items() if q > 0}
-    if not cats:
-        return [[("client", ji)]]
-    some = [fi for fi, f in enumerate(problem.facilities) if cats & f.accepts]
-    out: list[list[Stop]] = [[("client", ji), ("facility", fi)] for fi in some]
-    if not any(cats <= problem.facilities[fi].accepts for fi in some):
-        out += [[("client", ji), ("facility", a), ("facility", b)]
-                for a in some for b in some if a != b]
+    out: list[list[Stop]] = []
+
+    def more(trip: list[Stop], left: frozenset[str]) -> None:
+        if not left:
+            out.append(trip)
+            return
+        for fi, f in enumerate(problem.facilities):
+            if left & f.accepts:
+                more([*trip, ("facility", fi)], left - f.accepts)
+
+    more([("client", ji)], cats)
     return out
 
 
@@ -497,8 +502,8 @@ def insert_or_explain(problem: Problem, routes: Sequence[Route], left_out: Seque
         # the cheapest feasible position over every route and idle truck tried
         cands += _idle_cands(problem, ji, job, idle)
         if job.penalty is not None:
-            # an optional point is left out where serving it costs more than its penalty
-            cands = [c for c in cands if c[0] <= job.penalty]
+            # an optional point is left out where serving it costs its penalty or more
+            cands = [c for c in cands if c[0] < job.penalty]
         cands.sort(key=lambda c: c[0])
         done = False
         for n_tried, (_, g, stops) in enumerate(cands):

@@ -27,6 +27,7 @@ LAYERS = {
     "optimizer.partition": 6,
     "optimizer.group": 7,
     "optimizer.large": 8,
+    "optimizer.reasons": 8,
     "optimizer.eliminate": 9,
     "optimizer.assemble": 9,
     "optimizer.pyvrp_engine": 9,
