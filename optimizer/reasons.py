@@ -320,6 +320,8 @@ class _Day:
 Cand = tuple[float, int, list[Stop]]
 #: routes tried per job even when its share of the time bound is spent
 MIN_ROUTES = 3
+#: passes over the jobs still left out (each after the last one inserted some)
+SWEEPS = 3
 
 
 def _on_time(dur: np.ndarray, places: Sequence[Place], dep: int, loc: int, nxt: int,
@@ -469,69 +471,86 @@ def _reason(day: _Day, ji: int, idle: Sequence[int]) -> Reason:
     return Reason.NOT_ENOUGH_VEHICLES
 
 
+def _serve(day: _Day, ji: int, until: float) -> tuple[bool, bool]:
+    """Insert job ``ji`` at the cheapest position an exact schedule accepts: (served,
+    every allowed route tried)."""
+    p, job = day.problem, day.jobs[ji]
+    dist = p.distance_m
+    cats = {k for k, q in job.amount.items() if q > 0}
+    unload_to = [fi for fi, f in enumerate(p.facilities) if cats & f.accepts] \
+        if p.end_empty else []
+    busy = [g for g in job.vehicles if g in day.stops]
+    busy.sort(key=lambda g: int(dist[job.location, day.shape(g).near].min()))
+    cands: list[Cand] = []
+    complete = True
+    for n_routes, g in enumerate(busy):
+        if n_routes >= MIN_ROUTES and time.monotonic() > until:
+            complete = False
+            break
+        cands += _route_cands(day, g, ji, unload_to)
+    # the cheapest feasible position over every route and idle truck tried
+    cands += _idle_cands(p, ji, job, [g for g in job.vehicles if g not in day.stops])
+    if job.penalty is not None:
+        # an optional point is left out where serving it costs its penalty or more
+        cands = [c for c in cands if c[0] < job.penalty]
+    cands.sort(key=lambda c: c[0])
+    for n_tried, (_, g, stops) in enumerate(cands):
+        if n_tried and time.monotonic() > until:
+            return False, False
+        planned = plan_route(p, day.jobs, g, stops)
+        if planned is not None and day.fits_capacity(planned.intake, day.intake.get(g, {})):
+            day.take(g, stops, planned)
+            return True, complete
+    return False, complete
+
+
 def insert_or_explain(problem: Problem, routes: Sequence[Route], left_out: Sequence[Job],
                       deadline: float) -> Explained:
     """Serve what fits of ``left_out`` in ``routes`` (or on idle trucks); give the rest a
     reason (module docstring). ``deadline`` (``time.monotonic()``) bounds the routes
-    tried per job: each gets an equal share of the time left, nearest routes first."""
+    tried per job: each gets an equal share of the time left, nearest routes first.
+    A job that found no room is tried again after later jobs changed the routes (a
+    truck they brought in may have room), up to ``SWEEPS`` times."""
     t0 = time.monotonic()
     day = _Day(problem, routes)
-    dist = problem.distance_m
     order = sorted(range(len(left_out)), key=lambda i: (left_out[i].tw_end_s,
                                                         -left_out[i].total))
+    pending: list[int] = []
+    for i in order:
+        day.jobs.append(left_out[i])
+        pending.append(len(day.jobs) - 1)
+    complete: dict[int, bool] = {}
+    inserted = 0
+    for _ in range(SWEEPS):
+        failed: list[int] = []
+        for n_done, ji in enumerate(pending):
+            share = max(0.0, deadline - time.monotonic()) / (len(pending) - n_done)
+            done, complete[ji] = _serve(day, ji, time.monotonic() + share)
+            if done:
+                inserted += 1
+            else:
+                failed.append(ji)
+        if len(failed) == len(pending) or time.monotonic() > deadline:
+            pending = failed
+            break
+        pending = failed
     still: list[tuple[Job, Reason]] = []
-    inserted = bounded = 0
-    for n_done, i in enumerate(order):
-        job = left_out[i]
-        day.jobs.append(job)
-        ji = len(day.jobs) - 1
-        until = time.monotonic() + max(0.0, deadline - time.monotonic()) / (len(order) - n_done)
-        cats = {k for k, q in job.amount.items() if q > 0}
-        unload_to = [fi for fi, f in enumerate(problem.facilities) if cats & f.accepts] \
-            if problem.end_empty else []
-        busy = [g for g in job.vehicles if g in day.stops]
-        busy.sort(key=lambda g: int(dist[job.location, day.shape(g).near].min()))
-        idle = [g for g in job.vehicles if g not in day.stops]
-        cands: list[Cand] = []
-        complete = True
-        for n_routes, g in enumerate(busy):
-            if n_routes >= MIN_ROUTES and time.monotonic() > until:
-                complete = False
-                break
-            cands += _route_cands(day, g, ji, unload_to)
-        # the cheapest feasible position over every route and idle truck tried
-        cands += _idle_cands(problem, ji, job, idle)
-        if job.penalty is not None:
-            # an optional point is left out where serving it costs its penalty or more
-            cands = [c for c in cands if c[0] < job.penalty]
-        cands.sort(key=lambda c: c[0])
-        done = False
-        for n_tried, (_, g, stops) in enumerate(cands):
-            if n_tried and time.monotonic() > until:
-                complete = False
-                break
-            planned = plan_route(problem, day.jobs, g, stops)
-            if planned is not None and day.fits_capacity(planned.intake,
-                                                         day.intake.get(g, {})):
-                day.take(g, stops, planned)
-                done = True
-                break
-        if done:
-            inserted += 1
-            continue
+    bounded = 0
+    for ji in sorted(pending):
+        idle = [g for g in day.jobs[ji].vehicles if g not in day.stops]
         reason = _reason(day, ji, idle)
-        if reason is Reason.NOT_ENOUGH_VEHICLES and not complete:
+        if reason is Reason.NOT_ENOUGH_VEHICLES and not complete[ji]:
             bounded += 1
-        still.append((job, reason))
+        still.append((day.jobs[ji], reason))
     had = {r.vehicle for r in routes}
+    busy_before = {r.vehicle for r in routes if r.client_visits}
     out = [day.routes.get(r.vehicle, r) for r in routes]
     out += [day.routes[g] for g in sorted(day.routes) if g not in had]
     stats: dict[str, object] = {
         "left_out_tried": len(left_out), "left_out_inserted": inserted,
         "left_out_bounded": bounded,
         "left_out_added_m": sum(r.distance_m for r in out) - sum(r.distance_m for r in routes),
-        "left_out_new_routes": sum(1 for g in day.routes
-                                   if g not in {r.vehicle for r in routes if r.client_visits}),
+        "left_out_new_routes": sum(1 for g in day.routes if g not in busy_before),
         "reasons_s": round(time.monotonic() - t0, 3)}
     return Explained(out, still, stats)
 

@@ -13,8 +13,10 @@ import numpy as np
 from optimizer import Client, Facility, Problem, Reason, Solution, Unassigned, Vehicle
 from optimizer.assemble import assemble
 from optimizer.bench import check_problem_solution
+from optimizer.construct import greedy_routes
+from optimizer.generate import generate_county_day
 from optimizer.jobs import prepare
-from optimizer.reasons import explain_solution, insert_or_explain, plan_route
+from optimizer.reasons import explain_solution, insert_or_explain, merge_unassigned, plan_route
 from optimizer.routes import RawRoute, RawVisit, Stop, walk
 
 
@@ -211,3 +213,29 @@ def test_an_optional_point_is_served_only_where_it_costs_less_than_its_penalty()
     assert [u.client for u in cheap.unassigned] == [1]
     dear = plan(day(11), [(0, [("client", 0), ("facility", 0)])])
     assert dear.unassigned == ()
+
+
+def test_a_generated_day_started_on_half_its_fleet_ends_with_nothing_that_still_fits() -> None:
+    for seed in (0, 1):
+        p = generate_county_day(80, seed, fleet_slack=0.8)
+        prep = prepare(p)
+        half = list(range(len(p.vehicles) // 2))
+        seqs = greedy_routes(p, prep.jobs, half)
+        routes = []
+        for g, seq in zip(half, seqs, strict=True):
+            if seq:
+                got = plan_route(p, prep.jobs, g, seq)
+                assert got is not None  # a feasible start is read back as it is
+                routes.append(got.route)
+        planned = {ref for seq in seqs for kind, ref in seq if kind == "client"}
+        left = [j for ji, j in enumerate(prep.jobs) if ji not in planned]
+        res = insert_or_explain(p, routes, left, deadline=1e18)
+        assert res.stats["left_out_inserted"] > 0
+        assert res.stats["left_out_bounded"] == 0
+        sol = Solution(tuple(res.routes), tuple(sorted(
+            [*prep.unassigned, *merge_unassigned(res.left_out)], key=lambda u: u.client)))
+        assert sol.check(p) == []
+        assert check_problem_solution(p, sol).feasible
+        # what is still left out fits nowhere in the routes the pass ended with
+        again = insert_or_explain(p, res.routes, [j for j, _ in res.left_out], deadline=1e18)
+        assert again.stats["left_out_inserted"] == 0
