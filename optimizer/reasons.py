@@ -32,8 +32,9 @@ its penalty, as the solver's objective has it (a penalty of 0: never).
 The first three are proofs (for the plan's unloads in the case of capacity). The
 last is a proof over the neighbourhood above (positions with at most two added
 unloads; the route's other stops keep their order) when the job's share of the time
-bound sufficed to try every allowed route; past the bound the nearest routes were
-tried and the reason is a bound, counted in ``stats["left_out_bounded"]``.
+bound sufficed to try every allowed route, and no job was inserted after that try;
+otherwise (the nearest routes tried, or routes changed since) the reason is a bound,
+counted in ``stats["left_out_bounded"]``.
 """
 
 from __future__ import annotations
@@ -520,11 +521,14 @@ def insert_or_explain(problem: Problem, routes: Sequence[Route], left_out: Seque
         day.jobs.append(left_out[i])
         pending.append(len(day.jobs) - 1)
     complete: dict[int, bool] = {}
+    #: insertions made before each job's last try: a proof holds for the routes it saw
+    seen: dict[int, int] = {}
     inserted = 0
     for _ in range(SWEEPS):
         failed: list[int] = []
         for n_done, ji in enumerate(pending):
             share = max(0.0, deadline - time.monotonic()) / (len(pending) - n_done)
+            seen[ji] = inserted
             done, complete[ji] = _serve(day, ji, time.monotonic() + share)
             if done:
                 inserted += 1
@@ -539,7 +543,8 @@ def insert_or_explain(problem: Problem, routes: Sequence[Route], left_out: Seque
     for ji in sorted(pending):
         idle = [g for g in day.jobs[ji].vehicles if g not in day.stops]
         reason = _reason(day, ji, idle)
-        if reason is Reason.NOT_ENOUGH_VEHICLES and not complete[ji]:
+        if reason is Reason.NOT_ENOUGH_VEHICLES and not (complete[ji]
+                                                         and seen[ji] == inserted):
             bounded += 1
         still.append((day.jobs[ji], reason))
     had = {r.vehicle for r in routes}
