@@ -15,8 +15,10 @@ independent ``optimizer.checker.check_problem_solution``.
 
 ``--product DIR`` plans the demo city through the product instead: ``wasteroute demo
 --scale city:N`` into ``DIR``, then ``wasteroute plan --cluster local:W`` for each W
-(wall time and peak memory of the command and all its processes; served, trucks and
-km from the plan document; ``rule_problems`` = breaks found by ``Solution.check``).
+(wall time, CPU time and peak memory of the command and all its processes; served,
+trucks and km from the plan document; ``rule_problems`` = breaks found by
+``Solution.check``; ``plan_checker_problems`` = those found by the independent plan
+checker of the tests, which reads the world straight from the database).
 """
 
 from __future__ import annotations
@@ -83,13 +85,26 @@ def generated_city(n_clients: int, districts: int = 6, seed: int = 0,
 
 
 class PeakMemory:
-    """Peak resident memory of this process and all its children, sampled."""
+    """Peak resident memory of this process and all its children, sampled; with the
+    CPU seconds they used meanwhile (``cpu_s``: each process's last sample, so a child
+    that ends between two samples loses at most ``every_s`` of it)."""
 
     def __init__(self, every_s: float = 0.5) -> None:
         self.peak = 0
         self.every_s = every_s
+        self._cpu: dict[int, float] = {}
+        self._cpu0 = self._cpu_of(psutil.Process())
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @staticmethod
+    def _cpu_of(proc: psutil.Process) -> float:
+        t = proc.cpu_times()
+        return float(t.user + t.system)
+
+    @property
+    def cpu_s(self) -> float:
+        return sum(self._cpu.values()) - self._cpu0
 
     def _sample(self) -> int:
         me = psutil.Process()
@@ -97,6 +112,7 @@ class PeakMemory:
         for proc in [me, *me.children(recursive=True)]:
             try:
                 total += proc.memory_info().rss
+                self._cpu[proc.pid] = self._cpu_of(proc)
             except psutil.Error:
                 continue
         return total
@@ -127,7 +143,8 @@ def run_one(problem: CityProblem, workers: int, params: SolveParams) -> dict[str
     served = n - len({u.client for u in sol.unassigned})
     stats = dict(sol.stats)
     return {
-        "workers": workers, "wall_s": round(wall, 1), "clients": n, "served": served,
+        "workers": workers, "wall_s": round(wall, 1), "cpu_s": round(mem.cpu_s, 1),
+        "clients": n, "served": served,
         "served_share": round(served / n, 4), "vehicles": sol.vehicles_used,
         "vehicles_available": len(problem.vehicles), "km": round(sol.distance_m / 1000, 1),
         "peak_memory_gb": round(mem.peak / 1e9, 2),
@@ -143,6 +160,10 @@ def run_product(out_dir: Path, workers: list[int], points: int) -> dict[str, Any
     """The demo city through the product: ``wasteroute demo --scale city`` (generate,
     write, import), then ``wasteroute plan`` with its defaults on N local workers; wall
     time and peak memory of the command and all its processes."""
+    # the tests' independent plan checker (reads the world from the database itself)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.plan_checker import check_plan
+
     exe = str(Path(sys.executable).with_name("wasteroute"))
     db = f"sqlite:///{(out_dir / 'wasteroute.db').resolve()}"
     t0 = time.perf_counter()
@@ -159,12 +180,16 @@ def run_product(out_dir: Path, workers: list[int], points: int) -> dict[str, Any
             wall = time.perf_counter() - t0
         doc = json.loads(plan.read_text(encoding="utf-8"))
         s = doc["summary"]
-        row = {"workers": w, "wall_s": round(wall, 1), "points_due": s["points_due"],
+        problems = check_plan(doc, db)
+        row = {"workers": w, "wall_s": round(wall, 1), "cpu_s": round(mem.cpu_s, 1),
+               "points_due": s["points_due"],
                "served": s["points_served"],
                "served_share": round(s["points_served"] / s["points_due"], 4),
                "vehicles": s["vehicles_used"], "km": s["distance_km"],
                "peak_memory_gb": round(mem.peak / 1e9, 2),
                "rule_problems": doc["solver"].get("rule_problems") or 0,
+               "plan_checker_problems": len(problems),
+               "plan_checker_first": [str(p) for p in problems[:3]],
                "solver_wall_s": doc["solver"]["wall_s"]}
         print(json.dumps(row), flush=True)  # noqa: T201 - a benchmark script
         rows.append(row)
