@@ -88,6 +88,9 @@ def run(sizes: list[int], seeds: list[int], time_limit_s: float,
                     "wall_s": round(wall, 1),
                     "cpu_s": round(cpu, 1),
                     "dropped_rules": unsupported_rules(problem) if name == "pyvrp" else [],
+                    # both engines of ours (optimizer.portfolio): cost and jobs left out
+                    "engines": {k: v for k, v in sol.stats.items()
+                                if k.startswith(("cost_", "dropped_"))},
                 }
             )
             print(_line(rows[-1]), file=sys.stderr, flush=True)

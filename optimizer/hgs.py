@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import pickle
 import sys
 import time
@@ -60,6 +61,8 @@ log = logging.getLogger(__name__)
 FIRST_SHARE = 0.4
 #: share of the search one try with a vehicle less may take
 TRY_SHARE = 0.08
+#: scheduling priority of the child process, below the parent's
+NICE = 10
 #: single-client removals tried on a route OR-Tools cannot read back
 REMOVALS_TRIED = 40
 #: places tried (each read back by OR-Tools) for a job PyVRP's plan left out
@@ -530,6 +533,9 @@ def main() -> None:
     """The child interpreter of ``optimizer.portfolio``: (problem, jobs, params,
     deadline) pickled on stdin, (stop lists, stats) or None pickled on stdout."""
     problem, jobs, params, deadline = pickle.load(sys.stdin.buffer)
+    # the second engine takes the CPU the first leaves: on a loaded machine the
+    # OR-Tools path keeps the time it had alone
+    os.nice(NICE)
     try:
         out: object = plan(problem, jobs, params, deadline)
     except Exception:  # noqa: BLE001 - the parent keeps the OR-Tools plan

@@ -48,6 +48,10 @@ NodeKind = Literal["depot", "client", "facility"]
 CLOSE_LIMIT_S = 600
 
 COST_SCALE = 1000
+#: models of at most this many jobs search for at most TINY_SEARCH_S (guided local
+#: search never stops by itself, and a counted search may never reach its count)
+TINY_JOBS = 12
+TINY_SEARCH_S = 2.0
 FSS = routing_enums_pb2.FirstSolutionStrategy
 LSM = routing_enums_pb2.LocalSearchMetaheuristic
 
@@ -478,6 +482,9 @@ class RoutingModel:
             sol = r.SolveWithParameters(sp)
             stats["strategy"] = "fallback"
             return self._extract(sol, stats)
+        if len(self.jobs) <= TINY_JOBS:
+            # a handful of visits: every move has been tried long before the limit
+            left = min(left, TINY_SEARCH_S)
         if left > (0 if counted else 0.05):
             sp = self.tuned(self.search_parameters(left, "PARALLEL_CHEAPEST_INSERTION"))
             sol = r.SolveFromAssignmentWithParameters(best, sp)
