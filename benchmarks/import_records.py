@@ -13,11 +13,12 @@ partition, committed), the floor any import of the file stands on.
     python benchmarks/import_records.py --db sqlite:///bench.db
     python benchmarks/import_records.py \
         --db postgresql+psycopg://root@127.0.0.1:5432/test   # uses schema bench_import
-    python benchmarks/import_records.py -n 10000000 --points 27400 --data /tmp/rec10m \
+    python benchmarks/import_records.py -n 10000000 --points 27400 --data bench-data/rec10m \
         --db postgresql+psycopg://root@127.0.0.1:5432/test --passes 1 --keep
 
 ``--data DIR`` keeps the generated files in DIR and reuses them on the next run (a
-year of a 27,400-point city is ten million records, 276 MB). On PostgreSQL the schema
+year of a 27,400-point city is ten million records, 276 MB); use a folder under
+``bench-data/``, which git ignores. On PostgreSQL the schema
 `bench_import` is created (dropped first if it exists) and dropped at the end (--keep
 keeps it, e.g. to time `wasteroute metrics` on the rows).
 """
