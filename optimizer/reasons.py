@@ -241,13 +241,25 @@ class _Shape:
     locs: list[int]
     rooms: list[tuple[int, int, int, int]]
     load_in: list[dict[str, int]]
-    #: per compartment, the load on arrival at the first unload emptying it at this
-    #: position or after it (at the end when none): what a job put here rides with
-    peak: list[dict[str, int]]
     #: compartments emptied by an unload at this position or after it
     later: list[frozenset[str]]
     near: np.ndarray
     clients: int
+    #: per position as arrays: departure and place of the stop before, start of this
+    #: stop and its forward slack (``time_room``), this stop's place, the facility it
+    #: is (-1: none)
+    prev_dep: np.ndarray
+    prev_loc: np.ndarray
+    start: np.ndarray
+    slack: np.ndarray
+    here: np.ndarray
+    facility: np.ndarray
+    #: per compartment: load on arrival; load on arrival at the first unload emptying
+    #: it at this position or after it (what a job put here rides with); whether one
+    #: does
+    load_k: dict[str, np.ndarray]
+    peak_k: dict[str, np.ndarray]
+    later_k: dict[str, np.ndarray]
 
 
 class _Day:
@@ -282,11 +294,12 @@ class _Day:
         p, veh = self.problem, self.problem.vehicles[g]
         seq = self.stops[g]
         steps = walk(p, self.jobs, g, [*seq, END], depart_s=veh.shift_start_s)
-        later: list[frozenset[str]] = [frozenset()] * len(steps)
-        peak: list[dict[str, int]] = [{}] * len(steps)
+        n = len(steps)
+        later: list[frozenset[str]] = [frozenset()] * n
+        peak: list[dict[str, int]] = [{}] * n
         acc: frozenset[str] = frozenset()
         cur = dict(steps[-1].load_on_arrival)
-        for i in range(len(steps) - 1, -1, -1):
+        for i in range(n - 1, -1, -1):
             if steps[i].kind == "facility":
                 here = p.facilities[steps[i].ref].accepts
                 acc = acc | here
@@ -294,9 +307,17 @@ class _Day:
                        for k, q in cur.items()}
             later[i], peak[i] = acc, cur
         locs = [s.location for s in steps]
-        got = _Shape(locs, time_room(veh, steps), [s.load_on_arrival for s in steps], peak,
-                     later, np.array([veh.start_location, *locs], dtype=np.int64),
-                     sum(1 for s in steps if s.kind == "client"))
+        rooms = time_room(veh, steps)
+        cols = np.array(rooms, dtype=np.int64).reshape(n, 4)
+        load_in = [s.load_on_arrival for s in steps]
+        got = _Shape(
+            locs, rooms, load_in, later, np.array([veh.start_location, *locs], dtype=np.int64),
+            sum(1 for s in steps if s.kind == "client"),
+            cols[:, 0], cols[:, 1], cols[:, 2], cols[:, 3], np.array(locs, dtype=np.int64),
+            np.array([s.ref if s.kind == "facility" else -1 for s in steps], dtype=np.int64),
+            {k: np.array([x.get(k, 0) for x in load_in], dtype=np.int64) for k in veh.capacities},
+            {k: np.array([x.get(k, 0) for x in peak], dtype=np.int64) for k in veh.capacities},
+            {k: np.array([k in x for x in later], dtype=bool) for k in veh.capacities})
         self.shapes[g] = got
         return got
 
@@ -318,7 +339,8 @@ class _Day:
         self.shapes.pop(g, None)
 
 
-Cand = tuple[float, int, list[Stop]]
+#: (added cost, vehicle, position in its stops, stops inserted there)
+Cand = tuple[float, int, int, list[Stop]]
 #: routes tried per job even when its share of the time bound is spent
 MIN_ROUTES = 3
 #: passes over the jobs still left out (each after the last one inserted some)
@@ -338,66 +360,75 @@ def _on_time(dur: np.ndarray, places: Sequence[Place], dep: int, loc: int, nxt: 
 
 
 def _route_cands(day: _Day, g: int, ji: int, unload_to: Sequence[int]) -> list[Cand]:
-    """Positions of job ``ji`` in the route of ``g`` that the filters let through."""
+    """Positions of job ``ji`` in the route of ``g`` that the filters let through: where
+    the load on arrival has room, the job alone or followed by an unload (checked on
+    every position at once); elsewhere an unload before it."""
     p = day.problem
-    j, veh, seq = day.jobs[ji], p.vehicles[g], day.stops[g]
+    j, veh = day.jobs[ji], p.vehicles[g]
     dur, dist = p.duration_s, p.distance_m
     sh = day.shape(g)
     if veh.max_stops is not None and sh.clients >= veh.max_stops:
         return []
     if veh.max_collected is not None and day.collected.get(g, 0) + j.total > veh.max_collected:
         return []
-    cats = frozenset(k for k, q in j.amount.items() if q > 0)
     caps = veh.capacities
-    me: Place = (j.location, j.tw_start_s, j.tw_end_s, j.service_s)
-    fac = [(f.location, f.open_s, f.close_s - f.unload_s, f.unload_s)
-           for f in p.facilities]
-    to_fac = [int(dur[j.location, f.location]) for f in p.facilities]
-    out: list[Cand] = []
+    amount = [(k, q) for k, q in j.amount.items() if q > 0]
+    if any(k not in caps for k, _ in amount):
+        return []
+    c = j.location
+    pl, nx, sn, sl = sh.prev_loc, sh.here, sh.start, sh.slack
+    arr = np.maximum(sh.prev_dep + dur[pl, c], j.tw_start_s)
+    on_time = arr <= j.tw_end_s
+    fits = np.ones(len(nx), dtype=bool)
+    for k, q in amount:
+        fits &= sh.load_k[k] + q <= caps[k]
+    base = on_time & fits
+    dep_c = arr + j.service_s
+    to_c = dist[pl, c]
+    skip = dist[pl, nx]
     per_m = veh.cost_per_km / 1000.0
-    for pos, nxt in enumerate(sh.locs):
+    out: list[Cand] = []
+    alone = base & (np.maximum(dep_c + dur[c, nx], sn) - sn <= sl)
+    for k, q in amount:
+        alone &= sh.peak_k[k] + q <= caps[k]
+        if p.end_empty:
+            alone &= sh.later_k[k]
+    extra = to_c + dist[c, nx] - skip
+    out += [(float(extra[pos]) * per_m, g, int(pos), [("client", ji)])
+            for pos in np.flatnonzero(alone)]
+    for fi in unload_to:
+        f = p.facilities[fi]
+        t_f = np.maximum(dep_c + int(dur[c, f.location]), f.open_s)
+        ok = base & (t_f <= f.close_s - f.unload_s) & (sh.facility != fi) & (
+            np.maximum(t_f + f.unload_s + dur[f.location, nx], sn) - sn <= sl)
+        extra = to_c + int(dist[c, f.location]) + dist[f.location, nx] - skip
+        out += [(float(extra[pos]) * per_m, g, int(pos), [("client", ji), ("facility", fi)])
+                for pos in np.flatnonzero(ok)]
+    # a full truck: an unload first (then optionally again after the job)
+    cats = frozenset(k for k, _ in amount)
+    me: Place = (c, j.tw_start_s, j.tw_end_s, j.service_s)
+    for pos in np.flatnonzero(~fits & (sh.prev_dep <= j.tw_end_s)):
         prev_dep, prev_loc, start_next, slack = sh.rooms[pos]
-        if prev_dep > j.tw_end_s:
-            break  # later positions leave later still
-        load = sh.load_in[pos]
-        options: list[list[Stop]] = []
-        if all(load.get(k, 0) + q <= caps.get(k, 0) for k, q in j.amount.items()):
-            if max(prev_dep + int(dur[prev_loc, j.location]), j.tw_start_s) > j.tw_end_s:
+        nxt, load = sh.locs[pos], sh.load_in[pos]
+        on_board = {k for k, q in load.items() if q > 0}
+        for fi, f in enumerate(p.facilities):
+            acc = f.accepts
+            if not on_board & acc or not all(
+                    (0 if k in acc else load.get(k, 0)) + q <= caps[k] for k, q in amount):
                 continue
-            if (not p.end_empty or cats <= sh.later[pos]) and all(
-                    sh.peak[pos].get(k, 0) + q <= caps.get(k, 0) for k, q in j.amount.items()) \
-                    and _on_time(dur, [me], prev_dep, prev_loc, nxt, start_next, slack):
-                options.append([("client", ji)])
-            # a new unload just after it (the same one as the next stop is no new option)
-            dep_c = max(prev_dep + int(dur[prev_loc, j.location]), j.tw_start_s) + j.service_s
-            for fi in unload_to:
-                if pos < len(seq) and seq[pos] == ("facility", fi):
-                    continue
-                floc, f_open, f_latest, f_unload = fac[fi]
-                t_f = max(dep_c + to_fac[fi], f_open)
-                if t_f <= f_latest and max(t_f + f_unload + int(dur[floc, nxt]), start_next) \
-                        - start_next <= slack:
-                    options.append([("client", ji), ("facility", fi)])
-        else:
-            on_board = {k for k, q in load.items() if q > 0}
-            for fi, f in enumerate(p.facilities):
-                acc = f.accepts
-                if not on_board & acc or not all(
-                        (0 if k in acc else load.get(k, 0)) + q <= caps.get(k, 0)
-                        for k, q in j.amount.items()):
-                    continue
-                if (not p.end_empty or cats <= sh.later[pos]) and _on_time(
-                        dur, [fac[fi], me], prev_dep, prev_loc, nxt, start_next, slack):
-                    options.append([("facility", fi), ("client", ji)])
-                if cats & acc and _on_time(dur, [fac[fi], me, fac[fi]], prev_dep, prev_loc,
-                                           nxt, start_next, slack):
-                    options.append([("facility", fi), ("client", ji), ("facility", fi)])
-        for stops in options:
-            locs = [prev_loc] + [j.location if k == "client" else p.facilities[r].location
-                                 for k, r in stops] + [nxt]
-            extra = sum(int(dist[a, b]) for a, b in zip(locs, locs[1:], strict=False)) \
-                - int(dist[prev_loc, nxt])
-            out.append((extra * per_m, g, [*seq[:pos], *stops, *seq[pos:]]))
+            fac: Place = (f.location, f.open_s, f.close_s - f.unload_s, f.unload_s)
+            options: list[list[Stop]] = []
+            if (not p.end_empty or cats <= sh.later[pos]) and _on_time(
+                    dur, [fac, me], prev_dep, prev_loc, nxt, start_next, slack):
+                options.append([("facility", fi), ("client", ji)])
+            if cats & acc and _on_time(dur, [fac, me, fac], prev_dep, prev_loc, nxt,
+                                       start_next, slack):
+                options.append([("facility", fi), ("client", ji), ("facility", fi)])
+            for stops in options:
+                places = [prev_loc] + [c if kind == "client" else f.location
+                                       for kind, _ in stops] + [nxt]
+                metres = sum(int(dist[a, b]) for a, b in zip(places, places[1:], strict=False))
+                out.append(((metres - int(dist[prev_loc, nxt])) * per_m, g, int(pos), stops))
     return out
 
 
@@ -432,7 +463,7 @@ def _idle_cands(problem: Problem, ji: int, job: Job, idle: Sequence[int]) -> lis
                                          else problem.facilities[r].location
                                          for k, r in trip] + [v.end_location]
             metres = sum(int(dist[a, b]) for a, b in zip(locs, locs[1:], strict=False))
-            out.append((v.fixed_cost + v.cost_per_km * metres / 1000.0, g, trip))
+            out.append((v.fixed_cost + v.cost_per_km * metres / 1000.0, g, 0, trip))
     return out
 
 
@@ -495,9 +526,11 @@ def _serve(day: _Day, ji: int, until: float) -> tuple[bool, bool]:
         # an optional point is left out where serving it costs its penalty or more
         cands = [c for c in cands if c[0] < job.penalty]
     cands.sort(key=lambda c: c[0])
-    for n_tried, (_, g, stops) in enumerate(cands):
+    for n_tried, (_, g, pos, new) in enumerate(cands):
         if n_tried and time.monotonic() > until:
             return False, False
+        seq = day.stops.get(g, [])
+        stops = [*seq[:pos], *new, *seq[pos:]]
         planned = plan_route(p, day.jobs, g, stops)
         if planned is not None and day.fits_capacity(planned.intake, day.intake.get(g, {})):
             day.take(g, stops, planned)
