@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 #: than it can win on a handful of visits)
 HGS_MIN_JOBS = 30
 #: seconds the parent waits for the child past the searches' end before giving up
-GRACE_S = 5.0
+GRACE_S = 8.0
 
 
 def read_only(d: dict[str, int]) -> Mapping[str, int]:

@@ -87,8 +87,13 @@ def solve(problem: Problem, params: SolveParams | None = None,
             raw = _ortools_path(problem, params, prep, t0, progress)
             ours = child.result()
         else:
-            raw = RawResult([], list(range(len(prep.jobs))), 0, False, {})
             ours = hgs.plan(problem, prep.jobs, params, deadline)
+            # nothing feasible from PyVRP: the OR-Tools path gets a short budget
+            # rather than leaving the whole day out
+            raw = RawResult([], list(range(len(prep.jobs))), 0, False, {}) \
+                if ours is not None else _ortools_path(problem, replace(
+                    params, time_limit_s=max(5.0, deadline - time.monotonic())),
+                    prep, time.monotonic(), progress)
         if ours is not None:
             pick = portfolio.better(problem, prep.jobs, raw, ours)
             engine = "hgs" if pick is ours else "ortools"
