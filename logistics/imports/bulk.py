@@ -1,28 +1,28 @@
-"""Records CSV files in bulk on PostgreSQL: COPY, check each distinct cell, load.
+"""Records CSV files in bulk on PostgreSQL: read once, check each distinct cell, load.
 
-The row-wise path (``reading`` -> ``validate`` -> ``repositories.bulk_upsert``) reads
-every cell into Python; for ten million records that is most of the import. Here the
-database reads the file: :func:`stage_records` sends each records CSV as it is to
-``COPY`` into a text staging table, asks for the distinct cells of each column, and
-checks those with the very parsers the row-wise path uses (``cells.date_iso``,
-``cells.number``, ``cells.max_length``, the references to points and vehicles); the
-stored value of each distinct cell comes from the same parse. ``bulk_repo`` then loads
-the staged rows into month partitions.
+The row-wise path (``reading`` -> ``validate`` -> ``repositories.bulk_upsert``) turns
+every cell into a Python object; for ten million records that is most of the import.
+Here each file is tokenised by the very ``pandas.read_csv`` call the row-wise reader
+makes, but into categorical columns: each column is a few hundred dates or some
+thousand points plus one small integer code per row. The distinct cells are checked
+with the row-wise path's own parsers (``cells.date_iso``, ``cells.number``,
+``cells.max_length``, the references to points and vehicles), and the stored value of
+each comes from that same parse. The rows, as columns of stored values sorted by their
+natural key, go to ``bulk_repo``, which writes them by binary ``COPY``.
 
 The bulk path only accepts what the row-wise path accepts: anything it does not vouch
-for (a problem in any cell, a blank or short row, a quoted field, an encoding other
-than plain UTF-8/GB18030 text, a duplicate key refused by the database) makes
-:func:`stage_records` answer ``None`` or the load raise ``BulkRefused``, and the import
-runs the row-wise path, whose errors (``FILE:ROW: COLUMN: message (value)``) are the
-ones users see. So errors are identical by construction, and nothing is written.
+for (a problem in any cell, a blank or ragged row, an XLSX file, a key given twice)
+makes :func:`stage_records` answer ``None`` or the load raise ``BulkRefused``, and the
+import runs the row-wise path, whose errors (``FILE:ROW: COLUMN: message (value)``)
+are the ones users see. So errors are identical by construction, and nothing is
+written.
 """
 
 from __future__ import annotations
 
 import csv
-import datetime as dt
+import io
 import logging
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,162 +40,202 @@ from logistics.persistence.db import Session
 
 log = logging.getLogger(__name__)
 
-#: numbers the database reads exactly as Python's float() does (correctly rounded)
-_DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
-#: COPY's end-of-data marker: a line that is only a backslash and a dot
-_END_MARK = re.compile(r"(?:^|[\r\n])\\\.(?:[\r\n]|$)")
+#: the record columns a file must have cells for, in this order
+_NAMES = ("date", "point_id", "kg", "vehicle_id")
 
 
 @dataclass(frozen=True)
 class StagedRecords:
-    stage: bulk_repo.Stage
-    maps: list[bulk_repo.ColumnMap]
-    months: list[dt.date]
-    rows: int
-    #: each file's stage columns and data rows, when they may be COPYed typed as they
-    #: are (every cell in stored form, no other column); else empty
-    files: list[tuple[list[str], bytes]]
+    """Checked records held in memory, ready for :func:`load`."""
+
+    batch: bulk_repo.RecordBatch
+
+    @property
+    def rows(self) -> int:
+        return len(self.batch.kg)
+
+
+@dataclass(frozen=True)
+class _FileColumns:
+    """One file's record columns: per column the codes of its rows (header row
+    dropped) and the stored value of each code (checked)."""
+
+    date: tuple[np.ndarray, np.ndarray]
+    point_id: tuple[np.ndarray, list[str]]
+    vehicle_id: tuple[np.ndarray, list[str]]
+    kg: tuple[np.ndarray, np.ndarray]
 
 
 def enabled(session: Session) -> bool:
     return bulk_repo.partitioned(session)
 
 
-def _header(text: str) -> tuple[list[str], int] | None:
-    """The first line's cells and where the data rows begin, or None when the header
-    is not one plain line."""
-    end = text.find("\n")
-    if end < 0:
-        return None
-    first = text[:end].rstrip("\r")
-    if '"' in first or "\r" in first:
-        return None
-    return next(csv.reader([first])), end + 1
-
-
-def _copy_columns(header: list[str], extra_base: int) -> tuple[list[str], int] | None:
-    """Stage column per header cell (records columns by name, others ``xN``), or None
-    when the header lacks a required column or names one twice."""
+def _positions(header: list[str]) -> dict[str, int] | None:
+    """Position of each record column in the header, or None when it lacks a required
+    column or names one twice (the row-wise path reports that)."""
     lookup = header_lookup("records")
-    out: list[str] = []
-    seen: set[str] = set()
-    extra = extra_base
-    for cell in header:
+    out: dict[str, int] = {}
+    for i, cell in enumerate(header):
         name = lookup.get(normalise_header(cell))
         if name is None:
-            out.append(f"x{extra}")
-            extra += 1
-        elif name in seen:
+            continue
+        if name in out:
             return None
-        else:
-            seen.add(name)
-            out.append(name)
-    if any(col.required and col.name not in seen for col in COLUMNS["records"]):
+        out[name] = i
+    if any(col.required and col.name not in out for col in COLUMNS["records"]):
         return None
-    return out, extra
+    return out
 
 
-def stage_records(session: Session, files: Sequence[Path], points: set[str],
-                  vehicles: set[str]) -> StagedRecords | None:
-    """Stage and check records CSV files; None when the row-wise path must judge them."""
-    texts: list[tuple[list[str], bytes]] = []
-    extra = 0
-    for path in files:
-        if path.suffix.lower() != ".csv":
-            return None
-        text = decode(path.read_bytes(), str(path), ErrorLog())
-        if text is None or '"' in text or ("\\." in text and _END_MARK.search(text)):
-            return None
-        head = _header(text)
-        if head is None:
-            return None
-        cols = _copy_columns(head[0], extra)
-        if cols is None:
-            return None
-        columns, extra = cols
-        texts.append((columns, text[head[1]:].encode("utf-8")))
-        del text
-    stage = bulk_repo.create_stage(session, extra)
-    rows = 0
-    for columns, payload in texts:
-        n = bulk_repo.copy_into_stage(session, stage, columns, payload)
-        if n == 0:
-            return None
-        rows += n
-    checked = _check(session, stage, points, vehicles)
-    if checked is None:
+def _cells(path: Path) -> tuple[pd.DataFrame, dict[str, int]] | None:
+    """The file tokenised as ``reading.read_csv`` does (all columns, so that a row
+    longer than the header is seen), as categorical columns; None for anything
+    unusual."""
+    if path.suffix.lower() != ".csv":
         return None
-    maps, months = checked
-    log.info("staged %d records in %d file(s), months %s", rows, len(files),
-             ", ".join(f"{m:%Y-%m}" for m in months))
-    plain = all(m.pairs is None for m in maps) and all(
-        sorted(columns) == sorted(bulk_repo.COLUMNS) for columns, _ in texts)
-    return StagedRecords(stage, maps, months, rows, texts if plain else [])
+    text = decode(path.read_bytes(), str(path), ErrorLog())
+    if text is None:
+        return None
+    try:
+        header = next(csv.reader(io.StringIO(text)))
+    except (StopIteration, csv.Error):
+        return None
+    positions = _positions(header)
+    if positions is None:
+        return None
+    payload = text.encode("utf-8")
+    del text
+    try:
+        cells = pd.read_csv(io.BytesIO(payload), header=None, names=list(range(len(header))),
+                            dtype="category", keep_default_na=False, na_filter=False,
+                            skip_blank_lines=False, engine="c", encoding="utf-8")
+    except (pd.errors.ParserError, ValueError):
+        return None
+    if len(cells) < 2:
+        return None
+    return cells, positions
 
 
-def _distinct(session: Session, stage: bulk_repo.Stage,
-              column: str) -> tuple[list[str], pd.Series]:
-    """Distinct raw cells and the texts the row-wise reader makes of them."""
-    raw = bulk_repo.distinct_texts(session, stage, column)
-    clean = pd.Series([cell_text(r) for r in raw], dtype=object)
-    return raw, clean
+def _column(cells: pd.DataFrame, pos: int | None) -> tuple[np.ndarray, pd.Series]:
+    """A column's codes per data row and the texts the row-wise reader makes of each
+    code's cell (None for codes no data row uses, e.g. the header's)."""
+    if pos is None:  # an optional column the file lacks: every cell empty
+        return np.zeros(len(cells) - 1, dtype=np.int8), pd.Series([""], dtype=object)
+    col = cells[pos].cat
+    codes = col.codes.to_numpy()[1:]
+    used = np.bincount(codes, minlength=len(col.categories)) > 0
+    clean = pd.Series([cell_text(r) if u else None for r, u in zip(col.categories, used,
+                                                                     strict=True)],
+                      dtype=object)
+    return codes, clean
 
 
 def _ok(msgs: np.ndarray) -> bool:
     return bool(pd.isna(np.asarray(msgs, dtype=object)).all())
 
 
-def _check(session: Session, stage: bulk_repo.Stage, points: set[str],
-           vehicles: set[str]) -> tuple[list[bulk_repo.ColumnMap], list[dt.date]] | None:
-    """Each column's distinct cells through the row-wise checks: the column maps, the
-    months present; None at the first problem."""
-    maps: list[bulk_repo.ColumnMap] = []
-
-    def identity(col: str, raw: list[str], stored: Sequence[object]) -> None:
-        same = all(r == s for r, s in zip(raw, stored, strict=True))
-        maps.append(bulk_repo.ColumnMap(col, None if same else list(zip(raw, stored,
-                                                                        strict=True))))
-
-    raw, clean = _distinct(session, stage, "date")
-    if (clean == "").any():
+def _check_file(cells: pd.DataFrame, pos: dict[str, int], points: set[str],
+                vehicles: set[str]) -> _FileColumns | None:
+    """Each column's distinct cells through the row-wise checks; None at the first
+    problem."""
+    codes, clean = _column(cells, pos["date"])
+    live = clean.dropna()
+    if (live == "").any():
         return None
-    iso, msgs = c.date_iso(clean)
+    iso, msgs = c.date_iso(live)
     if not _ok(msgs):
         return None
-    identity("date", raw, list(iso))
-    months = sorted({dt.date.fromisoformat(str(d)).replace(day=1) for d in iso})
+    days = np.zeros(len(clean), dtype="datetime64[D]")
+    days[live.index.to_numpy()] = np.asarray(list(iso), dtype="datetime64[D]")
+    date = (codes, days)
 
-    raw, clean = _distinct(session, stage, "point_id")
-    if (clean == "").any() or not _ok(c.max_length(clean, ID_LEN)):
+    codes, clean = _column(cells, pos["point_id"])
+    live = clean.dropna()
+    if (live == "").any() or not _ok(c.max_length(live, ID_LEN)) or not set(live) <= points:
         return None
-    if not set(clean) <= points:
-        return None
-    identity("point_id", raw, list(clean))
+    point = (codes, [str(v) if v is not None else "" for v in clean])
 
-    raw, clean = _distinct(session, stage, "vehicle_id")
-    if not _ok(c.max_length(clean, ID_LEN)):
+    codes, clean = _column(cells, pos.get("vehicle_id"))
+    live = clean.dropna()
+    if not _ok(c.max_length(live, ID_LEN)) or not {v for v in live if v != ""} <= vehicles:
         return None
-    if not {v for v in clean if v != ""} <= vehicles:
-        return None
-    identity("vehicle_id", raw, list(clean))
+    vehicle = (codes, [str(v) if v is not None else "" for v in clean])
 
-    raw, clean = _distinct(session, stage, "kg")
-    if (clean == "").any():
+    codes, clean = _column(cells, pos["kg"])
+    live = clean.dropna()
+    if (live == "").any():
         return None
-    kg, msgs = c.number(clean, min_value=0)
+    kg, msgs = c.number(live, min_value=0)
     if not _ok(msgs):
         return None
-    castable = all(
-        r == s and _DECIMAL.fullmatch(r) is not None and float(r) == v
-        for r, s, v in zip(raw, clean, kg, strict=True)
-    )
-    maps.append(bulk_repo.ColumnMap(
-        "kg", None if castable else [(r, float(v)) for r, v in zip(raw, kg, strict=True)]))
-    return maps, months
+    values = np.zeros(len(clean), dtype=np.float64)
+    values[live.index.to_numpy()] = np.asarray(kg, dtype=np.float64)
+    return _FileColumns(date, point, vehicle, (codes, values))
+
+
+def _global(parts: Sequence[tuple[np.ndarray, list[str]]]) -> tuple[np.ndarray, list[str]]:
+    """Codes of several files' text columns as indices into one sorted table."""
+    table = sorted({v for codes, values in parts for v in np.asarray(values, dtype=object)[
+        np.unique(codes)]})
+    index = {v: i for i, v in enumerate(table)}
+    out = [np.asarray([index.get(v, 0) for v in values], dtype=np.int32)[codes]
+           for codes, values in parts]
+    return np.concatenate(out), table
+
+
+def stage_records(session: Session, files: Sequence[Path], points: set[str],
+                  vehicles: set[str]) -> StagedRecords | None:
+    """Read and check records CSV files; None when the row-wise path must judge them.
+    (Nothing is written: the session only says which database this is.)"""
+    checked: list[_FileColumns] = []
+    for path in files:
+        read = _cells(path)
+        if read is None:
+            return None
+        cols = _check_file(*read, points, vehicles)
+        del read
+        if cols is None:
+            return None
+        checked.append(cols)
+    date = np.concatenate([f.date[1][f.date[0]] for f in checked])
+    kg = np.concatenate([f.kg[1][f.kg[0]] for f in checked])
+    point, point_ids = _global([f.point_id for f in checked])
+    vehicle, vehicle_ids = _global([f.vehicle_id for f in checked])
+    order = _key_order(date, point, vehicle)
+    if order is None:
+        return None
+    if order is not True:
+        date, point, vehicle, kg = date[order], point[order], vehicle[order], kg[order]
+    log.info("read %d records in %d file(s)", len(kg), len(files))
+    return StagedRecords(bulk_repo.RecordBatch(date, point, point_ids, vehicle, vehicle_ids,
+                                               kg))
+
+
+def _key_order(date: np.ndarray, point: np.ndarray,
+               vehicle: np.ndarray) -> np.ndarray | bool | None:
+    """True when the rows are in natural-key order already, else the order that sorts
+    them; None when a key is given twice (the row-wise path names the rows). Sorted
+    rows make the database's index builds a pass instead of a sort."""
+    day = date.astype(np.int64)
+    day -= day.min()
+    n_p, n_v = int(point.max()) + 1, int(vehicle.max()) + 1
+    if (int(day.max()) + 1) * n_p * n_v < 1 << 62:
+        key = (day * n_p + point) * n_v + vehicle
+        step = np.diff(key)
+        if (step > 0).all():
+            return True
+        order = np.argsort(key, kind="stable")
+        if not (np.diff(key[order]) > 0).all():
+            return None
+        return order
+    order = np.lexsort((vehicle, point, day))
+    d, p, v = day[order], point[order], vehicle[order]
+    if ((d[1:] == d[:-1]) & (p[1:] == p[:-1]) & (v[1:] == v[:-1])).any():
+        return None
+    return order
 
 
 def load(session: Session, staged: StagedRecords) -> bulk_repo.LoadCounts:
-    """Write the staged records (raises ``bulk_repo.BulkRefused`` on a database
-    refusal, e.g. a key twice in the files)."""
-    return bulk_repo.load_records(session, staged.stage, staged.maps, staged.months,
-                                  staged.rows, staged.files)
+    """Write the checked records (raises ``bulk_repo.BulkRefused`` on a database
+    refusal)."""
+    return bulk_repo.load_records(session, staged.batch)

@@ -1,22 +1,20 @@
-"""Collection records in bulk on PostgreSQL: a text staging table, month partitions.
+"""Collection records in bulk on PostgreSQL: binary COPY into month partitions.
 
 ``collection_records`` is partitioned by month of ``date`` (``collection_records_YYYY_MM``
 plus ``collection_records_default`` for rows of a month that has no partition yet, such
-as one record added through the API). A large import goes:
+as one record added through the API). The importer (``imports.bulk``) reads and checks
+a file itself and hands over a :class:`RecordBatch`, columns of stored values sorted by
+the natural key; :func:`load_records` writes it:
 
-1. :func:`create_stage` + :func:`copy_into_stage`: the file's data rows, as text, by
-   ``COPY`` into an UNLOGGED staging table (dropped again before the commit);
-2. :func:`distinct_texts`: the distinct cells of a column (a year of records has a few
-   hundred dates and some thousand points), which the importer checks with the same
-   cell parsers as the row-wise path and maps to stored values (:class:`ColumnMap`);
-3. :func:`load_records`: months without rows so far get new tables, filled by one
-   ``INSERT ... SELECT`` (no index to maintain row by row), then attached as partitions,
-   which builds their indexes by sorting and checks the foreign key in one query; months
-   that already hold rows get ``INSERT ... ON CONFLICT DO UPDATE`` on the natural key.
-   The rollups the metrics read (``record_rollups``, ``truck_day_rollups``) are kept by
-   triggers of ``collection_records`` (migration 0008), which rows loaded into a table
-   before it is attached never pass: each new month's rollup rows come from one GROUP
-   BY of its partition; the upserted rows pass the triggers.
+1. months without rows so far get new tables, each filled by one binary ``COPY ...
+   FREEZE`` (no text for the database to parse, no staging table, no index to keep up
+   row by row), given their keys (two index builds over rows already in key order),
+   analysed, then attached as partitions, which checks the foreign key in one query;
+2. their rollup rows (``record_rollups``, ``truck_day_rollups``, migration 0008) are
+   worked out from the batch with numpy and COPYed in: rows loaded before the attach
+   pass no trigger of the parent;
+3. rows of months that already hold rows go through a temporary table and ``INSERT ...
+   ON CONFLICT DO UPDATE`` on the natural key, whose triggers keep the rollups.
 
 Any database error (a duplicate key, a row COPY cannot read) raises :class:`BulkRefused`
 inside :func:`savepoint`, which rolls back to where the import began, so the caller can
@@ -35,6 +33,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import psycopg
 from psycopg import sql
 from sqlalchemy.exc import DBAPIError
@@ -109,132 +108,121 @@ def savepoint(session: Session) -> Iterator[None]:
     session.expire_all()
 
 
-# ---------------------------------------------------------------- staging
+# ---------------------------------------------------------------- binary COPY
 
 
 @dataclass(frozen=True)
-class Stage:
-    """An UNLOGGED table of text cells: one column per record column, ``x0``, ``x1``
-    ... for a file's other columns."""
+class RecordBatch:
+    """Records as columns of stored values, sorted by the natural key (date, point_id,
+    vehicle_id), each key once: ``point`` and ``vehicle`` index ``point_ids`` and
+    ``vehicle_ids`` (each sorted)."""
 
-    name: str
-    extra: int
-
-
-def create_stage(session: Session, extra: int) -> Stage:
-    stage = Stage(f"_records_stage_{uuid.uuid4().hex[:10]}", extra)
-    cols = [sql.SQL("{} text NOT NULL DEFAULT ''").format(sql.Identifier(c)) for c in COLUMNS]
-    cols += [sql.SQL("{} text").format(sql.Identifier(f"x{i}")) for i in range(extra)]
-    with _raw(session).cursor() as cur:
-        _run(cur, "SET LOCAL jit = off")
-        _run(cur, sql.SQL("CREATE UNLOGGED TABLE {} ({})").format(
-            sql.Identifier(stage.name), sql.SQL(", ").join(cols)))
-    return stage
+    date: np.ndarray  # datetime64[D]
+    point: np.ndarray
+    point_ids: Sequence[str]
+    vehicle: np.ndarray
+    vehicle_ids: Sequence[str]
+    kg: np.ndarray
 
 
-def copy_into_stage(session: Session, stage: Stage, columns: Sequence[str],
-                    payload: bytes) -> int:
-    """COPY CSV data rows (UTF-8, no header) whose fields are ``columns`` (names of
-    the stage's columns, in the file's order); returns the number of rows."""
-    with _raw(session).cursor() as cur:
-        return _copy_csv(cur, sql.Identifier(stage.name), columns, payload)
+_PG_EPOCH = np.datetime64("2000-01-01", "D")
+_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
+#: rows per piece of a binary COPY built at once (bounds the index arrays' memory)
+_PIECE_ROWS = 1 << 18
 
 
-def _chunks(payload: bytes) -> Iterator[memoryview]:
-    view = memoryview(payload)
-    for i in range(0, len(view), _CHUNK):
-        yield view[i : i + _CHUNK]
+def _pg_days(date: np.ndarray) -> np.ndarray:
+    """Dates as PostgreSQL's binary ``date``: days since 2000-01-01."""
+    return (date.astype("datetime64[D]") - _PG_EPOCH).astype(">i4")
 
 
-def _numbered(payload: bytes, first_id: int) -> Iterator[bytes]:
-    """CSV data rows with an id in front of each, numbered from ``first_id``."""
-    pos, next_id = 0, first_id
-    while pos < len(payload):
-        end = payload.find(b"\n", pos + _CHUNK)
-        end = len(payload) if end < 0 else end + 1
-        lines = payload[pos:end].split(b"\n")
-        if lines[-1] == b"":
-            lines.pop()
-        yield b"".join([b"%d,%b\n" % (i, line) for i, line in enumerate(lines, next_id)])
-        next_id += len(lines)
-        pos = end
+def _binary_rows(fixed: Sequence[np.ndarray],
+                 texts: Sequence[tuple[np.ndarray, Sequence[bytes]]]) -> Iterator[bytes]:
+    """Rows in PostgreSQL's binary COPY format (header and trailer included): the
+    ``fixed`` columns (numpy arrays) first, then the ``texts`` (codes into encoded
+    values), in this order. Built with numpy, no Python object per row: rows of one
+    combination of text lengths share a layout (a structured array); several layouts
+    are put back into row order by their byte offsets."""
+    yield _HEADER
+    n = len(fixed[0])
+    lengths = [np.fromiter((len(v) for v in values), np.int64, len(values))
+               for _, values in texts]
+    tables = [np.asarray(values, dtype=f"S{max(1, int(ln.max(initial=0)))}")
+              for (_, values), ln in zip(texts, lengths, strict=True)]
+    head: list[tuple[str, Any]] = [("n", ">i2")]
+    for i, col in enumerate(fixed):
+        head += [(f"l{i}", ">i4"), (f"f{i}", col.dtype.newbyteorder(">"))]
+    fixed_len = 2 + sum(4 + col.dtype.itemsize for col in fixed) + 4 * len(texts)
+    for lo in range(0, n, _PIECE_ROWS):
+        hi = min(n, lo + _PIECE_ROWS)
+        lens = np.stack([ln[codes[lo:hi]] for (codes, _), ln in zip(texts, lengths,
+                                                                    strict=True)], axis=1)
+        kinds, which = np.unique(lens, axis=0, return_inverse=True)
+        which = which.reshape(-1)
+        out = offsets = None
+        if len(kinds) > 1:
+            row_len = fixed_len + lens.sum(axis=1)
+            offsets = np.concatenate(([0], np.cumsum(row_len)[:-1]))
+            out = np.empty(int(row_len.sum()), dtype=np.uint8)
+        for k, kind in enumerate(kinds):
+            rows = np.arange(lo, hi) if out is None else lo + np.flatnonzero(which == k)
+            layout: list[tuple[str, Any]] = list(head)
+            for j, width in enumerate(kind):
+                layout.append((f"m{j}", ">i4"))
+                if width:  # an empty text is its length alone
+                    layout.append((f"t{j}", f"S{int(width)}"))
+            arr = np.empty(len(rows), dtype=np.dtype(layout))
+            arr["n"] = len(fixed) + len(texts)
+            for i, col in enumerate(fixed):
+                arr[f"l{i}"] = col.dtype.itemsize
+                arr[f"f{i}"] = col[rows]
+            for j, ((codes, _), table) in enumerate(zip(texts, tables, strict=True)):
+                arr[f"m{j}"] = int(kind[j])
+                if kind[j]:
+                    arr[f"t{j}"] = table[codes[rows]]
+            if out is None:
+                yield arr.tobytes()
+                continue
+            assert offsets is not None
+            at = offsets[rows - lo][:, None] + np.arange(arr.dtype.itemsize)
+            out[at] = arr.view(np.uint8).reshape(len(rows), arr.dtype.itemsize)
+        if out is not None:
+            yield out.tobytes()
+    yield b"\xff\xff"
 
 
-def _reserve_ids(cur: psycopg.Cursor[Any], n: int) -> int:
-    """Take ``n`` ids of the records' sequence at once; the first of them. (Another
-    writer's id taken in between would clash on the primary key when the partitions are
-    attached: the load is then refused and the import goes the row-wise way.)"""
-    _run(cur, "SELECT setval(s, nextval(s) + %s - 1) FROM "
-              "pg_get_serial_sequence(%s, 'id') AS s", (n, TABLE))
-    return int(cur.fetchone()[0]) - n + 1  # type: ignore[index]
-
-
-def _copy_csv(cur: psycopg.Cursor[Any], table: sql.Identifier, columns: Sequence[str],
-              payload: bytes, first_id: int | None = None) -> int:
-    """COPY CSV data rows into ``columns`` of ``table``; with ``first_id`` each row gets
-    its id here, since a sequence default (volatile) makes COPY insert row by row
-    instead of in batches (about 40 % of a typed COPY's time)."""
-    known = [c for c in columns if c in COLUMNS]
-    opts: sql.Composable = sql.SQL("FORMAT csv")
-    if known:
-        opts += sql.SQL(", FORCE_NOT_NULL ({})").format(
-            sql.SQL(", ").join(map(sql.Identifier, known)))
-    if first_id is not None:
-        columns = ["id", *columns]
+def _copy_binary(cur: psycopg.Cursor[Any], table: sql.Composable, columns: Sequence[str],
+                 pieces: Iterator[bytes], freeze: bool = False) -> int:
+    """COPY binary rows into ``columns`` of ``table``; FREEZE for a table created in
+    this (sub)transaction: its rows are written frozen and all-visible, so no later
+    read or VACUUM rewrites them for hint bits and index-only scans work at once."""
+    opts = sql.SQL("FORMAT binary, FREEZE") if freeze else sql.SQL("FORMAT binary")
     stmt = sql.SQL("COPY {} ({}) FROM STDIN ({})").format(
         table, sql.SQL(", ").join(map(sql.Identifier, columns)), opts)
-    chunks = _chunks(payload) if first_id is None else _numbered(payload, first_id)
     t = time.perf_counter()
     with cur.copy(stmt) as copy:
-        for chunk in chunks:
-            copy.write(chunk)
+        for piece in pieces:
+            view = memoryview(piece)
+            for i in range(0, len(view), _CHUNK):
+                copy.write(view[i : i + _CHUNK])
     log.debug("%.2f s  COPY %d rows into %s", time.perf_counter() - t, cur.rowcount,
               table.as_string(cur))
     return int(cur.rowcount)
 
 
-def distinct_texts(session: Session, stage: Stage, column: str) -> list[str]:
-    """Every distinct cell of one column of the stage."""
-    with _raw(session).cursor() as cur:
-        _run(cur, sql.SQL("SELECT DISTINCT {} FROM {}").format(
-            sql.Identifier(column), sql.Identifier(stage.name)))
-        return [r[0] for r in cur.fetchall()]
+def _reserve_ids(cur: psycopg.Cursor[Any], n: int) -> int:
+    """Take ``n`` ids of the records' sequence at once; the first of them. (A sequence
+    default is volatile, and a volatile default makes COPY insert row by row instead of
+    in batches; another writer's id taken in between would clash on the primary key
+    when the partition is attached: the load is then refused and the import goes the
+    row-wise way.)"""
+    _run(cur, "SELECT setval(s, nextval(s) + %s - 1) FROM "
+              "pg_get_serial_sequence(%s, 'id') AS s", (n, TABLE))
+    return int(cur.fetchone()[0]) - n + 1  # type: ignore[index]
 
 
-@dataclass(frozen=True)
-class ColumnMap:
-    """How a staged text column becomes its stored value: a plain cast where every cell
-    is already in the stored form (``pairs`` None), else a lookup of each distinct text."""
-
-    column: str
-    pairs: Sequence[tuple[str, Any]] | None = None
-
-
-def _value_exprs(cur: psycopg.Cursor[Any], stage: Stage,
-                 maps: Sequence[ColumnMap]) -> tuple[list[sql.Composable], sql.Composable]:
-    """The SELECT list (in :data:`COLUMNS` order) and FROM clause turning staged text
-    into stored values; lookup tables are created (temporary) for mapped columns."""
-    by_col = {m.column: m for m in maps}
-    exprs: list[sql.Composable] = []
-    source: sql.Composable = sql.SQL("{} s").format(sql.Identifier(stage.name))
-    for col in COLUMNS:
-        m = by_col.get(col)
-        cast = sql.SQL(_CASTS[col])
-        if m is None or m.pairs is None:
-            exprs.append(sql.SQL("s.{}::{}").format(sql.Identifier(col), cast))
-            continue
-        table = sql.Identifier(f"{stage.name}_{col}")
-        _run(cur, sql.SQL("CREATE TEMP TABLE {} (raw text PRIMARY KEY, val {}) "
-                            "ON COMMIT DROP").format(table, cast))
-        with cur.copy(sql.SQL("COPY {} (raw, val) FROM STDIN").format(table)) as copy:
-            for raw, val in m.pairs:
-                copy.write_row((raw, val))
-        _run(cur, sql.SQL("ANALYZE {}").format(table))
-        alias = sql.Identifier(f"m_{col}")
-        source = sql.SQL("{} JOIN {} {} ON {}.raw = s.{}").format(
-            source, table, alias, alias, sql.Identifier(col))
-        exprs.append(sql.SQL("{}.val").format(alias))
-    return exprs, source
+def _encoded(values: Sequence[str]) -> list[bytes]:
+    return [v.encode("utf-8") for v in values]
 
 
 # ---------------------------------------------------------------- loading
@@ -282,107 +270,140 @@ def _split_from_default(cur: psycopg.Cursor[Any], month: dt.date) -> None:
         sql.Identifier(TABLE), name, _bounds(month)))
 
 
-def load_records(session: Session, stage: Stage, maps: Sequence[ColumnMap],
-                 months: Sequence[dt.date], rows: int,
-                 files: Sequence[tuple[Sequence[str], bytes]] = ()) -> LoadCounts:
-    """Write every staged row (``rows`` of them, in ``months``, first days) into
-    ``collection_records``; rows whose natural key exists update its kg.
+def load_records(session: Session, batch: RecordBatch) -> LoadCounts:
+    """Write the batch into ``collection_records``; rows whose natural key exists
+    update its kg.
 
-    ``files`` (the staged files' columns and data rows again) may be given when every
-    cell is already in stored form (no map) and the files have exactly the record
-    columns: they are then COPYed typed, which costs the database less than casting
-    the staged text."""
+    Each month without rows so far gets a new table, filled by one binary ``COPY
+    FREEZE`` (rows in key order with ids in that order), its keys added (two index
+    builds over sorted rows), ``ANALYZE``d, and attached as a partition, which takes
+    those keys as the partitioned table's and checks the foreign key in one query. Its
+    rollup rows, worked out here from the same columns, are COPYed into the rollup
+    tables (rows loaded before the attach pass no trigger of the parent). Rows of months
+    that hold rows are upserted (through the triggers)."""
+    n = len(batch.kg)
+    month = batch.date.astype("datetime64[M]")
+    months = np.unique(month)
+    cuts = np.searchsorted(month, months, side="left").tolist() + [n]
     with _raw(session).cursor() as cur:
         _run(cur, "SET LOCAL jit = off")
         _run(cur, "SET LOCAL maintenance_work_mem = '256MB'")
+        # the work in this backend (a shared two-core machine gains nothing from
+        # workers, and a worker's CPU would escape the import's own measure)
+        _run(cur, "SET LOCAL max_parallel_maintenance_workers = 0")
+        _run(cur, "SET LOCAL max_parallel_workers_per_gather = 0")
         # one bulk load at a time makes and attaches partitions
         _run(cur, "SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.' || %s))",
              (TABLE,))
         have = _partitions(cur)
-        new: list[dt.date] = []
-        old: list[dt.date] = []
-        for m in sorted(set(months)):
-            name = partition_name(m)
-            if name in have:
-                old.append(m)
+        new_rows = np.zeros(n, dtype=bool)
+        old: list[tuple[dt.date, int, int]] = []
+        new: list[tuple[dt.date, int, int]] = []
+        for i, m64 in enumerate(months):
+            m = dt.date.fromisoformat(str(m64) + "-01")
+            span = (m, cuts[i], cuts[i + 1])
+            if partition_name(m) in have:
+                old.append(span)
             elif _exists(cur, sql.SQL("SELECT 1 FROM {} WHERE date >= %s AND date < %s")
                          .format(sql.Identifier(DEFAULT_PARTITION)), m, _month_after(m)):
                 _split_from_default(cur, m)
-                old.append(m)
+                old.append(span)
             else:
-                new.append(m)
-        exprs, source = _value_exprs(cur, stage, maps)
-        loader = sql.Identifier(f"{stage.name}_load")
-        rest = sql.Identifier(f"{stage.name}_rest")
-        target = sql.Identifier(TABLE)
-        _run(cur, sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS) "
-                            "PARTITION BY RANGE (date)").format(loader, target))
-        for m in new:
-            part = sql.Identifier(partition_name(m))
-            check = sql.Identifier(f"{partition_name(m)}_bounds")
-            _run(cur, sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS, CONSTRAINT {} "
-                                "CHECK (date >= {} AND date < {}))").format(
-                part, target, check, sql.Literal(m.isoformat()),
-                sql.Literal(_month_after(m).isoformat())))
-            _run(cur, sql.SQL("ALTER TABLE {} ATTACH PARTITION {} {}").format(
-                loader, part, _bounds(m)))
-        _run(cur, sql.SQL("CREATE TABLE {} PARTITION OF {} DEFAULT").format(rest, loader))
-        if files:
-            first_id = _reserve_ids(cur, rows)
-            loaded = 0
-            for columns, payload in files:
-                loaded += _copy_csv(cur, loader, columns, payload, first_id + loaded)
-        else:
-            cols = sql.SQL(", ").join(map(sql.Identifier, COLUMNS))
-            _run(cur, sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(
-                loader, cols, sql.SQL(", ").join(exprs), source))
-            loaded = cur.rowcount
-        if loaded != rows:
-            raise BulkRefused(f"staged {rows} rows but {loaded} reached the table")
-        for m in new:
-            _roll_up(cur, sql.Identifier(partition_name(m)), m)
-        for m in new:
-            _run(cur, sql.SQL("ALTER TABLE {} DETACH PARTITION {}").format(
-                loader, sql.Identifier(partition_name(m))))
-        _run(cur, sql.SQL("ALTER TABLE {} DETACH PARTITION {}").format(loader, rest))
-        _run(cur, sql.SQL("DROP TABLE {}").format(loader))
-        for m in new:
-            name = partition_name(m)
-            # the CHECK constraint spares the attach a scan; the attach builds the
-            # indexes (sorted) and checks the foreign key in one query
-            _run(cur, sql.SQL("ALTER TABLE {} ATTACH PARTITION {} {}").format(
-                target, sql.Identifier(name), _bounds(m)))
-            _run(cur, sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
-                sql.Identifier(name), sql.Identifier(f"{name}_bounds")))
-            # planner statistics now: autovacuum may be off, and would come later anyway
-            _run(cur, sql.SQL("ANALYZE {}").format(sql.Identifier(name)))
-        _run(cur, sql.SQL("SELECT count(*) FROM {}").format(rest))
-        n_rest = int(cur.fetchone()[0])  # type: ignore[index]
-        inserted = rows - n_rest
-        if n_rest:
-            inserted += _upsert(cur, rest, old)
-        _run(cur, sql.SQL("DROP TABLE {}").format(rest))
-        _run(cur, sql.SQL("DROP TABLE {}").format(sql.Identifier(stage.name)))
+                new.append(span)
+                new_rows[cuts[i]:cuts[i + 1]] = True
+        points, vehicles = _encoded(batch.point_ids), _encoded(batch.vehicle_ids)
+        n_new = int(new_rows.sum())
+        first_id = _reserve_ids(cur, n_new) if n_new else 0
+        loaded = 0
+        for m, lo, hi in new:
+            ids = np.arange(first_id + loaded, first_id + loaded + hi - lo, dtype=np.int64)
+            loaded += _new_month(cur, m, ids, batch, lo, hi, points, vehicles)
+        if loaded != n_new:
+            raise BulkRefused(f"{n_new} rows of new months but {loaded} reached the table")
+        if n_new:
+            _roll_up(cur, batch, new_rows, points, vehicles)
+        inserted = n_new
+        if old:
+            rest = sql.Identifier(f"_records_rest_{uuid.uuid4().hex[:10]}")
+            _run(cur, sql.SQL("CREATE TEMP TABLE {} (date date NOT NULL, point_id varchar(64) "
+                                "NOT NULL, vehicle_id varchar(64) NOT NULL, kg double "
+                                "precision NOT NULL) ON COMMIT DROP").format(rest))
+            take = np.concatenate([np.arange(lo, hi) for _, lo, hi in old])
+            _copy_binary(cur, rest, ["date", "kg", "point_id", "vehicle_id"], _binary_rows(
+                [_pg_days(batch.date[take]), batch.kg[take].astype(">f8")],
+                [(batch.point[take], points), (batch.vehicle[take], vehicles)]))
+            inserted += _upsert(cur, rest, [m for m, _, _ in old])
+            _run(cur, sql.SQL("DROP TABLE {}").format(rest))
         _run(cur, "ANALYZE record_rollups, truck_day_rollups")
-    return LoadCounts(inserted, rows - inserted)
+    return LoadCounts(inserted, n - inserted)
 
 
-def _roll_up(cur: psycopg.Cursor[Any], part: sql.Identifier, month: dt.date) -> None:
-    """Add a month partition's rows, loaded before it is attached (so past the triggers
-    that keep the rollups, migration 0008), to ``record_rollups`` and
-    ``truck_day_rollups``: one GROUP BY each."""
-    _run(cur, sql.SQL(
-        "INSERT INTO record_rollups AS r (month, point_id, kg, records, day_bits) "
-        "SELECT {m}, point_id, sum(kg), count(*), bit_or(1 << (date - {m})) "
-        "FROM {p} GROUP BY point_id "
-        "ON CONFLICT (month, point_id) DO UPDATE SET kg = r.kg + excluded.kg, "
-        "records = r.records + excluded.records, day_bits = r.day_bits | excluded.day_bits"
-    ).format(m=sql.Literal(month.isoformat()) + sql.SQL("::date"), p=part))
-    _run(cur, sql.SQL(
-        "INSERT INTO truck_day_rollups AS r (date, vehicle_id, kg, records) "
-        "SELECT date, vehicle_id, sum(kg), count(*) FROM {p} GROUP BY date, vehicle_id "
-        "ON CONFLICT (date, vehicle_id) DO UPDATE SET kg = r.kg + excluded.kg, "
-        "records = r.records + excluded.records").format(p=part))
+def _new_month(cur: psycopg.Cursor[Any], month: dt.date, ids: np.ndarray, batch: RecordBatch,
+               lo: int, hi: int, points: Sequence[bytes], vehicles: Sequence[bytes]) -> int:
+    """Rows ``lo:hi`` of the batch (one month that has no rows yet) as its partition."""
+    name = partition_name(month)
+    part, target = sql.Identifier(name), sql.Identifier(TABLE)
+    check = sql.Identifier(f"{name}_bounds")
+    _run(cur, sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS, CONSTRAINT {} "
+                        "CHECK (date >= {} AND date < {}))").format(
+        part, target, check, sql.Literal(month.isoformat()),
+        sql.Literal(_month_after(month).isoformat())))
+    n = _copy_binary(cur, part, ["id", "date", "kg", "point_id", "vehicle_id"], _binary_rows(
+        [ids.astype(">i8"), _pg_days(batch.date[lo:hi]), batch.kg[lo:hi].astype(">f8")],
+        [(batch.point[lo:hi], points), (batch.vehicle[lo:hi], vehicles)]), freeze=True)
+    # the keys the partitioned table's are made of (names as PostgreSQL gives them to a
+    # partition it creates), built over rows already in their order
+    _run(cur, sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY (id, date), "
+                        "ADD CONSTRAINT {} UNIQUE (date, point_id, vehicle_id)").format(
+        part, sql.Identifier(f"{name}_pkey"),
+        sql.Identifier(f"{name}_date_point_id_vehicle_id_key")))
+    # planner statistics now (autovacuum may be off), also for the foreign key's check
+    _run(cur, sql.SQL("ANALYZE {}").format(part))
+    # the CHECK constraint spares the attach a scan of the partition
+    _run(cur, sql.SQL("ALTER TABLE {} ATTACH PARTITION {} {}").format(
+        target, part, _bounds(month)))
+    _run(cur, sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(part, check))
+    return n
+
+
+def _roll_up(cur: psycopg.Cursor[Any], batch: RecordBatch, rows: np.ndarray,
+             points: Sequence[bytes], vehicles: Sequence[bytes]) -> None:
+    """The rollup rows (migration 0008) of the batch's ``rows`` (months that had no
+    rows, so no rollup rows either), COPYed in: per point and month kg, records and a
+    bit per day; per truck and day kg and records."""
+    date, point, vehicle = batch.date[rows], batch.point[rows], batch.vehicle[rows]
+    kg = batch.kg[rows]
+    month = date.astype("datetime64[M]")
+    months, m_idx = np.unique(month, return_inverse=True)
+    n_p = len(batch.point_ids)
+    group = m_idx.reshape(-1) * n_p + point
+    size = len(months) * n_p
+    records = np.bincount(group, minlength=size)
+    kg_sum = np.bincount(group, weights=kg, minlength=size)
+    # one bit per (day, point): rows are in key order, so a day's rows of a point follow
+    # each other
+    first = np.ones(len(date), dtype=bool)
+    first[1:] = (date[1:] != date[:-1]) | (point[1:] != point[:-1])
+    day = (date - month.astype("datetime64[D]")).astype(np.int64)
+    bits = np.bincount(group[first], weights=np.left_shift(1, day[first]).astype(np.float64),
+                       minlength=size)
+    keep = np.flatnonzero(records)
+    _copy_binary(cur, sql.Identifier("record_rollups"),
+                 ["month", "kg", "records", "day_bits", "point_id"], _binary_rows(
+        [_pg_days(months[keep // n_p].astype("datetime64[D]")), kg_sum[keep].astype(">f8"),
+         records[keep].astype(">i4"), bits[keep].astype(">i4")],
+        [(keep % n_p, points)]))
+    days, d_idx = np.unique(date, return_inverse=True)
+    n_v = len(batch.vehicle_ids)
+    group = d_idx.reshape(-1) * n_v + vehicle
+    size = len(days) * n_v
+    records = np.bincount(group, minlength=size)
+    kg_sum = np.bincount(group, weights=kg, minlength=size)
+    keep = np.flatnonzero(records)
+    _copy_binary(cur, sql.Identifier("truck_day_rollups"),
+                 ["date", "kg", "records", "vehicle_id"], _binary_rows(
+        [_pg_days(days[keep // n_v]), kg_sum[keep].astype(">f8"), records[keep].astype(">i4")],
+        [(keep % n_v, vehicles)]))
 
 
 def _upsert(cur: psycopg.Cursor[Any], rest: sql.Identifier, months: Sequence[dt.date]) -> int:
