@@ -31,6 +31,7 @@ from optimizer.large import route_cost
 from optimizer.params import SolveParams
 from optimizer.problem import Problem
 from optimizer.routes import RawResult
+from optimizer.solution import Solution
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +118,12 @@ class HgsProcess:
 def day_cost(problem: Problem, jobs: Sequence[Job], raw: RawResult) -> float:
     """The bureau's cost of a plan in the model's units (fixed x 1000 + per km x metres)."""
     return sum(route_cost(problem, jobs, rr) for rr in raw.routes)
+
+
+def solution_cost(problem: Problem, sol: Solution) -> float:
+    """The bureau's cost of an assembled plan (fixed cost per vehicle used + per km)."""
+    return sum(problem.vehicles[r.vehicle].fixed_cost + problem.vehicles[r.vehicle].cost_per_km
+               * r.distance_m / 1000.0 for r in sol.routes if r.client_visits)
 
 
 def better(problem: Problem, jobs: Sequence[Job], a: RawResult, b: RawResult) -> RawResult:

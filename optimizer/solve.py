@@ -102,6 +102,22 @@ def solve(problem: Problem, params: SolveParams | None = None,
                 "cost_ortools": round(portfolio.day_cost(problem, prep.jobs, raw) / 1000, 1),
                 "cost_hgs": round(portfolio.day_cost(problem, prep.jobs, ours) / 1000, 1),
                 **{k: v for k, v in ours.stats.items() if k.startswith("hgs")}})
+            if pick is raw and ours.dropped and portfolio.day_cost(
+                    problem, prep.jobs, ours) < portfolio.day_cost(problem, prep.jobs, raw):
+                # PyVRP's plan is cheaper but leaves more out: assembly puts left-out
+                # jobs wherever they fit, so both are assembled and compared
+                alt = assemble(problem, prep.jobs, ours.routes, ours.dropped, prep.unassigned,
+                               engine="hgs", wall_s=time.monotonic() - t0,
+                               objective=ours.objective, stats={**raw.stats, **ours.stats})
+                sol = assemble(problem, prep.jobs, raw.routes, raw.dropped, prep.unassigned,
+                               engine=engine, wall_s=time.monotonic() - t0,
+                               objective=raw.objective, stats=raw.stats)
+                if (len(alt.unassigned), portfolio.solution_cost(problem, alt)) < (
+                        len(sol.unassigned), portfolio.solution_cost(problem, sol)):
+                    sol = alt
+                if progress is not None:
+                    progress(1.0, sol.objective)
+                return sol
             raw = pick
     sol = assemble(problem, prep.jobs, raw.routes, raw.dropped, prep.unassigned,
                    engine=engine, wall_s=time.monotonic() - t0, objective=raw.objective,
