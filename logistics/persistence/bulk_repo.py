@@ -157,8 +157,13 @@ def _binary_rows(fixed: Sequence[np.ndarray],
         hi = min(n, lo + _PIECE_ROWS)
         lens = np.stack([ln[codes[lo:hi]] for (codes, _), ln in zip(texts, lengths,
                                                                     strict=True)], axis=1)
-        kinds, which = np.unique(lens, axis=0, return_inverse=True)
-        which = which.reshape(-1)
+        # one number per combination of text lengths
+        combo = lens @ np.cumprod([1] + [int(ln.max(initial=0)) + 1 for ln in lengths[:-1]])
+        if (combo == combo[0]).all():
+            kinds, which = lens[:1], np.zeros(hi - lo, dtype=np.int64)
+        else:
+            _, first, which = np.unique(combo, return_index=True, return_inverse=True)
+            kinds, which = lens[first], which.reshape(-1)
         out = offsets = None
         if len(kinds) > 1:
             row_len = fixed_len + lens.sum(axis=1)
@@ -283,7 +288,7 @@ def load_records(session: Session, batch: RecordBatch) -> LoadCounts:
     that hold rows are upserted (through the triggers)."""
     n = len(batch.kg)
     month = batch.date.astype("datetime64[M]")
-    months = np.unique(month)
+    months = _runs(month)
     cuts = np.searchsorted(month, months, side="left").tolist() + [n]
     with _raw(session).cursor() as cur:
         _run(cur, "SET LOCAL jit = off")
@@ -366,6 +371,13 @@ def _new_month(cur: psycopg.Cursor[Any], month: dt.date, ids: np.ndarray, batch:
     return n
 
 
+def _runs(sorted_values: np.ndarray) -> np.ndarray:
+    """The distinct values of a sorted array (no sort needed)."""
+    first = np.ones(len(sorted_values), dtype=bool)
+    first[1:] = sorted_values[1:] != sorted_values[:-1]
+    return sorted_values[first]
+
+
 def _roll_up(cur: psycopg.Cursor[Any], batch: RecordBatch, rows: np.ndarray,
              points: Sequence[bytes], vehicles: Sequence[bytes]) -> None:
     """The rollup rows (migration 0008) of the batch's ``rows`` (months that had no
@@ -374,9 +386,9 @@ def _roll_up(cur: psycopg.Cursor[Any], batch: RecordBatch, rows: np.ndarray,
     date, point, vehicle = batch.date[rows], batch.point[rows], batch.vehicle[rows]
     kg = batch.kg[rows]
     month = date.astype("datetime64[M]")
-    months, m_idx = np.unique(month, return_inverse=True)
+    months = _runs(month)
     n_p = len(batch.point_ids)
-    group = m_idx.reshape(-1) * n_p + point
+    group = np.searchsorted(months, month) * n_p + point
     size = len(months) * n_p
     records = np.bincount(group, minlength=size)
     kg_sum = np.bincount(group, weights=kg, minlength=size)
@@ -393,9 +405,9 @@ def _roll_up(cur: psycopg.Cursor[Any], batch: RecordBatch, rows: np.ndarray,
         [_pg_days(months[keep // n_p].astype("datetime64[D]")), kg_sum[keep].astype(">f8"),
          records[keep].astype(">i4"), bits[keep].astype(">i4")],
         [(keep % n_p, points)]))
-    days, d_idx = np.unique(date, return_inverse=True)
+    days = _runs(date)
     n_v = len(batch.vehicle_ids)
-    group = d_idx.reshape(-1) * n_v + vehicle
+    group = np.searchsorted(days, date) * n_v + vehicle
     size = len(days) * n_v
     records = np.bincount(group, minlength=size)
     kg_sum = np.bincount(group, weights=kg, minlength=size)
