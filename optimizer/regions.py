@@ -327,7 +327,11 @@ def share_capacity(problem: Problem, regions: Sequence[Region]) -> None:
 
 
 def part_budget(params: SolveParams, n: int, total: int) -> float:
-    """Seconds for a part of ``n`` of the day's ``total`` clients."""
+    """Seconds for a part of ``n`` of the day's ``total`` clients. Counted searches keep
+    the whole limit as their outer safety bound: a share of it could stop them early
+    on a loaded machine, and the plan would depend on the load."""
+    if params.counted:
+        return params.time_limit_s
     return max(params.time_limit_s * n / max(1, total), params.region_s_per_visit * n, 2.0)
 
 
@@ -435,9 +439,10 @@ def solve_city(problem: CityProblem, params: SolveParams, solve: SolveFn,
 
 def repair(day: Day, params: SolveParams, solve: SolveFn, cluster: Any,
            budget_s: float) -> list[dict[str, Any]]:
-    """Repair rounds across region borders while they serve more and ``budget_s``
-    lasts (a round is not started when it would end past it); counted searches
-    (``params.counted``) never read the clock."""
+    """Repair rounds across region borders while ``budget_s`` lasts (a round is not
+    started when it would end past it) until two rounds in a row serve no one more
+    (the second reaches further); counted searches (``params.counted``) never read
+    the clock."""
     t0 = time.monotonic()
     rounds: list[dict[str, Any]] = []
     for rnd in range(REPAIR_ROUNDS):
@@ -447,7 +452,9 @@ def repair(day: Day, params: SolveParams, solve: SolveFn, cluster: Any,
             last = rounds[-1]
             guess = last["wall_s"] * min(1.0, left / max(1, last["left_out"]))
             late = not params.counted and time.monotonic() - t0 + guess > budget_s
-            if not last["served_more"] or late:
+            stuck = len(rounds) >= 2 and not last["served_more"] \
+                and not rounds[-2]["served_more"]
+            if stuck or late:
                 break
         if not left:
             break
@@ -555,8 +562,10 @@ def repair_round(day: Day, params: SolveParams, solve: SolveFn, cluster: Any,
                for fi in g.facilities}
         clients = g.left + sorted(g.demand)
         n = len(clients)
-        sub = replace(params, time_limit_s=max(3.0, params.region_s_per_visit * n * 2),
-                      cluster=None, seed=params.seed + rnd)
+        # later rounds have fewer clients left out and larger groups: more time each
+        limit = params.time_limit_s if params.counted else \
+            max(3.0, params.region_s_per_visit * n * (2 + rnd))
+        sub = replace(params, time_limit_s=limit, cluster=None, seed=params.seed + rnd)
         tasks.append(make_task(p, f"{p.name} repair {rnd + 1}.{gi + 1}", clients, g.vehicles,
                                g.facilities, cap, sub, solve, demand=g.demand))
     kept = served_more = 0

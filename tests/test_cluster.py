@@ -10,6 +10,7 @@ cluster is a clear error and nothing is stored.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 import socket
@@ -25,6 +26,7 @@ from typer.testing import CliRunner
 
 from logistics.cli import app
 from logistics.demo.city import run_city_demo
+from logistics.ops import jobs
 from logistics.persistence import plan_repo
 from logistics.persistence.db import session_scope
 from optimizer.checker import check_problem_solution
@@ -35,7 +37,9 @@ from optimizer.distance.lazy import LazyMatrix, lazy_pair
 from optimizer.generate import generate_county_day
 from optimizer.params import SolveParams
 from optimizer.problem import Client, Facility, Vehicle
+from optimizer.regions import plan_regions
 from optimizer.solve import solve
+from tests.factories import job_row
 from tests.plan_checker import assert_plan_ok
 
 DATE = "2021-01-01"
@@ -115,6 +119,37 @@ def test_city_problem_planned_by_regions_on_two_workers() -> None:
     assert indep.feasible, indep.errors[:5]
     assert len(served) >= 0.8 * len(city.clients)
     assert solve(city, params).summary() == sol.summary() | {"wall_s": ANY}
+
+
+def test_every_region_gets_trucks_that_carry_its_clients() -> None:
+    """Two towns 30 km apart; the trucks with the small compartment all start next to
+    the west town. Shared by total need, the nearest-first draw gave both of them to
+    the west town and left the east town's small-compartment clients no carrier."""
+    cos0 = math.cos(math.radians(34.7))
+    rng = np.random.default_rng(5)
+    points = [(113.6 + 15_000 / (111_195.0 * cos0), 34.7),  # big trucks' depot, between
+              (113.6 - 1_000 / (111_195.0 * cos0), 34.7),  # small trucks' depot, west
+              (113.6 + 15_000 / (111_195.0 * cos0), 34.72)]  # facility
+    clients = []
+    for town_km in (0.0, 30_000.0):
+        for i in range(40):
+            x, y = town_km + rng.normal(0, 800), rng.normal(0, 800)
+            points.append((113.6 + x / (111_195.0 * cos0), 34.7 + y / 111_195.0))
+            cat = "b" if i % 8 == 0 else "a"
+            clients.append(Client(location=len(points) - 1, demand={cat: 100}, service_s=120))
+    big = [Vehicle(start_location=0, end_location=0, capacities={"a": 5000})] * 6
+    small = [Vehicle(start_location=1, end_location=1, capacities={"a": 2500, "b": 400})] * 2
+    city = city_problem(points, Haversine(), clients=clients, vehicles=big + small,
+                        facilities=[Facility(location=2, accepts=frozenset({"a", "b"}))])
+    regions, no_vehicle = plan_regions(city, size=40)
+    assert no_vehicle == [] and len(regions) == 2
+    for r in regions:
+        carried = [{k for k, c in city.vehicles[v].capacities.items() if c > 0}
+                   for v in r.vehicles]
+        for c in r.clients:
+            need = set(city.clients[c].demand)
+            assert any(need <= ks for ks in carried), (r.centre_km, need)
+    assert sorted(v for r in regions for v in r.vehicles) == list(range(8))
 
 
 def test_local_cluster_addresses() -> None:
@@ -207,3 +242,23 @@ def test_a_bad_cluster_is_a_clear_error_and_nothing_is_stored(
     assert "local:0" in res.output and "Traceback" not in res.output
     with session_scope(city_db) as s:
         assert plan_repo.count_plans(s) == 0
+
+
+@pytest.mark.parametrize(("cluster", "ends"), [("local:2", jobs.SUCCEEDED),
+                                               ("local:0", jobs.FAILED)])
+def test_a_planning_job_plans_a_city_day_on_the_cluster(
+        city_db: str, monkeypatch: pytest.MonkeyPatch, cluster: str, ends: str) -> None:
+    """API planning jobs go through the planning cluster (WASTEROUTE_CLUSTER): a local
+    one of two plans the day; one that cannot start fails the job with its reason."""
+    monkeypatch.setenv("WASTEROUTE_CLUSTER", cluster)
+    with session_scope(city_db) as s:
+        job_id = jobs.create_plan_job(s, dt.date.fromisoformat(DATE), 20,
+                                      created_by="test").job_id
+    assert jobs.run_job(job_id, city_db) == ends
+    row = job_row(city_db, job_id)
+    if ends == jobs.FAILED:
+        assert "local:0" in str(row.error) and "Traceback" not in str(row.error)
+        return
+    summary = (row.result or {})["summary"]
+    assert summary["points_due"] == 240
+    assert summary["points_served"] >= 0.85 * 240
