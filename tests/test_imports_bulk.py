@@ -121,6 +121,40 @@ def test_hostile_ids_are_ordinary_data(session: Session, tmp_path: Path) -> None
     assert {k[1] for k in expected} == set(hostile)
 
 
+def test_quoted_unsorted_rows_with_an_extra_column(session: Session, tmp_path: Path) -> None:
+    """Quoted cells, a column the import ignores (with commas inside quotes), rows out of
+    key order across months and ids of several lengths: stored as the row-wise path
+    reads them, each record once with its own id, in the month partitions."""
+    master = _master(tmp_path)
+    (master / "points.csv").write_text(
+        "point_id,name,lon,lat,category,kg_per_visit,days\n"
+        + "".join(f"{p},n,113.99,34.73,kitchen,10,daily\n" for p in ("P1", "P22", "点位三")),
+        encoding="utf-8")
+    import_paths(session, [master])
+    session.commit()
+    path = _records(tmp_path, "".join([
+        '2020-11-02,P22,"1.5",V1,"a, b"\n',
+        '2020-10-31,"点位三",2,,x\n',
+        "2020-11-01,P1,3,V2,\n",
+        '2020-10-31,P1,4,"V1",y\n',
+        '"2020/11/1",P22,5,V1,"c ""d"""\n',
+        "2020-11-01,P1,6,V1,\n",
+    ]), header="date,point_id,kg,vehicle_id,note\n")
+    expected = _expected(session, path)
+    report = import_paths(session, [path])
+    session.commit()
+    assert report.counts["records"].inserted == 6
+    assert _stored(session) == expected
+    assert expected[("2020-11-01", "P22", "V1")] == 5.0
+    ids = list(session.scalars(select(CollectionRecord.id)))
+    assert len(set(ids)) == 6
+    if _is_pg(session):
+        n_default = session.scalar(text("SELECT count(*) FROM collection_records_default"))
+        assert n_default == 0
+        assert {"collection_records_2020_10", "collection_records_2020_11"} <= set(
+            bulk_repo.partitions_of_records(session))
+
+
 BAD_CASES = {
     # body, (row, column) of the first error
     "bad date": ("2020-01-05,P1,1,V1\n2020-02-30,P2,1,V1\n", (3, "date")),
