@@ -40,10 +40,6 @@ from logistics.persistence.db import Session
 
 log = logging.getLogger(__name__)
 
-#: the record columns a file must have cells for, in this order
-_NAMES = ("date", "point_id", "kg", "vehicle_id")
-
-
 @dataclass(frozen=True)
 class StagedRecords:
     """Checked records held in memory, ready for :func:`load`."""
@@ -87,10 +83,18 @@ def _positions(header: list[str]) -> dict[str, int] | None:
     return out
 
 
-def _cells(path: Path) -> tuple[pd.DataFrame, dict[str, int]] | None:
+#: rows tokenised at once: pandas' own chunks of a categorical read are merged by
+#: index operations that cost more than the tokenising; ours are merged by codes
+_READ_ROWS = 1 << 20
+
+#: per record column: the codes of every row (header row first) and the raw cells
+Cells = dict[str, tuple[np.ndarray, list[str]]]
+
+
+def _cells(path: Path) -> tuple[Cells, int] | None:
     """The file tokenised as ``reading.read_csv`` does (all columns, so that a row
-    longer than the header is seen), as categorical columns; None for anything
-    unusual."""
+    longer than the header is seen), the record columns as codes of raw cells, and the
+    number of data rows; None for anything unusual."""
     if path.suffix.lower() != ".csv":
         return None
     text = decode(path.read_bytes(), str(path), ErrorLog())
@@ -105,27 +109,37 @@ def _cells(path: Path) -> tuple[pd.DataFrame, dict[str, int]] | None:
         return None
     payload = text.encode("utf-8")
     del text
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in positions}
+    raw: dict[str, dict[str, int]] = {name: {} for name in positions}
     try:
-        cells = pd.read_csv(io.BytesIO(payload), header=None, names=list(range(len(header))),
-                            dtype="category", keep_default_na=False, na_filter=False,
-                            skip_blank_lines=False, engine="c", encoding="utf-8")
+        with pd.read_csv(io.BytesIO(payload), header=None,
+                         names=list(range(len(header))), dtype="category",
+                         keep_default_na=False, na_filter=False, skip_blank_lines=False,
+                         engine="c", encoding="utf-8", low_memory=False,
+                         chunksize=_READ_ROWS) as reader:
+            for chunk in reader:
+                for name, pos in positions.items():
+                    col, index = chunk[pos].cat, raw[name]
+                    to_file = np.array([index.setdefault(r, len(index)) for r in
+                                        col.categories.to_numpy(dtype=object).tolist()],
+                                       dtype=np.int32)
+                    parts[name].append(to_file[col.codes.to_numpy()])
     except (pd.errors.ParserError, ValueError):
         return None
-    if len(cells) < 2:
-        return None
-    return cells, positions
+    cells = {name: (np.concatenate(parts[name]), list(raw[name])) for name in positions}
+    rows = len(cells["date"][0]) - 1
+    return (cells, rows) if rows > 0 else None
 
 
-def _column(cells: pd.DataFrame, pos: int | None) -> tuple[np.ndarray, pd.Series]:
+def _column(cells: Cells, rows: int, name: str) -> tuple[np.ndarray, pd.Series]:
     """A column's codes per data row and the texts the row-wise reader makes of each
     code's cell (None for codes no data row uses, e.g. the header's)."""
-    if pos is None:  # an optional column the file lacks: every cell empty
-        return np.zeros(len(cells) - 1, dtype=np.int8), pd.Series([""], dtype=object)
-    col = cells[pos].cat
-    codes = col.codes.to_numpy()[1:]
-    used = np.bincount(codes, minlength=len(col.categories)) > 0
-    clean = pd.Series([cell_text(r) if u else None for r, u in zip(col.categories, used,
-                                                                     strict=True)],
+    if name not in cells:  # an optional column the file lacks: every cell empty
+        return np.zeros(rows, dtype=np.int8), pd.Series([""], dtype=object)
+    all_codes, values = cells[name]
+    codes = all_codes[1:]
+    used = np.bincount(codes, minlength=len(values)) > 0
+    clean = pd.Series([cell_text(r) if u else None for r, u in zip(values, used, strict=True)],
                       dtype=object)
     return codes, clean
 
@@ -134,11 +148,11 @@ def _ok(msgs: np.ndarray) -> bool:
     return bool(pd.isna(np.asarray(msgs, dtype=object)).all())
 
 
-def _check_file(cells: pd.DataFrame, pos: dict[str, int], points: set[str],
+def _check_file(cells: Cells, rows: int, points: set[str],
                 vehicles: set[str]) -> _FileColumns | None:
     """Each column's distinct cells through the row-wise checks; None at the first
     problem."""
-    codes, clean = _column(cells, pos["date"])
+    codes, clean = _column(cells, rows, "date")
     live = clean.dropna()
     if (live == "").any():
         return None
@@ -149,19 +163,19 @@ def _check_file(cells: pd.DataFrame, pos: dict[str, int], points: set[str],
     days[live.index.to_numpy()] = np.asarray(list(iso), dtype="datetime64[D]")
     date = (codes, days)
 
-    codes, clean = _column(cells, pos["point_id"])
+    codes, clean = _column(cells, rows, "point_id")
     live = clean.dropna()
     if (live == "").any() or not _ok(c.max_length(live, ID_LEN)) or not set(live) <= points:
         return None
     point = (codes, [str(v) if v is not None else "" for v in clean])
 
-    codes, clean = _column(cells, pos.get("vehicle_id"))
+    codes, clean = _column(cells, rows, "vehicle_id")
     live = clean.dropna()
     if not _ok(c.max_length(live, ID_LEN)) or not {v for v in live if v != ""} <= vehicles:
         return None
     vehicle = (codes, [str(v) if v is not None else "" for v in clean])
 
-    codes, clean = _column(cells, pos["kg"])
+    codes, clean = _column(cells, rows, "kg")
     live = clean.dropna()
     if (live == "").any():
         return None
@@ -176,7 +190,7 @@ def _check_file(cells: pd.DataFrame, pos: dict[str, int], points: set[str],
 def _global(parts: Sequence[tuple[np.ndarray, list[str]]]) -> tuple[np.ndarray, list[str]]:
     """Codes of several files' text columns as indices into one sorted table."""
     table = sorted({v for codes, values in parts for v in np.asarray(values, dtype=object)[
-        np.unique(codes)]})
+        np.flatnonzero(np.bincount(codes, minlength=len(values)))]})
     index = {v: i for i, v in enumerate(table)}
     out = [np.asarray([index.get(v, 0) for v in values], dtype=np.int32)[codes]
            for codes, values in parts]

@@ -137,7 +137,7 @@ def _pg_days(date: np.ndarray) -> np.ndarray:
 
 
 def _binary_rows(fixed: Sequence[np.ndarray],
-                 texts: Sequence[tuple[np.ndarray, Sequence[bytes]]]) -> Iterator[bytes]:
+                 texts: Sequence[tuple[np.ndarray, _Texts]]) -> Iterator[bytes]:
     """Rows in PostgreSQL's binary COPY format (header and trailer included): the
     ``fixed`` columns (numpy arrays) first, then the ``texts`` (codes into encoded
     values), in this order. Built with numpy, no Python object per row: rows of one
@@ -145,10 +145,8 @@ def _binary_rows(fixed: Sequence[np.ndarray],
     are put back into row order by their byte offsets."""
     yield _HEADER
     n = len(fixed[0])
-    lengths = [np.fromiter((len(v) for v in values), np.int64, len(values))
-               for _, values in texts]
-    tables = [np.asarray(values, dtype=f"S{max(1, int(ln.max(initial=0)))}")
-              for (_, values), ln in zip(texts, lengths, strict=True)]
+    lengths = [table.lengths for _, table in texts]
+    tables = [table.values for _, table in texts]
     head: list[tuple[str, Any]] = [("n", ">i2")]
     for i, col in enumerate(fixed):
         head += [(f"l{i}", ">i4"), (f"f{i}", col.dtype.newbyteorder(">"))]
@@ -226,8 +224,18 @@ def _reserve_ids(cur: psycopg.Cursor[Any], n: int) -> int:
     return int(cur.fetchone()[0]) - n + 1  # type: ignore[index]
 
 
-def _encoded(values: Sequence[str]) -> list[bytes]:
-    return [v.encode("utf-8") for v in values]
+@dataclass(frozen=True)
+class _Texts:
+    """Distinct texts encoded once: UTF-8 bytes (NUL-padded) and their lengths."""
+
+    values: np.ndarray
+    lengths: np.ndarray
+
+
+def _encoded(values: Sequence[str]) -> _Texts:
+    raw = [v.encode("utf-8") for v in values]
+    lengths = np.fromiter(map(len, raw), np.int64, len(raw))
+    return _Texts(np.asarray(raw, dtype=f"S{max(1, int(lengths.max(initial=0)))}"), lengths)
 
 
 # ---------------------------------------------------------------- loading
@@ -344,7 +352,7 @@ def load_records(session: Session, batch: RecordBatch) -> LoadCounts:
 
 
 def _new_month(cur: psycopg.Cursor[Any], month: dt.date, ids: np.ndarray, batch: RecordBatch,
-               lo: int, hi: int, points: Sequence[bytes], vehicles: Sequence[bytes]) -> int:
+               lo: int, hi: int, points: _Texts, vehicles: _Texts) -> int:
     """Rows ``lo:hi`` of the batch (one month that has no rows yet) as its partition."""
     name = partition_name(month)
     part, target = sql.Identifier(name), sql.Identifier(TABLE)
@@ -379,7 +387,7 @@ def _runs(sorted_values: np.ndarray) -> np.ndarray:
 
 
 def _roll_up(cur: psycopg.Cursor[Any], batch: RecordBatch, rows: np.ndarray,
-             points: Sequence[bytes], vehicles: Sequence[bytes]) -> None:
+             points: _Texts, vehicles: _Texts) -> None:
     """The rollup rows (migration 0008) of the batch's ``rows`` (months that had no
     rows, so no rollup rows either), COPYed in: per point and month kg, records and a
     bit per day; per truck and day kg and records."""
