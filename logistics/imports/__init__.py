@@ -44,8 +44,9 @@ Choices made here, within the contract:
   A file refused here is one error on row 1, column `(file)`.
 * **GeoJSON**: a FeatureCollection of Points; properties are the columns, the
   geometry gives lon/lat; feature i is reported as row i + 1 (as in the CSV export).
-* **Records in bulk** (PostgreSQL, CSV): COPY into a staging table, each distinct
-  cell checked by the same parsers, month partitions filled (``bulk.py``); whatever
+* **Records in bulk** (PostgreSQL, CSV): read once into categorical columns, each
+  distinct cell checked by the same parsers, month partitions filled by binary COPY
+  (``bulk.py``); whatever
   that path cannot vouch for is imported row by row, which gives the errors.
 """
 
