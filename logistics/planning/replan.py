@@ -132,11 +132,9 @@ def _limp_home(
     load = {k: int(q) for k, q in load.items()}
     if break_due and (veh.break_min or 0) > 0:
         b = seconds(veh.break_min)
-        lo = seconds(veh.break_earliest_min) if veh.break_earliest_min is not None else 0
-        hi = (seconds(veh.break_latest_min) if veh.break_latest_min is not None
-              else seconds(veh.shift_end_min))
+        lo, latest = translate.break_starts_s(veh, b, 0)
         b0 = max(t, lo)
-        if b0 > max(lo, hi - b):
+        if b0 > latest:
             log.warning("vehicle %s: break window passed; no break", veh.vehicle_id)
         else:
             stops.append(Stop(kind="break", arrival=iso(date, b0), departure=iso(date, b0 + b)))

@@ -165,19 +165,25 @@ class Translation:
 # ---------------------------------------------------------------- domain -> Problem
 
 
+def break_starts_s(v: Vehicle, break_s: int, lo_default_s: int) -> tuple[int, int]:
+    """(earliest, latest) start of a ``break_s`` break of ``v`` so that the whole break
+    lies in the vehicle's break window (``lo_default_s`` when it has no earliest)."""
+    hi = seconds(v.break_latest_min) if v.break_latest_min is not None \
+        else seconds(v.shift_end_min)
+    lo = seconds(v.break_earliest_min) if v.break_earliest_min is not None else lo_default_s
+    return lo, max(lo, hi - break_s)
+
+
 def _break_window(truck: Truck) -> tuple[int, int | None, int | None]:
     """(break_s, earliest start, latest start): the whole break lies in its window."""
     v, on = truck.vehicle, truck.going_on
-    shift_start, shift_end = seconds(v.shift_start_min), seconds(v.shift_end_min)
     break_s = seconds(v.break_min or 0) if on is None or on.break_due else 0
     if break_s <= 0:
         return break_s, None, None
-    hi = seconds(v.break_latest_min) if v.break_latest_min is not None else shift_end
     if on is None:
-        lo = seconds(v.break_earliest_min) if v.break_earliest_min is not None else shift_start
-        return break_s, lo, max(lo, hi - break_s)
-    lo = seconds(v.break_earliest_min) if v.break_earliest_min is not None else 0
-    latest = max(lo, hi - break_s)
+        lo, latest = break_starts_s(v, break_s, seconds(v.shift_start_min))
+        return break_s, lo, latest
+    lo, latest = break_starts_s(v, break_s, 0)
     earliest = max(lo, on.ready_s)
     if earliest > latest:
         log.warning("vehicle %s: break window passed before %s; break at once",
