@@ -3,6 +3,9 @@ domain errors."""
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+import re
 from dataclasses import dataclass, field
 
 
@@ -109,3 +112,12 @@ class Infeasible(DomainError):
 
 class BadInput(DomainError):
     """A request that cannot be carried out as asked (bad date, unknown id, ...)."""
+
+
+def parse_day(text: str, option: str = "--date") -> dt.date:
+    """``YYYY-MM-DD`` -> date, or BadInput naming ``option`` and the expected form."""
+    value = str(text).strip()
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        with contextlib.suppress(ValueError):
+            return dt.date.fromisoformat(value)
+    raise BadInput(f"{option} must be a date YYYY-MM-DD (got {text!r})")

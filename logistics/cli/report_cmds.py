@@ -8,10 +8,10 @@ from typing import Annotated
 import typer
 
 from logistics.cli.common import DbOpt, db_url, migrated_session, out, print_json, say_path
-from logistics.domain import BadInput, parse_category
+from logistics.domain import BadInput, parse_category, parse_day
 from logistics.persistence.db import session_scope, upgrade
 from logistics.reporting.metrics import CO2_KG_PER_KM, compute_metrics
-from logistics.reporting.periods import default_period, parse_day
+from logistics.reporting.periods import default_period
 
 # Sheets (WeasyPrint), dashboards (Plotly), reconciliation and the tables (the planning
 # stack) are imported by the commands that use them: `metrics --json` is a figure a

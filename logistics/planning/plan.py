@@ -18,12 +18,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
-import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from logistics.demand.due import due_points, expected_kg_detail
 from logistics.domain import BadInput
+from logistics.domain import parse_day as parse_date
 from logistics.persistence import plan_repo, planning_repo
 from logistics.persistence.db import Session
 from logistics.persistence.models import Plan as PlanRow
@@ -226,17 +226,6 @@ def make_selected_plan(
     solve_params = replace(params or SolveParams(), time_limit_s=float(time_limit_s))
     day = build_problem(session, date, distance_model, selection=selection)
     return _solved(day, solve_params, None)
-
-
-def parse_date(text: str, option: str = "--date") -> dt.date:
-    """``YYYY-MM-DD`` -> date, or BadInput naming ``option`` and the expected form."""
-    value = str(text).strip()
-    try:
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-            raise ValueError(value)
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise BadInput(f"{option} must be a date YYYY-MM-DD (got {text!r})") from None
 
 
 __all__ = [

@@ -9,25 +9,13 @@ the year up to it (a complete year when that month is December).
 from __future__ import annotations
 
 import calendar
-import contextlib
 import datetime as dt
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from logistics.domain import BadInput
 from logistics.persistence import reporting_repo
 from logistics.persistence.db import Session
-
-
-def parse_day(text: str, option: str = "--date") -> dt.date:
-    """``YYYY-MM-DD`` -> date, or BadInput naming ``option`` and the expected form (the
-    reporting commands' own, so that they need not start the planning stack)."""
-    value = str(text).strip()
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        with contextlib.suppress(ValueError):
-            return dt.date.fromisoformat(value)
-    raise BadInput(f"{option} must be a date YYYY-MM-DD (got {text!r})")
 
 
 def month_end(day: dt.date) -> dt.date:
