@@ -97,18 +97,23 @@ def _cells(path: Path) -> tuple[Cells, int] | None:
     number of data rows; None for anything unusual."""
     if path.suffix.lower() != ".csv":
         return None
-    text = decode(path.read_bytes(), str(path), ErrorLog())
-    if text is None:
-        return None
+    payload = path.read_bytes()
+    if not payload.isascii() or b"\x00" in payload:
+        # as the row-wise reader decodes it (UTF-8 with or without BOM, GB18030), then
+        # UTF-8 for the tokeniser; plain ASCII (no NUL) is read as it is
+        text = decode(payload, str(path), ErrorLog())
+        if text is None:
+            return None
+        payload = text.encode("utf-8")
+        del text
     try:
-        header = next(csv.reader(io.StringIO(text)))
+        header = next(csv.reader(io.TextIOWrapper(io.BytesIO(payload), encoding="utf-8",
+                                                  newline="")))
     except (StopIteration, csv.Error):
         return None
     positions = _positions(header)
     if positions is None:
         return None
-    payload = text.encode("utf-8")
-    del text
     parts: dict[str, list[np.ndarray]] = {name: [] for name in positions}
     raw: dict[str, dict[str, int]] = {name: {} for name in positions}
     try:
