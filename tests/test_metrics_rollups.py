@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.orm import Session
 
 from logistics.domain import ImportRejected
@@ -137,12 +137,38 @@ def test_changed_and_new_records_in_old_and_new_months(county: Session,
 
 
 def test_row_wise_import_keeps_rollups(county: Session, tmp_path: Path) -> None:
-    """A quoted cell sends the file down the row-wise path on PostgreSQL too."""
+    """A blank line (which the row-wise reader skips) sends the file down the row-wise
+    path on PostgreSQL too."""
     path = tmp_path / "records.csv"
-    path.write_text('date,point_id,kg,vehicle_id\n2020-03-01,P1,"2.5",V1\n'
-                    '2020-04-11,P3,"9",V1\n', encoding="utf-8")
+    path.write_text('date,point_id,kg,vehicle_id\n2020-03-01,P1,"2.5",V1\n\n'
+                    '2020-04-11,P3,9,V1\n2020-06-01,P3,4,V1\n', encoding="utf-8")
     import_paths(county, [path])
     _assert_consistent(county)
+
+
+def test_new_months_in_bulk_roll_up_like_the_records(county: Session, tmp_path: Path) -> None:
+    """Months with no rows yet (new partitions, rollups worked out by the loader on
+    PostgreSQL), rows out of order, several trucks at one point on one day, a record
+    without a truck, the first and the last day of a month."""
+    path = tmp_path / "records.csv"
+    path.write_text(
+        "date,point_id,kg,vehicle_id\n"
+        "2020-07-31,P2,5.25,V1\n"
+        "2020-07-01,P1,1.5,V2\n"
+        "2020-07-01,P1,2.5,V1\n"
+        "2020-08-15,P1,3,\n"
+        "2020-07-01,P2,0.1,V1\n"
+        "2020-07-31,P2,0.2,V3\n"
+        "2020-08-15,P6,7,V2\n",
+        encoding="utf-8")
+    import_paths(county, [path])
+    if county.get_bind().dialect.name == "postgresql":  # the bulk path made the months
+        assert county.scalar(text("SELECT count(*) FROM collection_records_default")) == 0
+    _assert_consistent(county, [(D(2020, 7, 1), D(2020, 8, 31)), (D(2020, 7, 1), D(2020, 7, 31))])
+    stored, trucks = _stored_rollups(county)
+    assert stored[(D(2020, 7, 1), "P1")] == (4.0, 2, 1)
+    assert stored[(D(2020, 7, 1), "P2")] == (5.55, 3, 1 | 1 << 30)
+    assert trucks[(D(2020, 7, 1), "V1")] == (2.6, 2)
 
 
 def test_deletes_and_updates_of_single_records(county: Session) -> None:
