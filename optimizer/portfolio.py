@@ -28,6 +28,7 @@ from types import MappingProxyType
 
 from optimizer.jobs import Job
 from optimizer.large import route_cost
+from optimizer.model import COST_SCALE
 from optimizer.params import SolveParams
 from optimizer.problem import Problem
 from optimizer.routes import RawResult
@@ -127,7 +128,14 @@ def solution_cost(problem: Problem, sol: Solution) -> float:
 
 
 def better(problem: Problem, jobs: Sequence[Job], a: RawResult, b: RawResult) -> RawResult:
-    """The plan that serves more jobs, then costs less (``a`` on a tie)."""
-    key_a = (len(a.dropped), day_cost(problem, jobs, a))
-    key_b = (len(b.dropped), day_cost(problem, jobs, b))
-    return b if key_b < key_a else a
+    """The plan that leaves fewer required jobs out, then costs less counting the
+    penalties of the optional jobs it leaves out, as the solver's objective does
+    (``a`` on a tie). Serving an optional job that is worth less than it costs is no
+    better: a plan that serves more is not preferred for optional jobs alone."""
+    def key(r: RawResult) -> tuple[int, float]:
+        required = sum(1 for j in r.dropped if jobs[j].penalty is None)
+        penalties = COST_SCALE * sum(float(jobs[j].penalty or 0) for j in r.dropped
+                                     if jobs[j].penalty is not None)
+        return required, day_cost(problem, jobs, r) + penalties
+
+    return b if key(b) < key(a) else a
