@@ -133,8 +133,8 @@ def serve_dropped(problem: Problem, params: SolveParams, jobs: Sequence[Job],
     vehicles that can take them; ``by_vehicle`` is updated in place. Returns the
     jobs still left out."""
     dist = problem.distance_m
-    todo = list(dropped)
-    out: list[int] = []
+    todo = [j for j in dropped if not jobs[j].worthless]
+    out: list[int] = [j for j in dropped if jobs[j].worthless]
     while todo and budget.allows(1.0):
         seed = todo[0]
         locs = np.asarray([jobs[j].location for j in todo])

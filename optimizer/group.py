@@ -233,6 +233,8 @@ def insert_dropped(problem: Problem, jobs: Sequence[Job], vehicles: Sequence[int
     for ji in sorted(raw.dropped, key=lambda i: jobs[i].tw_end_s):
         if not budget.allows(0.3):
             break
+        if jobs[ji].worthless:
+            continue
         cands = _positions(problem, jobs, vehicles, model, seqs, ji)
         # the cheapest few positions of each route, so that one route does not take
         # every try; an empty route (an idle truck: a trip of its own) always has one

@@ -213,7 +213,7 @@ def build_model(problem: Problem, jobs: Sequence[Job]) -> HgsModel | None:
     clients = []
     client_job: list[int] = []
     for ji, job in enumerate(jobs):
-        if _worthless(job):
+        if job.worthless:
             continue  # worth nothing served: never planned, as in the OR-Tools model
         pickup = [int(job.amount.get(k, 0)) for k in dims]
         prize = prize_cap if job.penalty is None else min(int(job.penalty) * scale, prize_cap)
@@ -233,12 +233,6 @@ def build_model(problem: Problem, jobs: Sequence[Job]) -> HgsModel | None:
                              [dist_x], [dur_x])  # type: ignore[list-item]
     return HgsModel(data, type_vehicles, type_end, client_job,
                     {d: f for f, d in fac_depot.items()}, prize_cap)
-
-
-def _worthless(job: Job) -> bool:
-    """An optional job whose penalty is 0: leaving it out costs nothing, so it is never
-    served (the OR-Tools model and the left-out pass do the same)."""
-    return job.penalty is not None and job.penalty <= 0
 
 
 # --------------------------------------------------------------------------- search
@@ -446,8 +440,8 @@ def keep_feasible(problem: Problem, params: SolveParams, jobs: Sequence[Job],
         served.update(rr.client_refs())
     dropped = [j for j in range(len(jobs)) if j not in served]
     n_left = len(dropped)
-    worthless = [j for j in dropped if _worthless(jobs[j])]
-    dropped = [j for j in dropped if not _worthless(jobs[j])
+    worthless = [j for j in dropped if jobs[j].worthless]
+    dropped = [j for j in dropped if not jobs[j].worthless
                and not (budget.allows(0.3) and _insert(problem, params, jobs, by_vehicle, j, budget))]
     if dropped and budget.allows(1.0):
         dropped = serve_dropped(problem, params, jobs, by_vehicle, dropped, budget)

@@ -41,6 +41,12 @@ class Job:
     def total(self) -> int:
         return sum(self.amount.values())
 
+    @property
+    def worthless(self) -> bool:
+        """Optional with a penalty of 0: leaving it out costs nothing, so no pass
+        inserts it (as the solver's objective says)."""
+        return self.penalty is not None and self.penalty <= 0
+
 
 @dataclass(slots=True)
 class Prepared:
