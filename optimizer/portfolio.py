@@ -127,6 +127,17 @@ def solution_cost(problem: Problem, sol: Solution) -> float:
                * r.distance_m / 1000.0 for r in sol.routes if r.client_visits)
 
 
+def better_solution(problem: Problem, a: Solution, b: Solution) -> Solution:
+    """:func:`better` for assembled plans: fewer required clients left out, then the
+    bureau's cost plus the penalties of the optional clients left out (``a`` on a tie)."""
+    def key(sol: Solution) -> tuple[int, float]:
+        pens = [problem.clients[u.client].penalty for u in sol.unassigned]
+        return (sum(1 for p in pens if p is None),
+                solution_cost(problem, sol) + sum(float(p) for p in pens if p is not None))
+
+    return b if key(b) < key(a) else a
+
+
 def better(problem: Problem, jobs: Sequence[Job], a: RawResult, b: RawResult) -> RawResult:
     """The plan that leaves fewer required jobs out, then costs less counting the
     penalties of the optional jobs it leaves out, as the solver's objective does

@@ -112,9 +112,7 @@ def solve(problem: Problem, params: SolveParams | None = None,
                 sol = assemble(problem, prep.jobs, raw.routes, raw.dropped, prep.unassigned,
                                engine=engine, wall_s=time.monotonic() - t0,
                                objective=raw.objective, stats=raw.stats)
-                if (len(alt.unassigned), portfolio.solution_cost(problem, alt)) < (
-                        len(sol.unassigned), portfolio.solution_cost(problem, sol)):
-                    sol = alt
+                sol = portfolio.better_solution(problem, sol, alt)
                 if progress is not None:
                     progress(1.0, sol.objective)
                 return sol
