@@ -386,6 +386,16 @@ def _runs(sorted_values: np.ndarray) -> np.ndarray:
     return sorted_values[first]
 
 
+def _per_period_and_id(period: np.ndarray, periods: np.ndarray, ids: np.ndarray, n_ids: int,
+                       kg: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each row's group (its period among the sorted ``periods`` x its id), and the
+    records and kg of every group, empty groups included."""
+    group = np.searchsorted(periods, period) * n_ids + ids
+    size = len(periods) * n_ids
+    return (group, np.bincount(group, minlength=size),
+            np.bincount(group, weights=kg, minlength=size))
+
+
 def _roll_up(cur: psycopg.Cursor[Any], batch: RecordBatch, rows: np.ndarray,
              points: _Texts, vehicles: _Texts) -> None:
     """The rollup rows (migration 0008) of the batch's ``rows`` (months that had no
@@ -396,17 +406,14 @@ def _roll_up(cur: psycopg.Cursor[Any], batch: RecordBatch, rows: np.ndarray,
     month = date.astype("datetime64[M]")
     months = _runs(month)
     n_p = len(batch.point_ids)
-    group = np.searchsorted(months, month) * n_p + point
-    size = len(months) * n_p
-    records = np.bincount(group, minlength=size)
-    kg_sum = np.bincount(group, weights=kg, minlength=size)
+    group, records, kg_sum = _per_period_and_id(month, months, point, n_p, kg)
     # one bit per (day, point): rows are in key order, so a day's rows of a point follow
     # each other
     first = np.ones(len(date), dtype=bool)
     first[1:] = (date[1:] != date[:-1]) | (point[1:] != point[:-1])
     day = (date - month.astype("datetime64[D]")).astype(np.int64)
     bits = np.bincount(group[first], weights=np.left_shift(1, day[first]).astype(np.float64),
-                       minlength=size)
+                       minlength=len(records))
     keep = np.flatnonzero(records)
     _copy_binary(cur, sql.Identifier("record_rollups"),
                  ["month", "kg", "records", "day_bits", "point_id"], _binary_rows(
@@ -415,10 +422,7 @@ def _roll_up(cur: psycopg.Cursor[Any], batch: RecordBatch, rows: np.ndarray,
         [(keep % n_p, points)]))
     days = _runs(date)
     n_v = len(batch.vehicle_ids)
-    group = np.searchsorted(days, date) * n_v + vehicle
-    size = len(days) * n_v
-    records = np.bincount(group, minlength=size)
-    kg_sum = np.bincount(group, weights=kg, minlength=size)
+    _, records, kg_sum = _per_period_and_id(date, days, vehicle, n_v, kg)
     keep = np.flatnonzero(records)
     _copy_binary(cur, sql.Identifier("truck_day_rollups"),
                  ["date", "kg", "records", "vehicle_id"], _binary_rows(
