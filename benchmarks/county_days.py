@@ -90,7 +90,8 @@ def run(sizes: list[int], seeds: list[int], time_limit_s: float,
                     "dropped_rules": unsupported_rules(problem) if name == "pyvrp" else [],
                     # both engines of ours (optimizer.portfolio): cost and jobs left out
                     "engines": {k: v for k, v in sol.stats.items()
-                                if k.startswith(("cost_", "dropped_"))},
+                                if k.startswith(("cost_", "dropped_", "hgs_", "elim"))},
+                    "loadavg": _loadavg(),
                 }
             )
             print(_line(rows[-1]), file=sys.stderr, flush=True)
@@ -111,6 +112,14 @@ def _cpu_s() -> float:
     own = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _loadavg() -> str:
+    """The 1/5/15-minute load averages when the row ended (timings on a shared machine)."""
+    try:
+        return " ".join(Path("/proc/loadavg").read_text(encoding="utf-8").split()[:3])
+    except OSError:
+        return ""
 
 
 def _count(items: Any) -> dict[str, int]:

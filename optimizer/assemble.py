@@ -30,11 +30,13 @@ REASONS_MAX_S = 60.0
 
 def assemble(problem: Problem, jobs: Sequence[Job], raw_routes: Sequence[RawRoute],
              dropped: Sequence[int], pre: Sequence[Unassigned], *, engine: str,
-             wall_s: float, objective: int, stats: dict[str, object]) -> Solution:
+             wall_s: float, objective: int, stats: dict[str, object],
+             deadline: float | None = None) -> Solution:
     """The Solution of solver routes over ``jobs``; ``pre`` are the clients no plan serves.
 
     The ``dropped`` jobs are inserted where they fit, the rest explained
-    (``reasons.insert_or_explain``, bounded by ``REASONS_SHARE`` of ``wall_s``).
+    (``reasons.insert_or_explain``) by ``deadline`` (``time.monotonic()``; ``solve()``
+    passes the end of its time limit), else within ``REASONS_SHARE`` of ``wall_s``.
     """
     dropped = list(dropped)
     # an unload added at the end of a route takes only what a facility has room for
@@ -48,8 +50,9 @@ def assemble(problem: Problem, jobs: Sequence[Job], raw_routes: Sequence[RawRout
     routes = [build_route(problem, jobs, rr) for rr in raw_routes]
     routes = [r for r in routes if r.client_visits]
     t0 = time.monotonic()
-    bound_s = min(REASONS_MAX_S, max(REASONS_MIN_S, REASONS_SHARE * wall_s))
-    res = insert_or_explain(problem, routes, [jobs[ji] for ji in dropped], t0 + bound_s)
+    if deadline is None:
+        deadline = t0 + min(REASONS_MAX_S, max(REASONS_MIN_S, REASONS_SHARE * wall_s))
+    res = insert_or_explain(problem, routes, [jobs[ji] for ji in dropped], deadline)
     unassigned = [*pre, *merge_unassigned(res.left_out)]
     unassigned.sort(key=lambda u: u.client)
     return Solution(routes=tuple(res.routes), unassigned=tuple(unassigned), engine=engine,

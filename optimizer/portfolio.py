@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 #: than it can win on a handful of visits)
 HGS_MIN_JOBS = 30
 #: seconds the parent waits for the child past the searches' end before giving up
+#: (at most: ``solve()`` waits no later than halfway into its left-out pass)
 GRACE_S = 8.0
 
 
@@ -70,7 +71,8 @@ def mode(params: SolveParams, n_jobs: int) -> str:
 
 
 class HgsProcess:
-    """``hgs.plan`` in a child interpreter (``python -m optimizer.hgs``), until ``deadline``.
+    """``hgs.plan`` in a child interpreter (``python -m optimizer.hgs``), until ``deadline``;
+    the parent waits for it until ``wait_until`` (default ``deadline + GRACE_S``).
 
     A child interpreter rather than ``multiprocessing``: a spawned process imports
     the caller's main module again, which a script without a ``__main__`` guard
@@ -79,8 +81,8 @@ class HgsProcess:
     """
 
     def __init__(self, problem: Problem, jobs: list[Job], params: SolveParams,
-                 deadline: float) -> None:
-        self._deadline = deadline
+                 deadline: float, wait_until: float | None = None) -> None:
+        self._wait_until = deadline + GRACE_S if wait_until is None else wait_until
         self._out: list[bytes] = []
         root = str(Path(__file__).resolve().parents[1])
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(
@@ -102,7 +104,7 @@ class HgsProcess:
 
     def result(self) -> RawResult | None:
         """The child's plan; None when it failed or is late."""
-        self._io.join(max(0.0, self._deadline - time.monotonic()) + GRACE_S)
+        self._io.join(max(0.0, self._wait_until - time.monotonic()))
         if self._io.is_alive():
             log.warning("hgs process late: stopped")
             self._proc.kill()

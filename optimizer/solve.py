@@ -57,6 +57,12 @@ from optimizer.solution import Solution
 
 log = logging.getLogger(__name__)
 
+#: share of the time limit kept for the pass over left-out jobs (``left_out_reserve_s``)
+LEFT_OUT_SHARE = 0.04
+LEFT_OUT_SHARE_LARGE = 0.1
+LEFT_OUT_MIN_S = 0.3
+LEFT_OUT_MAX_S = 30.0
+
 
 def solve(problem: Problem, params: SolveParams | None = None,
           progress: Progress | None = None) -> Solution:
@@ -76,6 +82,11 @@ def solve(problem: Problem, params: SolveParams | None = None,
         if sol is not None:
             return sol
     prep = prepare(problem)
+    # the pass over left-out jobs (assemble) comes out of the time limit: the searches
+    # end that much earlier and the pass stops at the limit
+    end = t0 + params.time_limit_s
+    params = replace(params, time_limit_s=max(
+        0.1, params.time_limit_s - left_out_reserve_s(params.time_limit_s, len(prep.jobs), params)))
     how = portfolio.mode(params, len(prep.jobs))
     engine = "ortools"
     if how == "ortools":
@@ -83,7 +94,8 @@ def solve(problem: Problem, params: SolveParams | None = None,
     else:
         deadline = t0 + params.time_limit_s
         if how == "parallel":
-            child = portfolio.HgsProcess(problem, prep.jobs, params, deadline)
+            child = portfolio.HgsProcess(problem, prep.jobs, params, deadline,
+                                         wait_until=(deadline + end) / 2)
             raw = _ortools_path(problem, params, prep, t0, progress)
             ours = child.result()
         else:
@@ -105,13 +117,15 @@ def solve(problem: Problem, params: SolveParams | None = None,
             if pick is raw and ours.dropped and portfolio.day_cost(
                     problem, prep.jobs, ours) < portfolio.day_cost(problem, prep.jobs, raw):
                 # PyVRP's plan is cheaper but leaves more out: assembly puts left-out
-                # jobs wherever they fit, so both are assembled and compared
+                # jobs wherever they fit, so both are assembled (each in half the time
+                # left) and compared
                 alt = assemble(problem, prep.jobs, ours.routes, ours.dropped, prep.unassigned,
                                engine="hgs", wall_s=time.monotonic() - t0,
-                               objective=ours.objective, stats={**raw.stats, **ours.stats})
+                               objective=ours.objective, stats={**raw.stats, **ours.stats},
+                               deadline=(time.monotonic() + end) / 2)
                 sol = assemble(problem, prep.jobs, raw.routes, raw.dropped, prep.unassigned,
                                engine=engine, wall_s=time.monotonic() - t0,
-                               objective=raw.objective, stats=raw.stats)
+                               objective=raw.objective, stats=raw.stats, deadline=end)
                 sol = portfolio.better_solution(problem, sol, alt)
                 if progress is not None:
                     progress(1.0, sol.objective)
@@ -119,10 +133,22 @@ def solve(problem: Problem, params: SolveParams | None = None,
             raw = pick
     sol = assemble(problem, prep.jobs, raw.routes, raw.dropped, prep.unassigned,
                    engine=engine, wall_s=time.monotonic() - t0, objective=raw.objective,
-                   stats=raw.stats)
+                   stats=raw.stats, deadline=end)
     if progress is not None:
         progress(1.0, sol.objective)
     return sol
+
+
+def left_out_reserve_s(time_limit_s: float, n_jobs: int, params: SolveParams) -> float:
+    """Seconds of ``time_limit_s`` kept after the searches for the pass over the jobs
+    they left out (``assemble``: inserted where they fit, else explained).
+
+    Days above ``params.eliminate_max_jobs`` visits (decomposed, hundreds of jobs left
+    out by the parts: the 10,000-point day) keep ``LEFT_OUT_SHARE_LARGE``; the others,
+    whose searches serve what they can themselves, ``LEFT_OUT_SHARE``. At least
+    ``LEFT_OUT_MIN_S`` (never above half the limit), at most ``LEFT_OUT_MAX_S``."""
+    share = LEFT_OUT_SHARE_LARGE if n_jobs > params.eliminate_max_jobs else LEFT_OUT_SHARE
+    return min(LEFT_OUT_MAX_S, 0.5 * time_limit_s, max(LEFT_OUT_MIN_S, share * time_limit_s))
 
 
 def _ortools_path(problem: Problem, params: SolveParams, prep: Prepared, t0: float,

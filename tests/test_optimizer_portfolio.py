@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 import time
+from dataclasses import replace
 
 import pytest
 
@@ -80,3 +81,29 @@ def test_better_prefers_serving_more_over_costing_less(day) -> None:  # type: ig
                                  v.shift_start_s, v.shift_start_s)], [], 0, True)
     assert portfolio.better(day, jobs, short, longer) is longer
     assert portfolio.better(day, jobs, longer, longer) is longer
+
+
+def test_the_left_out_pass_comes_out_of_the_time_limit() -> None:
+    from optimizer.solve import LEFT_OUT_MAX_S, LEFT_OUT_MIN_S, left_out_reserve_s
+
+    small, big = SolveParams(), SolveParams(eliminate_max_jobs=100)
+    # a share of the limit, larger for days of hundreds of left-out jobs, bounded both ways
+    assert 0 < left_out_reserve_s(60.0, 50, small) < left_out_reserve_s(60.0, 500, big) < 60.0
+    assert left_out_reserve_s(1.0, 50, small) <= 0.5
+    assert left_out_reserve_s(10.0, 50, small) >= LEFT_OUT_MIN_S
+    assert left_out_reserve_s(10_000.0, 500, big) == LEFT_OUT_MAX_S
+
+
+def test_a_day_with_jobs_left_out_ends_within_its_time_limit(day) -> None:  # type: ignore[no-untyped-def]
+    # one truck of each kind for 60 points: the searches leave jobs out, the pass tries them
+    tight = replace(day, vehicles=(day.vehicles[0], day.vehicles[3], day.vehicles[5]))
+    limit_s = 4.0
+    t0 = time.monotonic()
+    sol = solve(tight, SolveParams(time_limit_s=limit_s))
+    wall_s = time.monotonic() - t0
+    assert sol.unassigned and sol.stats["left_out_tried"]
+    assert sol.check(tight) == []
+    # generous tolerance (a loaded machine); before, the pass ran after the limit
+    # (up to max(2 s, 10 %) more) and the parent waited up to 8 s for a late child
+    assert wall_s < limit_s + 1.5
+    assert sol.wall_s < limit_s + 1.5
