@@ -1,16 +1,95 @@
 """The `wasteroute` command line: the Typer app, its global options, and the commands
-of cli/*_cmds.py registered on it (the composition root). Only the CLI prints."""
+of cli/*_cmds.py registered on it (the composition root). Only the CLI prints.
+
+A command's module is imported when that command runs (or when help lists it): a
+short command such as `metrics --json` does not start the planning stack, the web
+server's settings or the importers (docs/decisions/0012).
+"""
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
+from typer.main import get_command
 
-from logistics.cli import admin_cmds, data_cmds, plan_cmds, report_cmds
 from logistics.cli.common import GLOBAL_OPTIONS, DbOpt, user_errors
+
+#: command -> (module under logistics.cli, function), in the order `wasteroute --help`
+#: lists them; USERS_GROUP stands for the `users` sub-commands (USERS_COMMANDS)
+USERS_GROUP = "users"
+COMMANDS: dict[str, tuple[str, str]] = {
+    "import": ("data_cmds", "import_cmd"),
+    "export": ("data_cmds", "export_cmd"),
+    "demo": ("data_cmds", "demo"),
+    "plan": ("plan_cmds", "plan"),
+    "sheets": ("report_cmds", "sheets"),
+    "metrics": ("report_cmds", "metrics"),
+    "dashboards": ("report_cmds", "dashboards"),
+    "serve": ("admin_cmds", "serve"),
+    "worker": ("admin_cmds", "worker"),
+    "bench": ("admin_cmds", "bench"),
+    "replan": ("plan_cmds", "replan"),
+    "forecast": ("plan_cmds", "forecast"),
+    "reconcile": ("report_cmds", "reconcile"),
+    "master-routes": ("plan_cmds", "master_routes"),
+    USERS_GROUP: ("admin_cmds", ""),  # help lists groups after the commands
+}
+USERS_COMMANDS: dict[str, str] = {
+    "add": "users_add",
+    "list": "users_list",
+    "deactivate": "users_deactivate",
+    "passwd": "users_passwd",
+    "keys": "users_keys",
+    "revoke-key": "users_revoke_key",
+}
+
+
+def _users_app(module: Any) -> typer.Typer:
+    users = typer.Typer(name=USERS_GROUP, help="API users / 接口用户", no_args_is_help=True,
+                        add_completion=False)
+    for name, fn in USERS_COMMANDS.items():
+        users.command(name)(user_errors(getattr(module, fn)))
+    return users
+
+
+def load_command(name: str) -> Any:
+    """The click command of ``name``, its module imported now; None if there is none."""
+    if name not in COMMANDS:
+        return None
+    module_name, fn = COMMANDS[name]
+    module = importlib.import_module(f"logistics.cli.{module_name}")
+    if name == USERS_GROUP:
+        return get_command(_users_app(module))
+    one = typer.Typer(add_completion=False)
+    one.command(name)(user_errors(getattr(module, fn)))
+    return get_command(one)
+
+
+class LazyGroup(TyperGroup):
+    """The app's group: commands built from their modules on first use."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in self.commands:
+            cmd = load_command(cmd_name)
+            if cmd is None:
+                return None
+            self.commands[cmd_name] = cmd
+        return self.commands[cmd_name]
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        if args and args[0] not in COMMANDS:  # "did you mean" needs every command's name
+            for name in COMMANDS:
+                self.get_command(ctx, name)
+        return super().resolve_command(ctx, args)
+
 
 app = typer.Typer(
     name="wasteroute",
@@ -18,6 +97,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    cls=LazyGroup,
 )
 
 
@@ -32,30 +112,3 @@ def main(
         format="%(levelname)s %(name)s: %(message)s",
     )
     GLOBAL_OPTIONS["db"] = db
-
-
-# in the order `wasteroute --help` lists them
-app.command("import")(user_errors(data_cmds.import_cmd))
-app.command("export")(user_errors(data_cmds.export_cmd))
-app.command()(user_errors(data_cmds.demo))
-app.command()(user_errors(plan_cmds.plan))
-app.command()(user_errors(report_cmds.sheets))
-app.command()(user_errors(report_cmds.metrics))
-app.command()(user_errors(report_cmds.dashboards))
-app.command()(user_errors(admin_cmds.serve))
-
-users_app = typer.Typer(help="API users / 接口用户", no_args_is_help=True)
-app.add_typer(users_app, name="users")
-users_app.command("add")(user_errors(admin_cmds.users_add))
-users_app.command("list")(user_errors(admin_cmds.users_list))
-users_app.command("deactivate")(user_errors(admin_cmds.users_deactivate))
-users_app.command("passwd")(user_errors(admin_cmds.users_passwd))
-users_app.command("keys")(user_errors(admin_cmds.users_keys))
-users_app.command("revoke-key")(user_errors(admin_cmds.users_revoke_key))
-
-app.command()(user_errors(admin_cmds.worker))
-app.command()(user_errors(admin_cmds.bench))
-app.command()(user_errors(plan_cmds.replan))
-app.command()(user_errors(plan_cmds.forecast))
-app.command()(user_errors(report_cmds.reconcile))
-app.command("master-routes")(user_errors(plan_cmds.master_routes))

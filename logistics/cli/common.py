@@ -9,14 +9,16 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 
 from logistics.domain import BadInput, DomainError, ImportRejected
 from logistics.persistence.db import Session, session_scope, upgrade
-from optimizer.params import SolveParams
+
+if TYPE_CHECKING:
+    from optimizer.params import SolveParams
 
 out = Console()
 err = Console(stderr=True)
@@ -64,6 +66,8 @@ def solve_params(seed: int, solution_limit: int | None,
                  cluster: str | None = None) -> SolveParams:
     """Solver parameters of --seed, --solution-limit and --cluster (the time limit is
     set by the planning call)."""
+    from optimizer.params import SolveParams  # the optimizer only for commands that plan
+
     return SolveParams(seed=seed, solution_limit=solution_limit, cluster=cluster)
 
 

@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import numpy as np
-import pandas as pd
 from sqlalchemy import (
     Date,
     Integer,
@@ -51,6 +49,9 @@ from logistics.persistence.models import (
     TruckDayRollup,
 )
 from logistics.persistence.plan_repo import CURRENT
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: group of points that belong to no community (so to no town)
 NO_TOWN = "(no town / 未归属乡镇)"
@@ -109,12 +110,19 @@ def town_of_point() -> ColumnElement[Any]:
     return func.coalesce(Community.town, literal(NO_TOWN))
 
 
-def frame(session: Session, stmt: Any, columns: list[str]) -> pd.DataFrame:
-    """The rows of ``stmt`` as a frame with these column names."""
+def rows(session: Session, stmt: Any) -> list[tuple[Any, ...]]:
+    """The rows of ``stmt`` as tuples."""
     session.flush()
     # Core rows (no ORM result processing: a city has 50,000 points)
-    rows = session.connection().execute(stmt).fetchall()
-    return pd.DataFrame([tuple(r) for r in rows], columns=columns)
+    return [tuple(r) for r in session.connection().execute(stmt).fetchall()]
+
+
+def frame(session: Session, stmt: Any, columns: list[str]) -> pd.DataFrame:
+    """The rows of ``stmt`` as a frame with these column names (for the dashboards;
+    the metrics document takes plain rows and does not start pandas)."""
+    import pandas as pd
+
+    return pd.DataFrame(rows(session, stmt), columns=columns)
 
 
 def day_range(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
@@ -134,12 +142,10 @@ def _filtered(stmt: Any, scope: Scoped, *, town: bool = True,
     return stmt
 
 
-def _grouped(session: Session, scope: Scoped, names: list[str],
-             stmt_fn: Callable[[list[Any]], Any]) -> pd.DataFrame:
-    """``stmt_fn(group_cols)`` as a frame; a leading ``group`` column when per town."""
-    if scope.by_town:
-        return frame(session, stmt_fn([town_of_point().label("group")]), ["group", *names])
-    return frame(session, stmt_fn([]), names)
+def _grouped(session: Session, scope: Scoped,
+             stmt_fn: Callable[[list[Any]], Any]) -> list[tuple[Any, ...]]:
+    """The rows of ``stmt_fn(group_cols)``: a leading town when per town."""
+    return rows(session, stmt_fn([town_of_point().label("group")] if scope.by_town else []))
 
 
 # --------------------------------------------------------------------------- names
@@ -200,8 +206,8 @@ def _per_point(scope: Scoped) -> Any:
     return query.subquery()
 
 
-def record_totals(session: Session, scope: Scoped) -> pd.DataFrame:
-    """Columns [group,] category, kg, records: collection records summed (per point in
+def record_totals(session: Session, scope: Scoped) -> list[tuple[Any, ...]]:
+    """Rows ([group,] category, kg, records): collection records summed (per point in
     the database first, then per category and town over the points)."""
     per_point = _per_point(scope)
 
@@ -215,9 +221,7 @@ def record_totals(session: Session, scope: Scoped) -> pd.DataFrame:
         )
         return _filtered(q, scope)
 
-    out = _grouped(session, scope, ["category", "kg", "records"], stmt)
-    out["records"] = out["records"].astype(int)
-    return out
+    return _grouped(session, scope, stmt)
 
 
 def truck_day_totals(session: Session, scope: Scoped) -> tuple[float, int]:
@@ -244,8 +248,8 @@ def truck_day_totals(session: Session, scope: Scoped) -> tuple[float, int]:
     return float(kg or 0.0), int(n or 0)
 
 
-def record_kg_by_truck_day_town(session: Session, scope: Scoped) -> pd.DataFrame:
-    """Columns vehicle_id, day, category, group, rkg: records of identified trucks."""
+def record_kg_by_truck_day_town(session: Session, scope: Scoped) -> list[tuple[Any, ...]]:
+    """Rows (vehicle_id, day, category, group, kg): records of identified trucks."""
     g = town_of_point().label("group")
     q = (
         select(
@@ -260,8 +264,7 @@ def record_kg_by_truck_day_town(session: Session, scope: Scoped) -> pd.DataFrame
         )
         .group_by(CollectionRecord.vehicle_id, CollectionRecord.date, Point.category, g)
     )
-    q = _filtered(q, scope, town=False)
-    return frame(session, q, ["vehicle_id", "day", "category", "group", "rkg"])
+    return rows(session, _filtered(q, scope, town=False))
 
 
 # --------------------------------------------------------------------------- tickets
@@ -286,8 +289,8 @@ def first_record_day(session: Session) -> dt.date | None:
     return d if isinstance(d, dt.date) else dt.date.fromisoformat(str(d)[:10])
 
 
-def ticket_totals(session: Session, scope: Scoped) -> pd.DataFrame:
-    """Columns category, kind, harmless, kg, tickets: weighbridge tickets summed by
+def ticket_totals(session: Session, scope: Scoped) -> list[tuple[Any, ...]]:
+    """Rows (category, kind, harmless, kg, tickets): weighbridge tickets summed by
     ticket category and the receiving facility's kind and harmless flag."""
     lo, hi = day_range(scope.start, scope.end)
     q = (
@@ -300,11 +303,11 @@ def ticket_totals(session: Session, scope: Scoped) -> pd.DataFrame:
         .group_by(Ticket.category, Facility.kind, Facility.harmless)
     )
     q = _filtered(q, scope, town=False, category=Ticket.category)
-    return frame(session, q, TICKET_COLUMNS)
+    return rows(session, q)
 
 
-def sent_on_totals(session: Session, scope: Scoped) -> pd.DataFrame:
-    """Columns category, kind, harmless, kg, tickets: loads sent on (tickets with a
+def sent_on_totals(session: Session, scope: Scoped) -> list[tuple[Any, ...]]:
+    """Rows (category, kind, harmless, kg, tickets): loads sent on (tickets with a
     source facility) summed by the *sending* facility's kind and harmless flag."""
     lo, hi = day_range(scope.start, scope.end)
     q = (
@@ -317,48 +320,51 @@ def sent_on_totals(session: Session, scope: Scoped) -> pd.DataFrame:
         .group_by(Ticket.category, Facility.kind, Facility.harmless)
     )
     q = _filtered(q, scope, town=False, category=Ticket.category)
-    return frame(session, q, TICKET_COLUMNS)
+    return rows(session, q)
 
 
-def transfer_stock(session: Session, scope: Scoped, kinds: Sequence[str]) -> pd.DataFrame:
-    """Columns facility_id, name, opening_kg, intake_kg, sent_kg: per facility of
-    ``kinds`` (transfer stations), what it held before the period (intake minus loads
-    sent on, all earlier tickets), took in and sent on during the period."""
+def transfer_rows(session: Session, scope: Scoped, kinds: Sequence[str]
+                  ) -> list[tuple[str, str, float, float, float]]:
+    """Rows (facility_id, name, opening_kg, intake_kg, sent_kg) by facility_id: per
+    facility of ``kinds`` (transfer stations), what it held before the period (intake
+    minus loads sent on, all earlier tickets), took in and sent on during the period."""
     lo, hi = day_range(scope.start, scope.end)
-    out = []
-    for col, sign in ((Ticket.facility_id, 1.0), (Ticket.source_facility_id, -1.0)):
+    sums: dict[str, list[float]] = {}  # facility -> [before in, before out, intake, sent]
+    for col, at in ((Ticket.facility_id, 0), (Ticket.source_facility_id, 1)):
         q = (
             select(
-                Facility.facility_id, Facility.name,
+                Facility.facility_id,
                 func.sum(case((Ticket.time < lo, Ticket.net_kg), else_=0.0)),
                 func.sum(case((Ticket.time >= lo, Ticket.net_kg), else_=0.0)),
             )
             .join(Ticket, col == Facility.facility_id)
             .where(Facility.kind.in_(list(kinds)), Ticket.time < hi)
-            .group_by(Facility.facility_id, Facility.name)
+            .group_by(Facility.facility_id)
         )
-        q = _filtered(q, scope, town=False, category=Ticket.category)
-        f = frame(session, q, ["facility_id", "name", "before_kg", "kg"])
-        f["sign"] = sign
-        out.append(f)
-    both = pd.concat(out, ignore_index=True)
-    names = (
-        frame(session, select(Facility.facility_id, Facility.name)
-              .where(Facility.kind.in_(list(kinds))).order_by(Facility.facility_id),
-              ["facility_id", "name"])
-    )
-    if both.empty:
-        return names.assign(opening_kg=0.0, intake_kg=0.0, sent_kg=0.0)
-    both["before_kg"] = both["before_kg"].astype(float) * both["sign"]
-    both["intake_kg"] = np.where(both["sign"] > 0, both["kg"].astype(float), 0.0)
-    both["sent_kg"] = np.where(both["sign"] < 0, both["kg"].astype(float), 0.0)
-    agg = both.groupby("facility_id", as_index=False)[["before_kg", "intake_kg", "sent_kg"]].sum()
-    agg = agg.rename(columns={"before_kg": "opening_kg"})
-    return names.merge(agg, on="facility_id", how="left").fillna(0.0)
+        for fid, before, kg in rows(session, _filtered(q, scope, town=False,
+                                                       category=Ticket.category)):
+            s = sums.setdefault(fid, [0.0] * 4)
+            s[at], s[2 + at] = float(before or 0.0), float(kg or 0.0)
+    names = rows(session, select(Facility.facility_id, Facility.name)
+                 .where(Facility.kind.in_(list(kinds))).order_by(Facility.facility_id))
+    out = []
+    for fid, name in names:
+        before_in, before_out, intake, sent = sums.get(fid, [0.0] * 4)
+        out.append((fid, name, before_in - before_out, intake, sent))
+    return out
 
 
-def direct_tickets_by_truck_day(session: Session, scope: Scoped) -> pd.DataFrame:
-    """Columns vehicle_id, day, facility_id and those of :func:`ticket_totals`, per
+def transfer_stock(session: Session, scope: Scoped, kinds: Sequence[str]) -> pd.DataFrame:
+    """:func:`transfer_rows` as a frame [facility_id, name, opening_kg, intake_kg,
+    sent_kg]."""
+    import pandas as pd
+
+    return pd.DataFrame(transfer_rows(session, scope, kinds),
+                        columns=["facility_id", "name", "opening_kg", "intake_kg", "sent_kg"])
+
+
+def direct_tickets_by_truck_day(session: Session, scope: Scoped) -> list[tuple[Any, ...]]:
+    """Rows (vehicle_id, day, facility_id and those of :func:`ticket_totals`), per
     truck and day: loads straight from collection (no source facility)."""
     lo, hi = day_range(scope.start, scope.end)
     day = day_of(session, Ticket.time).label("day")
@@ -372,12 +378,11 @@ def direct_tickets_by_truck_day(session: Session, scope: Scoped) -> pd.DataFrame
         .group_by(Ticket.vehicle_id, day, Ticket.facility_id, Ticket.category,
                   Facility.kind, Facility.harmless)
     )
-    q = _filtered(q, scope, town=False, category=Ticket.category)
-    return frame(session, q, ["vehicle_id", "day", "facility_id", *TICKET_COLUMNS])
+    return rows(session, _filtered(q, scope, town=False, category=Ticket.category))
 
 
-def sent_on_by_source(session: Session, scope: Scoped) -> pd.DataFrame:
-    """Columns source_facility_id, source_kind, source_harmless and those of
+def sent_on_by_source(session: Session, scope: Scoped) -> list[tuple[Any, ...]]:
+    """Rows (source_facility_id, source_kind, source_harmless and those of
     :func:`ticket_totals` (by the receiving facility): loads sent on in the period."""
     lo, hi = day_range(scope.start, scope.end)
     src = aliased(Facility)
@@ -392,9 +397,7 @@ def sent_on_by_source(session: Session, scope: Scoped) -> pd.DataFrame:
         .group_by(Ticket.source_facility_id, src.kind, src.harmless, Ticket.category,
                   Facility.kind, Facility.harmless)
     )
-    q = _filtered(q, scope, town=False, category=Ticket.category)
-    return frame(session, q, ["source_facility_id", "source_kind", "source_harmless",
-                              *TICKET_COLUMNS])
+    return rows(session, _filtered(q, scope, town=False, category=Ticket.category))
 
 
 def tickets_of_day(session: Session, day: dt.date, facility_ids: Sequence[str]) -> pd.DataFrame:
@@ -403,6 +406,8 @@ def tickets_of_day(session: Session, day: dt.date, facility_ids: Sequence[str]) 
     q = (select(Ticket.facility_id, Ticket.time, Ticket.category, Ticket.net_kg)
          .where(Ticket.time >= lo, Ticket.time < hi, Ticket.facility_id.in_(list(facility_ids)))
          .order_by(Ticket.time))
+    import pandas as pd
+
     f = frame(session, q, ["facility_id", "time", "category", "net_kg"])
     f["time"] = pd.to_datetime(f["time"])
     return f
@@ -418,8 +423,8 @@ def delete_tickets_like(session: Session, day: dt.date, ticket_no_like: str) -> 
 # --------------------------------------------------------------------------- communities
 
 
-def community_totals(session: Session, scope: Scoped) -> pd.DataFrame:
-    """Columns [group,] households, covered_hh, n, covered_n: communities and those
+def community_totals(session: Session, scope: Scoped) -> list[tuple[Any, ...]]:
+    """Rows ([group,] households, covered_hh, n, covered_n): communities and those
     separating at source on the last day of the scope (grouped by their town)."""
     covered = and_(Community.sorting_since.is_not(None), Community.sorting_since <= scope.end)
 
@@ -435,10 +440,7 @@ def community_totals(session: Session, scope: Scoped) -> pd.DataFrame:
             q = q.where(Community.town == scope.town)
         return q
 
-    names = ["households", "covered_hh", "n", "covered_n"]
-    if scope.by_town:
-        return frame(session, stmt([Community.town.label("group")]), ["group", *names])
-    return frame(session, stmt([]), names)
+    return rows(session, stmt([Community.town.label("group")] if scope.by_town else []))
 
 
 # --------------------------------------------------------------------------- visits
@@ -457,11 +459,30 @@ def point_schedules(session: Session, scope: Scoped) -> pd.DataFrame:
     return frame(session, _filtered(q, scope), ["group", *names] if scope.by_town else names)
 
 
+def point_schedule_counts(session: Session, scope: Scoped,
+                          separated: Sequence[str]) -> list[tuple[Any, ...]]:
+    """Rows ([group,] days_mask, gated, since, points): points counted per schedule.
+    ``gated`` (1/0): a ``separated`` category of a community, due only from ``since``,
+    the day its community started separating (None otherwise). A city's 50,000
+    points have a few hundred schedules."""
+    gated = case((and_(Point.category.in_(list(separated)), Point.community_id.is_not(None)),
+                  1), else_=0)
+    since = case((gated == 1, Community.sorting_since), else_=None)
+    g_cols = [town_of_point().label("group")] if scope.by_town else []
+    q = (
+        select(*g_cols, Point.days_mask, gated, since, func.count())
+        .select_from(Point)
+        .outerjoin(Community, Community.community_id == Point.community_id)
+        .group_by(*g_cols, Point.days_mask, gated, since)
+    )
+    return rows(session, _filtered(q, scope))
+
+
 def served_visits(session: Session, scope: Scoped,
-                  separated: Sequence[str]) -> pd.DataFrame | int:
+                  separated: Sequence[str]) -> list[tuple[Any, ...]] | int:
     """Distinct (point, day) records on a day the point is due: its weekday is in the
     point's mask and, for a ``separated`` category of a community, the community
-    separates by then. Per town a frame [group, served]; else the count."""
+    separates by then. Per town rows (group, served); else the count."""
     if scope.rollups:
         return _served_from_rollups(session, scope, separated)
     pairs = (
@@ -486,7 +507,7 @@ def served_visits(session: Session, scope: Scoped,
     )
     q = _filtered(q, scope)
     if scope.by_town:
-        return frame(session, q.group_by(*g_cols), ["group", "served"])
+        return rows(session, q.group_by(*g_cols))
     return int(session.scalar(q) or 0)
 
 
@@ -501,7 +522,7 @@ def _weekday_bits(month: dt.date, lo: dt.date, hi: dt.date) -> list[int]:
 
 
 def _served_from_rollups(session: Session, scope: Scoped,
-                         separated: Sequence[str]) -> pd.DataFrame | int:
+                         separated: Sequence[str]) -> list[tuple[Any, ...]] | int:
     """:func:`served_visits` from ``record_rollups``: per point and month, the days with
     a record (``day_bits``) and the days it is due (its weekdays among the period's days
     of that month, from the day its community separates where that gates it) are
@@ -545,7 +566,7 @@ def _served_from_rollups(session: Session, scope: Scoped,
     sub_g = [sub.c.group] if scope.by_town else []
     q = select(*sub_g, func.coalesce(func.sum(count), 0))
     if scope.by_town:
-        return frame(session, q.group_by(*sub_g), ["group", "served"])
+        return rows(session, q.group_by(*sub_g))
     return int(session.scalar(q) or 0)
 
 

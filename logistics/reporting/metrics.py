@@ -16,13 +16,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from logistics.domain import (
     CATEGORY_BY_KEY,
@@ -36,6 +34,11 @@ from logistics.persistence.db import Session
 from logistics.persistence.reporting_repo import NO_TOWN
 from logistics.reporting import periods
 
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+K = TypeVar("K")
 log = logging.getLogger(__name__)
 
 FORMAT = "wasteroute.metrics/1"
@@ -126,73 +129,106 @@ class Scope:
 
 # --------------------------------------------------------------------------- facts
 
-
-def _with_county(df: pd.DataFrame, scope: Scope) -> pd.DataFrame:
-    """A read model's frame with its ``group`` column: the constant county group when
-    the scope is not per town."""
-    if scope.by_town:
-        return df
-    return df.assign(group=COUNTY)[["group", *df.columns]]
+#: kg delivered per (group, ticket category, facility kind, harmless flag)
+Deliveries = dict[tuple[str, str, str, bool], float]
 
 
-def attribute_tickets(
-    tickets: pd.DataFrame, rec: pd.DataFrame, town: str | None
-) -> tuple[pd.DataFrame, float]:
-    """Delivered kg per town: each ticket straight from collection (per truck, day,
-    category) split over towns in proportion to the same truck's records of that day
-    and category (tickets carry no place). Returns the frame [group, facility_id,
-    category, kind, harmless, kg, tickets] (all towns) and the kg of tickets with no
+def _with_county(rows: list[tuple[Any, ...]], scope: Scope) -> list[tuple[Any, ...]]:
+    """A read model's rows with their group first: the constant county group when the
+    scope is not per town."""
+    return rows if scope.by_town else [(COUNTY, *r) for r in rows]
+
+
+def _day(v: Any) -> dt.date:
+    """A day from the database (SQLite gives text for date expressions)."""
+    if isinstance(v, dt.datetime):
+        return v.date()
+    return v if isinstance(v, dt.date) else dt.date.fromisoformat(str(v)[:10])
+
+
+def _sums(pairs: Iterable[tuple[K, float]]) -> dict[K, float]:
+    """Sums per key (math.fsum: exact, whatever order the rows come in)."""
+    parts: dict[K, list[float]] = {}
+    for k, v in pairs:
+        parts.setdefault(k, []).append(v)
+    return {k: math.fsum(v) for k, v in parts.items()}
+
+
+def _share(part: float, total: float) -> float:
+    # a total of 0 kg shares nothing out (its rows stay, with 0 kg)
+    return part / total if total else 0.0
+
+
+def attribute_tickets(tickets: Sequence[Sequence[Any]], rec: Sequence[Sequence[Any]]
+                      ) -> tuple[dict[tuple[str, str, str, str, bool], float], float]:
+    """Delivered kg per town: each ticket straight from collection (rows of
+    ``reporting_repo.direct_tickets_by_truck_day``) split over towns in proportion to
+    the same truck's records of that day and category (rows of
+    ``record_kg_by_truck_day_town``; tickets carry no place). Returns kg per (group,
+    facility_id, category, kind, harmless), all towns, and the kg of tickets with no
     such records (unattributed)."""
-    out_cols = ["group", "facility_id", *reporting_repo.TICKET_COLUMNS]
-    if tickets.empty:
-        return pd.DataFrame(columns=out_cols), 0.0
-    tickets["day"] = pd.to_datetime(tickets["day"]).dt.date
-    tickets["kg"] = tickets["kg"].astype(float)
-    rec["day"] = pd.to_datetime(rec["day"]).dt.date
-    rec["rkg"] = rec["rkg"].astype(float)
-    key = ["vehicle_id", "day", "category"]
-    rec["share"] = rec["rkg"] / rec.groupby(key)["rkg"].transform("sum")
-    merged = tickets.merge(rec[[*key, "group", "share"]], on=key, how="left")
-    unattributed_kg = float(merged[merged["group"].isna()]["kg"].sum())
-    m = merged.dropna(subset=["group"]).copy()
-    m["kg"] = m["kg"] * m["share"]
-    m["tickets"] = m["tickets"] * m["share"]
-    out = (
-        m.groupby(["group", "facility_id", "category", "kind", "harmless"],
-                  as_index=False)[["kg", "tickets"]].sum()
-    )
-    out["harmless"] = out["harmless"].astype(bool)
-    return out[out_cols], unattributed_kg
+    towns: dict[tuple[str, dt.date, str], list[tuple[str, float]]] = {}
+    for vehicle, day, category, group, rkg in rec:
+        towns.setdefault((vehicle, _day(day), category), []).append((group, float(rkg)))
+    shares = {}
+    for key, parts in towns.items():
+        total = math.fsum(kg for _g, kg in parts)
+        shares[key] = [(g, _share(kg, total)) for g, kg in parts]
+    pairs = []
+    unattributed = []
+    for vehicle, day, fid, category, kind, harmless, kg, _n in tickets:
+        split = shares.get((vehicle, _day(day), category))
+        if split is None:
+            unattributed.append(float(kg))
+            continue
+        pairs += [((g, fid, category, kind, bool(harmless)), float(kg) * s) for g, s in split]
+    return _sums(pairs), math.fsum(unattributed)
 
 
-def attribute_sent_on(direct: pd.DataFrame, sent: pd.DataFrame) -> pd.DataFrame:
-    """Loads a facility sent on, split over towns in proportion to each town's share of
-    what that facility took in (straight from collection) in the period: ``+kg`` at the
-    receiving facility, ``-kg`` at the sending one (a tonne counts once, where it ends).
-    Columns [group, category, kind, harmless, kg, tickets]."""
-    cols = ["group", *reporting_repo.TICKET_COLUMNS]
-    if sent.empty or direct.empty:
-        return pd.DataFrame(columns=cols)
-    intake = direct.groupby(["facility_id", "group"], as_index=False)["kg"].sum()
-    intake["share"] = intake["kg"] / intake.groupby("facility_id")["kg"].transform("sum")
-    sent = sent.assign(kg=sent["kg"].astype(float))
-    m = sent.merge(intake[["facility_id", "group", "share"]],
-                   left_on="source_facility_id", right_on="facility_id", how="inner")
-    m["kg"] = m["kg"] * m["share"]
-    m["tickets"] = m["tickets"] * m["share"]
-    arrive = m[["group", "category", "kind", "harmless", "kg", "tickets"]]
-    leave = m.assign(kind=m["source_kind"], harmless=m["source_harmless"],
-                     kg=-m["kg"], tickets=0.0)[cols]
-    return pd.concat([arrive, leave], ignore_index=True)
+def attribute_sent_on(direct: dict[tuple[str, str, str, str, bool], float],
+                      sent: Sequence[Sequence[Any]]
+                      ) -> list[tuple[tuple[str, str, str, bool], float]]:
+    """Loads a facility sent on (rows of ``reporting_repo.sent_on_by_source``), split
+    over towns in proportion to each town's share of what that facility took in
+    straight from collection in the period (``direct``, see :func:`attribute_tickets`):
+    ``+kg`` at the receiving facility, ``-kg`` at the sending one (a tonne counts once,
+    where it ends). Pairs ((group, category, kind, harmless), kg)."""
+    intake = _sums(((fid, g), kg) for (g, fid, _c, _k, _h), kg in direct.items())
+    total = _sums((fid, kg) for (fid, _g), kg in intake.items())
+    out = []
+    for src, src_kind, src_harmless, category, kind, harmless, kg, _n in sent:
+        for (fid, g), took in intake.items():
+            if fid == src:
+                moved = float(kg) * _share(took, total[fid])
+                out.append(((g, category, kind, bool(harmless)), moved))
+                out.append(((g, category, src_kind, bool(src_harmless)), -moved))
+    return out
 
 
-def _final(deliveries: pd.DataFrame) -> pd.DataFrame:
+def _final(pairs: Iterable[tuple[tuple[str, str, str, bool], float]]) -> Deliveries:
     """Deliveries where a tonne ends: transfer stations' rows left out (what they take in
     is in transit until it is sent on), signed rows summed per key."""
-    d = deliveries[~deliveries["kind"].isin(TRANSFER_KINDS)].copy()
-    d["harmless"] = d["harmless"].astype(bool)
-    keys = [c for c in ("group", "category", "kind", "harmless") if c in d.columns]
-    return d.groupby(keys, as_index=False)[["kg", "tickets"]].sum()
+    return _sums((k, kg) for k, kg in pairs if k[2] not in TRANSFER_KINDS)
+
+
+def due_visits(mask: int, gated: bool, since: dt.date | None, start: dt.date,
+               end: dt.date) -> int:
+    """Due visits of a point over [start, end]: days whose weekday is in the point's
+    mask (bit 0 = Monday); a point of a separated stream with a community (``gated``)
+    counts only from the day its community separates (``since``; none if it has not by
+    ``end``)."""
+    first = start
+    if gated:
+        if since is None:
+            return 0
+        first = max(start, since)
+    span = (end - first).days
+    total = 0
+    for w in range(7):
+        offset = (w - first.weekday()) % 7
+        if mask & (1 << w) and span >= offset:
+            total += (span - offset) // 7 + 1
+    return total
 
 
 @dataclass
@@ -212,91 +248,93 @@ class Facts:
         if self.scope.town is not None:
             return [self.scope.town]
         towns = reporting_repo.town_names(self.session)
-        extra = [NO_TOWN] if NO_TOWN in set(self.records["group"]) else []
+        extra = [NO_TOWN] if any(r[0] == NO_TOWN for r in self.records) else []
         return towns + extra
 
     # -- records
     @cached_property
-    def records(self) -> pd.DataFrame:
-        """kg and record count per group and category, from collection records."""
+    def records(self) -> list[tuple[str, str, float, int]]:
+        """(group, category, kg, records) from collection records."""
         if self.scope.empty:
-            cols = ["category", "kg", "records"]
-            return pd.DataFrame(columns=["group", *cols] if self.scope.by_town else cols
-                                ).pipe(_with_county, self.scope)
-        df = _with_county(reporting_repo.record_totals(self.session, self.scope), self.scope)
-        df["kg"] = df["kg"].astype(float)
-        return df
+            return []
+        rows = _with_county(reporting_repo.record_totals(self.session, self.scope), self.scope)
+        return [(g, c, float(kg), int(n)) for g, c, kg, n in rows]
 
     def collected(self, group: str) -> tuple[float, int]:
-        r = self.records[self.records["group"] == group]
-        return _kg(r["kg"].sum()), int(r["records"].sum())
+        r = [row for row in self.records if row[0] == group]
+        return _kg(math.fsum(row[2] for row in r)), sum(row[3] for row in r)
 
     # -- deliveries (weighbridge tickets)
     @cached_property
-    def deliveries(self) -> pd.DataFrame:
-        """Delivered kg per group, ticket category, facility kind and harmless flag, where
-        each tonne finally arrives (see :func:`_final`): a load sent on counts at the
-        facility that receives it and is taken off the facility that sent it.
+    def deliveries(self) -> dict[str, list[tuple[str, str, bool, float]]]:
+        """Per group, delivered kg per ticket category, facility kind and harmless flag,
+        where each tonne finally arrives (see :func:`_final`): a load sent on counts at
+        the facility that receives it and is taken off the facility that sent it.
 
         County: the tickets as they are. Per town: see :func:`attribute_tickets` and
         :func:`attribute_sent_on`; tickets that cannot be attributed are noted.
         """
         s = self.scope
-        cols = ["group", *reporting_repo.TICKET_COLUMNS]
         if s.empty:
-            return pd.DataFrame(columns=cols)
+            return {}
         if not s.by_town:
             arrived = reporting_repo.ticket_totals(self.session, s)
             left = reporting_repo.sent_on_totals(self.session, s)
-            left = left.assign(kg=-left["kg"].astype(float), tickets=0)
-            df = pd.concat([arrived, left], ignore_index=True)
-            df["kg"] = df["kg"].astype(float)
-            return _final(_with_county(df, s))
-        tickets = reporting_repo.direct_tickets_by_truck_day(self.session, s)
-        rec = reporting_repo.record_kg_by_truck_day_town(self.session, s)
-        direct, self.unattributed_kg = attribute_tickets(tickets, rec, s.town)
-        sent = attribute_sent_on(direct, reporting_repo.sent_on_by_source(self.session, s))
-        df = pd.concat([direct[cols], sent], ignore_index=True)
-        if s.town is not None:
-            df = df[df["group"] == s.town]
-        if self.unattributed_kg:
-            self.notes.append(
-                f"{_t(self.unattributed_kg)} t on weighbridge tickets could not be attributed "
-                "to a town (no records of the same truck, day and category)"
-            )
-        return _final(df) if not df.empty else pd.DataFrame(columns=cols)
+            final = _final(
+                [((COUNTY, c, k, bool(h)), float(kg)) for c, k, h, kg, _n in arrived]
+                + [((COUNTY, c, k, bool(h)), -float(kg)) for c, k, h, kg, _n in left])
+        else:
+            tickets = reporting_repo.direct_tickets_by_truck_day(self.session, s)
+            rec = reporting_repo.record_kg_by_truck_day_town(self.session, s)
+            direct, self.unattributed_kg = attribute_tickets(tickets, rec)
+            pairs = [((g, c, k, h), kg) for (g, _fid, c, k, h), kg in direct.items()]
+            if direct:
+                pairs += attribute_sent_on(direct, reporting_repo.sent_on_by_source(
+                    self.session, s))
+            final = _final(p for p in pairs if s.town is None or p[0][0] == s.town)
+            if self.unattributed_kg:
+                self.notes.append(
+                    f"{_t(self.unattributed_kg)} t on weighbridge tickets could not be "
+                    "attributed to a town (no records of the same truck, day and category)"
+                )
+        out: dict[str, list[tuple[str, str, bool, float]]] = {}
+        for (g, c, k, h), kg in final.items():
+            out.setdefault(g, []).append((c, k, h, kg))
+        return out
+
+    def delivered(self, group: str) -> list[tuple[str, str, bool, float]]:
+        """(category, kind, harmless, kg) rows of the group (see :attr:`deliveries`)."""
+        return self.deliveries.get(group, [])
 
     # -- transfer stations
     @cached_property
-    def transfer(self) -> pd.DataFrame:
-        """Per transfer station: opening stock, intake and loads sent on (county)."""
-        s = self.scope
-        return reporting_repo.transfer_stock(self.session, s, sorted(TRANSFER_KINDS))
-
-    def delivered(self, group: str) -> pd.DataFrame:
-        return self.deliveries[self.deliveries["group"] == group]
+    def transfer(self) -> list[tuple[str, str, float, float, float]]:
+        """Per transfer station: (facility_id, name, opening, intake, sent on kg), county."""
+        return reporting_repo.transfer_rows(self.session, self.scope, sorted(TRANSFER_KINDS))
 
     # -- communities
     @cached_property
-    def communities(self) -> pd.DataFrame:
-        df = reporting_repo.community_totals(self.session, self.scope)
-        return _with_county(df, self.scope).fillna(0)
+    def communities(self) -> dict[str, tuple[int, int, int, int]]:
+        """Per group: households, covered households, communities, covered ones."""
+        rows = _with_county(reporting_repo.community_totals(self.session, self.scope),
+                            self.scope)
+        return {r[0]: tuple(int(v or 0) for v in r[1:5]) for r in rows}  # type: ignore[misc]
 
     # -- due and served visits
     @cached_property
-    def visits(self) -> pd.DataFrame:
-        """due and served visits per group."""
+    def visits(self) -> dict[str, tuple[int, int]]:
+        """Per group: due and served visits."""
         s = self.scope
         if s.empty:
-            return pd.DataFrame({"group": pd.Series(dtype=object), "due": pd.Series(dtype=int),
-                                 "served": pd.Series(dtype=int)})
-        pts = _with_county(reporting_repo.point_schedules(self.session, s), s)
-        pts["due"] = _due_days(pts, s.start, s.end) if not pts.empty else 0
+            return {}
+        due: dict[str, int] = {}
+        for g, mask, gated, since, n in _with_county(
+                reporting_repo.point_schedule_counts(self.session, s, SEPARATED_CATEGORIES), s):
+            due[g] = due.get(g, 0) + int(n) * due_visits(
+                int(mask), bool(gated), None if since is None else _day(since), s.start, s.end)
         served = reporting_repo.served_visits(self.session, s, SEPARATED_CATEGORIES)
-        if isinstance(served, int):
-            served = pd.DataFrame({"group": [COUNTY], "served": [served]})
-        due = pts.groupby("group", as_index=False)["due"].sum()
-        return due.merge(served, on="group", how="outer").fillna(0)
+        by = dict(served) if isinstance(served, list) else {COUNTY: served}
+        return {g: (due.get(g, 0), int(by.get(g, 0))) for g in {*due, *by}}
 
     # -- trucks (records)
     @cached_property
@@ -312,31 +350,11 @@ class Facts:
         return reporting_repo.plan_totals(self.session, self.scope)
 
 
-def _due_days(pts: pd.DataFrame, start: dt.date, end: dt.date) -> np.ndarray:
-    """Due visits per point over [start, end]: days whose weekday is in the point's mask;
-    a point of a separated stream with a community counts only from the day its
-    community separates (none if it has not by ``end``)."""
-    gated = (pts["category"].isin(SEPARATED_CATEGORIES) & pts["community_id"].notna()).to_numpy()
-    since = pd.to_datetime(pts["since"]).to_numpy(dtype="datetime64[D]")
-    # proleptic ordinals, as date.toordinal() (1970-01-01 is day 719,163); NaT = never
-    since_ord = since.astype(np.int64) + dt.date(1970, 1, 1).toordinal()
-    first = np.where(np.isnat(since), end.toordinal() + 1,
-                     np.maximum(start.toordinal(), since_ord))
-    a = np.where(gated, first, start.toordinal()).astype(np.int64)
-    b = end.toordinal()
-    wd_a = (a - 1) % 7  # date.fromordinal(1) is a Monday: 0 = Monday
-    mask = pts["mask"].to_numpy(dtype=np.int64)
-    total = np.zeros(len(pts), dtype=np.int64)
-    span = b - a
-    for w in range(7):
-        offset = (w - wd_a) % 7
-        count = np.where(span >= offset, (span - offset) // 7 + 1, 0)
-        total += np.where(mask & (1 << w), count, 0)
-    return total
-
-
 def _due_on(pts: pd.DataFrame, day: dt.date) -> np.ndarray:
     """Which points (rows of :func:`reporting_repo.point_schedules`) are due on ``day``."""
+    import numpy as np
+    import pandas as pd
+
     gated = (pts["category"].isin(SEPARATED_CATEGORIES) & pts["community_id"].notna()).to_numpy()
     since = pd.to_datetime(pts["since"])
     started = (since.notna() & (since <= pd.Timestamp(day))).to_numpy()
@@ -347,6 +365,8 @@ def _due_on(pts: pd.DataFrame, day: dt.date) -> np.ndarray:
 
 def due_by_day(session: Session, start: dt.date, end: dt.date) -> pd.DataFrame:
     """Columns day, due, served: due visits and those served, per day (county)."""
+    import pandas as pd  # the dashboards' helpers; the metrics document needs no frames
+
     scope = Scope(start, end)
     pts = reporting_repo.point_schedules(session, scope)
     days = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
@@ -359,6 +379,8 @@ def due_by_day(session: Session, start: dt.date, end: dt.date) -> pd.DataFrame:
 
 def due_points(session: Session, day: dt.date) -> pd.DataFrame:
     """Columns point_id, category: the points due on ``day``."""
+    import pandas as pd
+
     pts = reporting_repo.point_schedules(session, Scope(day, day))
     if pts.empty:
         return pd.DataFrame(columns=["point_id", "category"])
@@ -390,15 +412,13 @@ def tonnage_collected_t(f: Facts, group: str) -> MetricValue:
 def harmless_disposal_rate(f: Facts, group: str) -> MetricValue:
     kg, n = f.collected(group)
     d = f.delivered(group)
-    harmless = float(d.loc[d["harmless"], "kg"].sum())
+    harmless = math.fsum(r[3] for r in d if r[2])
     inputs = {"harmless_t": _t(harmless), "collected_t": _t(kg)}
-    if not f.scope.by_town and not f.transfer.empty:
-        stock = f.transfer
-        inputs["in_transit_t"] = _t(float(
-            (stock["opening_kg"] + stock["intake_kg"] - stock["sent_kg"]).sum()))
+    if not f.scope.by_town and f.transfer:
+        inputs["in_transit_t"] = _t(math.fsum(o + i - s for _f, _n, o, i, s in f.transfer))
     if n == 0 or kg <= 0:
         return _missing("no tonnage collected (records) in the period", **inputs)
-    if d.empty:
+    if not d:
         return _missing("no weighbridge tickets in the period", **inputs)
     return MetricValue(_frac(harmless, kg), inputs)
 
@@ -406,51 +426,38 @@ def harmless_disposal_rate(f: Facts, group: str) -> MetricValue:
 def resource_utilisation_rate(f: Facts, group: str) -> MetricValue:
     kg, n = f.collected(group)
     d = f.delivered(group)
-    recycled = float(
-        d.loc[(d["category"] == "recyclable") & d["kind"].isin(RECYCLING_KINDS), "kg"].sum()
-    )
-    kitchen = float(
-        d.loc[(d["category"] == "kitchen") & d["kind"].isin(KITCHEN_TREATMENT_KINDS), "kg"].sum()
-    )
+    recycled = math.fsum(r[3] for r in d if r[0] == "recyclable" and r[1] in RECYCLING_KINDS)
+    kitchen = math.fsum(
+        r[3] for r in d if r[0] == "kitchen" and r[1] in KITCHEN_TREATMENT_KINDS)
     inputs = {"recycled_t": _t(recycled), "kitchen_treated_t": _t(kitchen), "collected_t": _t(kg)}
     if n == 0 or kg <= 0:
         return _missing("no tonnage collected (records) in the period", **inputs)
-    if d.empty:
+    if not d:
         return _missing("no weighbridge tickets in the period", **inputs)
     return MetricValue(_frac(recycled + kitchen, kg), inputs)
 
 
-def _community_row(f: Facts, group: str) -> pd.Series | None:
-    c = f.communities[f.communities["group"] == group]
-    return None if c.empty else c.iloc[0]
-
-
 def separation_coverage_households(f: Facts, group: str) -> MetricValue:
     on = f.scope.end.isoformat()
-    c = _community_row(f, group)
-    if c is None or int(c["households"]) <= 0:
+    households, covered, _n, _covered_n = f.communities.get(group, (0, 0, 0, 0))
+    if households <= 0:
         return _missing("no communities with households", on=on)
     return MetricValue(
-        _frac(c["covered_hh"], c["households"]),
-        {"covered_households": int(c["covered_hh"]), "households": int(c["households"]), "on": on},
+        _frac(covered, households),
+        {"covered_households": covered, "households": households, "on": on},
     )
 
 
 def separation_coverage_communities(f: Facts, group: str) -> MetricValue:
     on = f.scope.end.isoformat()
-    c = _community_row(f, group)
-    if c is None or int(c["n"]) <= 0:
+    _hh, _covered_hh, n, covered = f.communities.get(group, (0, 0, 0, 0))
+    if n <= 0:
         return _missing("no communities", on=on)
-    return MetricValue(
-        _frac(c["covered_n"], c["n"]),
-        {"covered": int(c["covered_n"]), "communities": int(c["n"]), "on": on},
-    )
+    return MetricValue(_frac(covered, n), {"covered": covered, "communities": n, "on": on})
 
 
 def collection_coverage(f: Facts, group: str) -> MetricValue:
-    v = f.visits[f.visits["group"] == group]
-    due = int(v["due"].sum())
-    served = int(v["served"].sum())
+    due, served = f.visits.get(group, (0, 0))
     inputs = {"served_visits": served, "due_visits": due}
     if due == 0:
         return _missing("no visits due in the period", **inputs)
@@ -469,17 +476,14 @@ def in_transit_t(f: Facts, group: str) -> MetricValue:
     if f.scope.empty:
         return _missing("no data in the period", on=on)
     st = f.transfer
-    if st.empty:
+    if not st:
         return _missing("no transfer stations", on=on)
-    opening, intake, sent = (float(st[c].sum()) for c in ("opening_kg", "intake_kg", "sent_kg"))
+    opening = math.fsum(r[2] for r in st)
+    intake = math.fsum(r[3] for r in st)
+    sent = math.fsum(r[4] for r in st)
     inputs: dict[str, Any] = {
         "opening_t": _t(opening), "intake_t": _t(intake), "sent_on_t": _t(sent), "on": on,
-        "stations": {
-            str(fid): _t(float(held))
-            for fid, held in zip(
-                st["facility_id"], st["opening_kg"] + st["intake_kg"] - st["sent_kg"], strict=True
-            )
-        },
+        "stations": {str(fid): _t(o + i - s) for fid, _name, o, i, s in st},
     }
     return MetricValue(_t(opening + intake - sent), inputs)
 
@@ -537,11 +541,11 @@ def co2_t(f: Facts, group: str) -> MetricValue:
 
 def _stream_metric(category: str) -> Metric:
     def fn(f: Facts, group: str) -> MetricValue:
-        r = f.records[(f.records["group"] == group) & (f.records["category"] == category)]
-        n = int(r["records"].sum())
+        r = [row for row in f.records if row[0] == group and row[1] == category]
+        n = sum(row[3] for row in r)
         if n == 0:
             return _missing(f"no {category} records in the period", records=0)
-        return MetricValue(_t(float(r["kg"].sum())), {"records": n})
+        return MetricValue(_t(math.fsum(row[2] for row in r)), {"records": n})
 
     fn.__name__ = f"tonnage_{category}_t"
     return fn
