@@ -16,11 +16,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import argon2
 import pytest
 from limits.aio.storage import memory as limits_memory
 from typer.testing import CliRunner
 
 from logistics.cli import app as cli_app
+from logistics.ops import users
 from tests.factories import PASSWORD, Api
 
 WRONG = "not-the-password"
@@ -346,3 +348,15 @@ def test_a_link_token_never_replaces_a_signed_in_user(api: Api) -> None:
     r = c.get(f"/dashboards/fleet.html?access_token={other}", follow_redirects=False)
     assert r.status_code == 303 and "wasteroute_token=" in r.headers["set-cookie"]
     assert c.get("/me").json()["name"] == "dispatcher"
+
+
+@pytest.mark.product_hash_cost
+def test_passwords_are_hashed_with_argon2id_at_the_rfc_9106_cost() -> None:
+    # the other tests hash at argon2's cheapest cost (tests/conftest.py): this one keeps
+    # the product's parameters from being weakened unnoticed
+    stored = users.hash_password(PASSWORD)
+    params = argon2.extract_parameters(stored)
+    assert params.type is argon2.Type.ID
+    assert params.memory_cost >= 64 * 1024 and params.time_cost >= 3
+    assert users.verify_password(stored, PASSWORD)
+    assert not users.verify_password(stored, PASSWORD + "x")

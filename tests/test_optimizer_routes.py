@@ -73,10 +73,10 @@ def test_a_counted_budget_ignores_margins_but_keeps_its_safety_bound() -> None:
 
 
 def test_the_same_solution_limit_and_seed_give_the_same_plan_whatever_the_time_limit() -> None:
-    p = generate_county_day(120, seed=1)
+    p = generate_county_day(60, seed=1)
 
     def plan(time_limit_s: float) -> list[tuple[int, list[tuple[str, int | None, int]]]]:
-        s = solve(p, SolveParams(time_limit_s=time_limit_s, solution_limit=20, seed=3))
+        s = solve(p, SolveParams(time_limit_s=time_limit_s, solution_limit=10, seed=3))
         assert s.check(p) == []
         return [(r.vehicle, [(v.kind, v.index, v.start_s) for v in r.visits]) for r in s.routes]
 
