@@ -184,9 +184,10 @@ def _whole(m: dt.date, lo: dt.date, hi: dt.date) -> bool:
     return lo == m and hi == _month_after(m) - dt.timedelta(days=1)
 
 
-def _per_point(scope: Scoped) -> Any:
+def _per_point(scope: Scoped, cut_only: bool = False) -> Any:
     """Subquery point_id, kg, n: records summed per point (a point may have several
-    rows: whole months from the rollups, the days of cut months from the records)."""
+    rows: whole months from the rollups, the days of cut months from the records);
+    ``cut_only``: the days of cut months alone (None when no month is cut)."""
     def from_records(lo: dt.date, hi: dt.date) -> Any:
         return (select(CollectionRecord.point_id.label("point_id"),
                        func.sum(CollectionRecord.kg).label("kg"), func.count().label("n"))
@@ -196,8 +197,10 @@ def _per_point(scope: Scoped) -> Any:
     if not scope.rollups:
         return from_records(scope.start, scope.end).subquery()
     months = _months(scope)
-    whole = [m for m, lo, hi in months if _whole(m, lo, hi)]
+    whole = [m for m, lo, hi in months if _whole(m, lo, hi)] if not cut_only else []
     pieces: list[Any] = [from_records(lo, hi) for m, lo, hi in months if not _whole(m, lo, hi)]
+    if not pieces and not whole:
+        return None
     if whole:  # consecutive: only the first and the last month can be cut
         pieces.append(select(RecordRollup.point_id.label("point_id"),
                              RecordRollup.kg.label("kg"), RecordRollup.records.label("n"))
@@ -206,10 +209,14 @@ def _per_point(scope: Scoped) -> Any:
     return query.subquery()
 
 
-def record_totals(session: Session, scope: Scoped) -> list[tuple[Any, ...]]:
+def record_totals(session: Session, scope: Scoped,
+                  cut_only: bool = False) -> list[tuple[Any, ...]]:
     """Rows ([group,] category, kg, records): collection records summed (per point in
-    the database first, then per category and town over the points)."""
-    per_point = _per_point(scope)
+    the database first, then per category and town over the points); ``cut_only``:
+    those of the days of months the period cuts (with :func:`rollup_totals`)."""
+    per_point = _per_point(scope, cut_only)
+    if per_point is None:
+        return []
 
     def stmt(g: list[Any]) -> Any:
         q = (
@@ -521,14 +528,16 @@ def _weekday_bits(month: dt.date, lo: dt.date, hi: dt.date) -> list[int]:
     return bits
 
 
-def _served_from_rollups(session: Session, scope: Scoped,
-                         separated: Sequence[str]) -> list[tuple[Any, ...]] | int:
-    """:func:`served_visits` from ``record_rollups``: per point and month, the days with
-    a record (``day_bits``) and the days it is due (its weekdays among the period's days
-    of that month, from the day its community separates where that gates it) are
-    bit sets; served visits are the bits both hold."""
+def _rollup_rows(session: Session, scope: Scoped, separated: Sequence[str]) -> Any:
+    """Subquery [group,] category, kg, records, bits over the ``record_rollups`` rows of
+    every month the period touches: kg and records of the whole months (0 for a cut
+    one, whose days the records give), and the served days of each as bits: per point
+    and month, the days with a record (``day_bits``) and the days it is due (its
+    weekdays among the period's days of that month, from the day its community
+    separates where that gates it) are bit sets; served visits are the bits both hold."""
     pieces = [
         select(literal(m, Date).label("month"), literal(_month_after(m), Date).label("next"),
+               literal(1 if _whole(m, lo, hi) else 0, Integer).label("whole"),
                *[literal(b, Integer).label(f"w{k}") for k, b in
                  enumerate(_weekday_bits(m, lo, hi))])
         for m, lo, hi in _months(scope)
@@ -552,22 +561,47 @@ def _served_from_rollups(session: Session, scope: Scoped,
     )
     g_cols = [town_of_point().label("group")] if scope.by_town else []
     inner = (
-        select(*g_cols, RecordRollup.day_bits.op("&")(due).op("&")(gate).label("bits"))
+        select(*g_cols, Point.category.label("category"),
+               (RecordRollup.kg * pat.c.whole).label("kg"),
+               (RecordRollup.records * pat.c.whole).label("records"),
+               RecordRollup.day_bits.op("&")(due).op("&")(gate).label("bits"))
         .select_from(RecordRollup)
         .join(pat, pat.c.month == RecordRollup.month)
         .join(Point, Point.point_id == RecordRollup.point_id)
         .outerjoin(Community, Community.community_id == Point.community_id)
     )
-    sub = _filtered(inner, scope).subquery()
+    return _filtered(inner, scope).subquery()
+
+
+def _bit_count(session: Session, bits: Any) -> Any:
     if session.get_bind().dialect.name == "postgresql":
-        count: Any = func.bit_count(cast(sub.c.bits, BIT(31)))
-    else:
-        count = sum((sub.c.bits.op(">>")(i).op("&")(1) for i in range(31)), literal(0))
+        return func.bit_count(cast(bits, BIT(31)))
+    return sum((bits.op(">>")(i).op("&")(1) for i in range(31)), literal(0))
+
+
+def _served_from_rollups(session: Session, scope: Scoped,
+                         separated: Sequence[str]) -> list[tuple[Any, ...]] | int:
+    """:func:`served_visits` from ``record_rollups`` (see :func:`_rollup_rows`)."""
+    sub = _rollup_rows(session, scope, separated)
     sub_g = [sub.c.group] if scope.by_town else []
-    q = select(*sub_g, func.coalesce(func.sum(count), 0))
+    q = select(*sub_g, func.coalesce(func.sum(_bit_count(session, sub.c.bits)), 0))
     if scope.by_town:
         return rows(session, q.group_by(*sub_g))
     return int(session.scalar(q) or 0)
+
+
+def rollup_totals(session: Session, scope: Scoped,
+                  separated: Sequence[str]) -> list[tuple[Any, ...]]:
+    """Rows ([group,] category, kg, records, served) in one pass over the rollups of
+    the period's months (a city's year is some 500,000 point-months): kg and records
+    of its whole months (:func:`cut_record_totals` adds the days of the others) and
+    served visits (:func:`served_visits`)."""
+    sub = _rollup_rows(session, scope, separated)
+    sub_g = [sub.c.group] if scope.by_town else []
+    q = (select(*sub_g, sub.c.category, func.sum(sub.c.kg), func.sum(sub.c.records),
+                func.sum(_bit_count(session, sub.c.bits)))
+         .group_by(*sub_g, sub.c.category))
+    return rows(session, q)
 
 
 def served_visits_by_day(session: Session, scope: Scoped,

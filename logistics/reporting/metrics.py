@@ -253,12 +253,31 @@ class Facts:
 
     # -- records
     @cached_property
+    def rollups(self) -> list[tuple[str, str, float, int, int]]:
+        """(group, category, kg, records, served visits) from the rollups: one pass over
+        the period's point-months gives the records of whole months and the served
+        visits (see ``reporting_repo.rollup_totals``)."""
+        rows = reporting_repo.rollup_totals(self.session, self.scope, SEPARATED_CATEGORIES)
+        return [(g, c, float(kg or 0.0), int(n or 0), int(v or 0))
+                for g, c, kg, n, v in _with_county(rows, self.scope)]
+
+    @cached_property
     def records(self) -> list[tuple[str, str, float, int]]:
         """(group, category, kg, records) from collection records."""
-        if self.scope.empty:
+        s = self.scope
+        if s.empty:
             return []
-        rows = _with_county(reporting_repo.record_totals(self.session, self.scope), self.scope)
-        return [(g, c, float(kg), int(n)) for g, c, kg, n in rows]
+        if not s.rollups:
+            rows = reporting_repo.record_totals(self.session, s)
+            return [(g, c, float(kg), int(n)) for g, c, kg, n in _with_county(rows, s)]
+        cut = _with_county(reporting_repo.record_totals(self.session, s, cut_only=True), s)
+        parts = [((g, c), (kg, n)) for g, c, kg, n, _v in self.rollups if n]
+        parts += [((g, c), (float(kg), int(n))) for g, c, kg, n in cut]
+        kg_of = _sums((k, kg) for k, (kg, _n) in parts)
+        n_of: dict[tuple[str, str], int] = {}
+        for k, (_kg, n) in parts:
+            n_of[k] = n_of.get(k, 0) + n
+        return [(g, c, kg, n_of[(g, c)]) for (g, c), kg in kg_of.items()]
 
     def collected(self, group: str) -> tuple[float, int]:
         r = [row for row in self.records if row[0] == group]
@@ -332,8 +351,13 @@ class Facts:
                 reporting_repo.point_schedule_counts(self.session, s, SEPARATED_CATEGORIES), s):
             due[g] = due.get(g, 0) + int(n) * due_visits(
                 int(mask), bool(gated), None if since is None else _day(since), s.start, s.end)
-        served = reporting_repo.served_visits(self.session, s, SEPARATED_CATEGORIES)
-        by = dict(served) if isinstance(served, list) else {COUNTY: served}
+        by: dict[str, int] = {}
+        if s.rollups:
+            for g, _c, _kg, _n, v in self.rollups:
+                by[g] = by.get(g, 0) + v
+        else:
+            served = reporting_repo.served_visits(self.session, s, SEPARATED_CATEGORIES)
+            by = dict(served) if isinstance(served, list) else {COUNTY: served}
         return {g: (due.get(g, 0), int(by.get(g, 0))) for g in {*due, *by}}
 
     # -- trucks (records)
