@@ -12,10 +12,17 @@ that it finds what it is meant to find.
 from __future__ import annotations
 
 import ast
+import json
+import subprocess
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from tests.factories import build_tiny_county
 
 ROOT = Path(__file__).resolve().parents[1]
 OURS = ("optimizer", "logistics", "api", "dashboards")
@@ -322,6 +329,32 @@ def test_no_module_over_the_line_limit() -> None:
 def test_only_the_cli_prints() -> None:
     bad = print_calls(ROOT)
     assert bad == [], f"print() outside {PRINTING_ROOM}:\n" + "\n".join(bad)
+
+
+#: what `wasteroute metrics --json` must not start: a script's figure that once spent
+#: more time importing these than querying (docs/decisions/0012)
+NOT_FOR_METRICS = ("pandas", "numpy", "plotly", "weasyprint", "ortools", "pyvrp", "alembic",
+                   "optimizer", "dashboards", "api", "logistics.planning.plan",
+                   "logistics.imports", "logistics.sheets")
+
+
+def test_metrics_json_starts_no_heavy_library(session: Session, db_url: str,
+                                              tmp_path: Path) -> None:
+    build_tiny_county(session)
+    session.commit()
+    listing = tmp_path / "modules.txt"
+    code = ("import sys\nfrom logistics.cli import app\ntry:\n    app()\n"
+            "except SystemExit as e:\n    assert not e.code, e.code\n"
+            f"open({str(listing)!r}, 'w').write('\\n'.join(sys.modules))\n")
+    run = subprocess.run(
+        [sys.executable, "-c", code, "--db", db_url, "metrics", "--from", "2020-01-06",
+         "--to", "2020-01-12", "--json"], capture_output=True, text=True, cwd=ROOT)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["groups"][0]["metrics"]["tonnage_collected_t"]["value"] > 0
+    loaded = listing.read_text(encoding="utf-8").split("\n")
+    heavy = sorted(m for m in loaded
+                   if any(m == n or m.startswith(f"{n}.") for n in NOT_FOR_METRICS))
+    assert heavy == []
 
 
 # ---------------------------------------------------------------- the checkers on synthetic trees

@@ -29,6 +29,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
     union_all,
 )
 from sqlalchemy.dialects.postgresql import BIT
@@ -271,6 +272,10 @@ def record_kg_by_truck_day_town(session: Session, scope: Scoped) -> list[tuple[A
         )
         .group_by(CollectionRecord.vehicle_id, CollectionRecord.date, Point.category, g)
     )
+    if session.get_bind().dialect.name == "postgresql":
+        # a year is ~300,000 truck-day-town groups of ten million rows; the planner cannot
+        # tell and its 4 MB hash spilled 0.5 GB to disk (21 s, 15 s in memory at load 3)
+        session.execute(text("SET LOCAL work_mem = '128MB'"))
     return rows(session, _filtered(q, scope, town=False))
 
 
