@@ -89,7 +89,12 @@ class HgsProcess:
             [root, *filter(None, [os.environ.get("PYTHONPATH")])])}
         self._proc = subprocess.Popen([sys.executable, "-m", "optimizer.hgs"],
                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                      stderr=subprocess.DEVNULL, env=env)
+                                      stderr=subprocess.DEVNULL, env=env,
+                                      # a session of its own: with the kernel's autogroup
+                                      # scheduling (desktops, shells) the child would
+                                      # otherwise share this process's one CPU share on
+                                      # a loaded machine instead of taking a second core
+                                      start_new_session=True)
         payload = dumps((problem, jobs, params, deadline))
         # the pipes are served by a thread: the search of this process starts at once
         self._io = threading.Thread(target=self._talk, args=(payload,), daemon=True)
