@@ -159,38 +159,13 @@ def _share(part: float, total: float) -> float:
     return part / total if total else 0.0
 
 
-def attribute_tickets(tickets: Sequence[Sequence[Any]], rec: Sequence[Sequence[Any]]
-                      ) -> tuple[dict[tuple[str, str, str, str, bool], float], float]:
-    """Delivered kg per town: each ticket straight from collection (rows of
-    ``reporting_repo.direct_tickets_by_truck_day``) split over towns in proportion to
-    the same truck's records of that day and category (rows of
-    ``record_kg_by_truck_day_town``; tickets carry no place). Returns kg per (group,
-    facility_id, category, kind, harmless), all towns, and the kg of tickets with no
-    such records (unattributed)."""
-    towns: dict[tuple[str, dt.date, str], list[tuple[str, float]]] = {}
-    for vehicle, day, category, group, rkg in rec:
-        towns.setdefault((vehicle, _day(day), category), []).append((group, float(rkg)))
-    shares = {}
-    for key, parts in towns.items():
-        total = math.fsum(kg for _g, kg in parts)
-        shares[key] = [(g, _share(kg, total)) for g, kg in parts]
-    pairs = []
-    unattributed = []
-    for vehicle, day, fid, category, kind, harmless, kg, _n in tickets:
-        split = shares.get((vehicle, _day(day), category))
-        if split is None:
-            unattributed.append(float(kg))
-            continue
-        pairs += [((g, fid, category, kind, bool(harmless)), float(kg) * s) for g, s in split]
-    return _sums(pairs), math.fsum(unattributed)
-
-
 def attribute_sent_on(direct: dict[tuple[str, str, str, str, bool], float],
                       sent: Sequence[Sequence[Any]]
                       ) -> list[tuple[tuple[str, str, str, bool], float]]:
     """Loads a facility sent on (rows of ``reporting_repo.sent_on_by_source``), split
     over towns in proportion to each town's share of what that facility took in
-    straight from collection in the period (``direct``, see :func:`attribute_tickets`):
+    straight from collection in the period (``direct``, see
+    ``reporting_repo.tickets_by_town``):
     ``+kg`` at the receiving facility, ``-kg`` at the sending one (a tonne counts once,
     where it ends). Pairs ((group, category, kind, harmless), kg)."""
     intake = _sums(((fid, g), kg) for (g, fid, _c, _k, _h), kg in direct.items())
@@ -290,8 +265,8 @@ class Facts:
         where each tonne finally arrives (see :func:`_final`): a load sent on counts at
         the facility that receives it and is taken off the facility that sent it.
 
-        County: the tickets as they are. Per town: see :func:`attribute_tickets` and
-        :func:`attribute_sent_on`; tickets that cannot be attributed are noted.
+        County: the tickets as they are. Per town: see ``reporting_repo.tickets_by_town``
+        and :func:`attribute_sent_on`; tickets that cannot be attributed are noted.
         """
         s = self.scope
         if s.empty:
@@ -303,9 +278,9 @@ class Facts:
                 [((COUNTY, c, k, bool(h)), float(kg)) for c, k, h, kg, _n in arrived]
                 + [((COUNTY, c, k, bool(h)), -float(kg)) for c, k, h, kg, _n in left])
         else:
-            tickets = reporting_repo.direct_tickets_by_truck_day(self.session, s)
-            rec = reporting_repo.record_kg_by_truck_day_town(self.session, s)
-            direct, self.unattributed_kg = attribute_tickets(tickets, rec)
+            split, self.unattributed_kg = reporting_repo.tickets_by_town(self.session, s)
+            direct = {(g, fid, c, k, bool(h)): float(kg or 0.0)
+                      for g, fid, c, k, h, kg in split}
             pairs = [((g, c, k, h), kg) for (g, _fid, c, k, h), kg in direct.items()]
             if direct:
                 pairs += attribute_sent_on(direct, reporting_repo.sent_on_by_source(
