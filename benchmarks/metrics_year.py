@@ -9,10 +9,12 @@ partitions as the importer makes them), and tickets: every point-day's waste unl
 at the plant or, for a third of the residual waste, at the transfer station, which
 sends it on the same evening. The records go in through the table's triggers, which
 keep the rollups the metrics read (migration 0008). Then runs the command three times
-and prints the wall times (the first on a cold cache) with the command's own CPU time,
-and the document's figures.
+and prints the wall times (the first on a cold cache) with the command's own CPU time
+and the load average, and the document's figures; ``--by-town`` also times ``--by town``
+once.
 
     python benchmarks/metrics_year.py --db postgresql+psycopg://root@127.0.0.1:5432/test
+    python benchmarks/metrics_year.py --db URL --reuse --keep --by-town   # time it again
 """
 
 from __future__ import annotations
@@ -99,15 +101,22 @@ def _children_cpu_s() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def run_metrics(url: str) -> tuple[float, float, dict[str, object]]:
+def run_metrics(url: str, *extra: str) -> tuple[float, float, dict[str, object]]:
     """Wall time, CPU time of the command's process, and the document."""
     env = dict(os.environ, WASTEROUTE_DB=url)
     cpu0 = _children_cpu_s()
     t0 = time.perf_counter()
     out = subprocess.run(
         [sys.executable, "-m", "logistics.cli", "metrics", "--from", "2020-01-01",
-         "--to", "2020-12-31", "--json"], capture_output=True, text=True, env=env, check=True)
+         "--to", "2020-12-31", "--json", *extra], capture_output=True, text=True, env=env,
+        check=True)
     return time.perf_counter() - t0, _children_cpu_s() - cpu0, json.loads(out.stdout)
+
+
+def _load() -> str:
+    """The 1-minute load average (the machine is shared: timings need it beside them)."""
+    with open("/proc/loadavg", encoding="ascii") as f:
+        return f.read().split()[0]
 
 
 def main() -> None:
@@ -117,6 +126,7 @@ def main() -> None:
     ap.add_argument("--points", type=int, default=50_000)
     ap.add_argument("--keep", action="store_true", help="keep the schema afterwards")
     ap.add_argument("--reuse", action="store_true", help="time an existing schema")
+    ap.add_argument("--by-town", action="store_true", help="also time --by town once")
     a = ap.parse_args()
     admin = create_engine(a.db)
     url = f"{a.db}{'&' if '?' in a.db else '?'}options=-csearch_path%3D{SCHEMA}"
@@ -135,11 +145,17 @@ def main() -> None:
     runs = []
     doc: dict[str, object] = {}
     for _ in range(3):
+        load = _load()
         wall, cpu, doc = run_metrics(url)
-        runs.append(f"{wall:.2f} (CPU {cpu:.2f})")
+        runs.append(f"{wall:.2f} (CPU {cpu:.2f}, load {load})")
     m = doc["groups"][0]["metrics"]  # type: ignore[index]
     print("wasteroute metrics --json (whole command), wall s (the command's own CPU s):",
           ", ".join(runs))
+    if a.by_town:
+        load = _load()
+        wall, cpu, town_doc = run_metrics(url, "--by", "town")
+        print(f"wasteroute metrics --json --by town: {wall:.2f} s wall (CPU {cpu:.2f}, "
+              f"load {load}), {len(town_doc['groups'])} groups")  # type: ignore[arg-type]
     for k in ("tonnage_collected_t", "harmless_disposal_rate", "collection_coverage",
               "in_transit_t", "t_per_truck_day"):
         print(f"  {k}: {m[k]['value']} {m[k]['inputs']}")  # type: ignore[index]
