@@ -68,8 +68,11 @@ def run_one(
 ) -> dict[str, Any]:
     """Solve one instance with one engine and check the result independently."""
     fn, engine_name, strategy = _engine_solver(engine)
+    # "ours" is the product's default (both cores); the OR-Tools engines run that path
+    # alone (no PyVRP process beside it)
     params = SolveParams(time_limit_s=time_limit_s, engine=engine_name, strategy=strategy,
-                         num_workers=1, solution_limit=solution_limit)
+                         num_workers=1, solution_limit=solution_limit,
+                         engines="ortools" if engine_name == "ortools" else "parallel")
     t0 = time.perf_counter()
     try:
         sol = fn(problem, params)
