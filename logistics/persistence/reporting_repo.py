@@ -186,37 +186,28 @@ def _whole(m: dt.date, lo: dt.date, hi: dt.date) -> bool:
     return lo == m and hi == _month_after(m) - dt.timedelta(days=1)
 
 
-def _per_point(scope: Scoped, cut_only: bool = False) -> Any:
-    """Subquery point_id, kg, n: records summed per point (a point may have several
-    rows: whole months from the rollups, the days of cut months from the records);
-    ``cut_only``: the days of cut months alone (None when no month is cut)."""
-    def from_records(lo: dt.date, hi: dt.date) -> Any:
-        return (select(CollectionRecord.point_id.label("point_id"),
-                       func.sum(CollectionRecord.kg).label("kg"), func.count().label("n"))
-                .where(CollectionRecord.date >= lo, CollectionRecord.date <= hi)
-                .group_by(CollectionRecord.point_id))
-
-    if not scope.rollups:
-        return from_records(scope.start, scope.end).subquery()
-    months = _months(scope)
-    whole = [m for m, lo, hi in months if _whole(m, lo, hi)] if not cut_only else []
-    pieces: list[Any] = [from_records(lo, hi) for m, lo, hi in months if not _whole(m, lo, hi)]
-    if not pieces and not whole:
+def _per_point(scope: Scoped) -> Any:
+    """Subquery point_id, kg, n: records summed per point over the days the rollups do
+    not give: the whole period without rollups, else the days of the months it cuts
+    (consecutive months: only the first and the last); None when it cuts none."""
+    spans = ([(scope.start, scope.end)] if not scope.rollups else
+             [(lo, hi) for m, lo, hi in _months(scope) if not _whole(m, lo, hi)])
+    pieces = [select(CollectionRecord.point_id.label("point_id"),
+                     func.sum(CollectionRecord.kg).label("kg"), func.count().label("n"))
+              .where(CollectionRecord.date >= lo, CollectionRecord.date <= hi)
+              .group_by(CollectionRecord.point_id) for lo, hi in spans]
+    if not pieces:
         return None
-    if whole:  # consecutive: only the first and the last month can be cut
-        pieces.append(select(RecordRollup.point_id.label("point_id"),
-                             RecordRollup.kg.label("kg"), RecordRollup.records.label("n"))
-                      .where(RecordRollup.month >= whole[0], RecordRollup.month <= whole[-1]))
     query: Any = pieces[0] if len(pieces) == 1 else union_all(*pieces)
     return query.subquery()
 
 
-def record_totals(session: Session, scope: Scoped,
-                  cut_only: bool = False) -> list[tuple[Any, ...]]:
+def record_totals(session: Session, scope: Scoped) -> list[tuple[Any, ...]]:
     """Rows ([group,] category, kg, records): collection records summed (per point in
-    the database first, then per category and town over the points); ``cut_only``:
-    those of the days of months the period cuts (with :func:`rollup_totals`)."""
-    per_point = _per_point(scope, cut_only)
+    the database first, then per category and town over the points); with rollups,
+    only those of the days of months the period cuts (:func:`rollup_totals` gives the
+    whole months)."""
+    per_point = _per_point(scope)
     if per_point is None:
         return []
 
@@ -524,9 +515,8 @@ def served_visits(session: Session, scope: Scoped,
                   separated: Sequence[str]) -> list[tuple[Any, ...]] | int:
     """Distinct (point, day) records on a day the point is due: its weekday is in the
     point's mask and, for a ``separated`` category of a community, the community
-    separates by then. Per town rows (group, served); else the count."""
-    if scope.rollups:
-        return _served_from_rollups(session, scope, separated)
+    separates by then. Per town rows (group, served); else the count. From the records
+    (with rollups, :func:`rollup_totals` counts them)."""
     pairs = (
         select(CollectionRecord.date.label("date"), CollectionRecord.point_id.label("point_id"))
         .where(CollectionRecord.date >= scope.start, CollectionRecord.date <= scope.end)
@@ -612,17 +602,6 @@ def _bit_count(session: Session, bits: Any) -> Any:
     if session.get_bind().dialect.name == "postgresql":
         return func.bit_count(cast(bits, BIT(31)))
     return sum((bits.op(">>")(i).op("&")(1) for i in range(31)), literal(0))
-
-
-def _served_from_rollups(session: Session, scope: Scoped,
-                         separated: Sequence[str]) -> list[tuple[Any, ...]] | int:
-    """:func:`served_visits` from ``record_rollups`` (see :func:`_rollup_rows`)."""
-    sub = _rollup_rows(session, scope, separated)
-    sub_g = [sub.c.group] if scope.by_town else []
-    q = select(*sub_g, func.coalesce(func.sum(_bit_count(session, sub.c.bits)), 0))
-    if scope.by_town:
-        return rows(session, q.group_by(*sub_g))
-    return int(session.scalar(q) or 0)
 
 
 def rollup_totals(session: Session, scope: Scoped,

@@ -245,7 +245,7 @@ class Facts:
         if not s.rollups:
             rows = reporting_repo.record_totals(self.session, s)
             return [(g, c, float(kg), int(n)) for g, c, kg, n in _with_county(rows, s)]
-        cut = _with_county(reporting_repo.record_totals(self.session, s, cut_only=True), s)
+        cut = _with_county(reporting_repo.record_totals(self.session, s), s)
         parts = [((g, c), (kg, n)) for g, c, kg, n, _v in self.rollups if n]
         parts += [((g, c), (float(kg), int(n))) for g, c, kg, n in cut]
         kg_of = _sums((k, kg) for k, (kg, _n) in parts)
