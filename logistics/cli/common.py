@@ -12,16 +12,37 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
 
 from logistics.domain import BadInput, DomainError, ImportRejected
 from logistics.persistence.db import Session, session_scope, upgrade
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from optimizer.params import SolveParams
 
-out = Console()
-err = Console(stderr=True)
+    #: the consoles of stdout and stderr (see console())
+    out: Console
+    err: Console
+
+_CONSOLES: dict[str, Console] = {}
+
+
+def console(name: str) -> Console:
+    """The console ``out`` (stdout) or ``err`` (stderr), made on first use: a command
+    that writes JSON alone never starts rich."""
+    if name not in _CONSOLES:
+        from rich.console import Console
+
+        _CONSOLES[name] = Console(stderr=name == "err")
+    return _CONSOLES[name]
+
+
+def __getattr__(name: str) -> Console:
+    # `from logistics.cli.common import out, err` gets the consoles through this
+    if name in ("out", "err"):
+        return console(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 DbOpt = Annotated[
     str | None,
@@ -80,14 +101,14 @@ def user_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except ImportRejected as exc:
             for e in exc.errors:
-                err.print(str(e), markup=False, highlight=False, soft_wrap=True)
-            err.print(
+                console("err").print(str(e), markup=False, highlight=False, soft_wrap=True)
+            console("err").print(
                 f"rejected / 已拒绝: {len(exc.errors)} problem(s), nothing written / 未写入任何数据",
                 markup=False,
             )
             raise typer.Exit(2) from None
         except DomainError as exc:
-            err.print(f"error / 错误: {exc}", markup=False, highlight=False, soft_wrap=True)
+            console("err").print(f"error / 错误: {exc}", markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
@@ -99,12 +120,12 @@ def print_json(doc: Any) -> None:
 
 def say(text: str) -> None:
     """One plain line on stdout (no markup, no highlighting)."""
-    out.print(text, markup=False, highlight=False)
+    console("out").print(text, markup=False, highlight=False)
 
 
 def say_path(path: Path | str) -> None:
     """A path on a line of its own, never wrapped, so that it can be copied."""
-    out.print(str(path), markup=False, highlight=False, soft_wrap=True)
+    console("out").print(str(path), markup=False, highlight=False, soft_wrap=True)
 
 
 def check_out_file(path: Path) -> None:

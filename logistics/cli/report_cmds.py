@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from logistics.cli.common import DbOpt, db_url, migrated_session, out, print_json, say_path
+from logistics.cli import common
+from logistics.cli.common import DbOpt, db_url, migrated_session, print_json, say_path
 from logistics.domain import BadInput, parse_category, parse_day
 from logistics.persistence.db import session_scope, upgrade
 from logistics.reporting.metrics import CO2_KG_PER_KM, compute_metrics
@@ -95,7 +96,7 @@ def metrics(
     else:
         from logistics.cli import render
 
-        render.show_metrics(out, doc)
+        render.show_metrics(common.out, doc)
 
 
 def dashboards(
@@ -148,4 +149,4 @@ def reconcile(
     if as_json:
         print_json(result)
     else:
-        render.show_reconcile(out, result)
+        render.show_reconcile(common.out, result)
