@@ -15,6 +15,11 @@ from types import MappingProxyType
 import numpy as np
 
 DAY_S = 24 * 3600
+#: matrices whose entries all stay below this are kept as int32, half the memory of a
+#: large day's matrices; a sum of legs then overflows int32 only past 64 legs of the
+#: largest entry (2,147 km of legs of 33,554 km). Larger entries (the planning room's
+#: "unreachable", 1e8 m) keep the matrix int64.
+INT32_BELOW = 2**25
 
 
 class ProblemError(ValueError):
@@ -89,6 +94,14 @@ class Vehicle:
         return self.break_s > 0
 
 
+def _compact(matrix: object) -> np.ndarray:
+    """``matrix`` as integers: int32 when every entry is in ``[0, INT32_BELOW)``."""
+    arr = np.asarray(matrix, dtype=np.int64)
+    if arr.size and arr.min() >= 0 and arr.max() < INT32_BELOW:
+        return arr.astype(np.int32)
+    return arr
+
+
 @dataclass(frozen=True)
 class Problem:
     distance_m: np.ndarray
@@ -102,8 +115,8 @@ class Problem:
     extra: Mapping[str, object] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        dist = np.asarray(self.distance_m, dtype=np.int64)
-        dur = np.asarray(self.duration_s, dtype=np.int64)
+        dist = _compact(self.distance_m)
+        dur = _compact(self.duration_s)
         dist.setflags(write=False)
         dur.setflags(write=False)
         object.__setattr__(self, "distance_m", dist)

@@ -37,7 +37,7 @@ DB_FREE_MODULES = frozenset({
     "test_instances", "test_optimizer_eliminate", "test_optimizer_large",
     "test_optimizer_layers", "test_optimizer_model", "test_optimizer_portfolio",
     "test_optimizer_reasons", "test_optimizer_routes", "test_optimizer_solution",
-    "test_pyvrp_engine", "test_pyvrp_reference",
+    "test_pyvrp_engine", "test_pyvrp_reference", "test_problem",
 })
 #: fixtures that give a test a database
 _DB_FIXTURES = frozenset({"db_url", "session", "api", "planning_county"})
