@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import random
 from typing import Any
 
 import pytest
@@ -28,7 +29,13 @@ from typer.testing import CliRunner
 from logistics.cli import app
 from logistics.domain import BadInput
 from logistics.persistence import models as m
-from logistics.reporting.metrics import CO2_KG_PER_KM, NO_TOWN, REGISTRY, compute_metrics
+from logistics.reporting.metrics import (
+    CO2_KG_PER_KM,
+    NO_TOWN,
+    REGISTRY,
+    compute_metrics,
+    due_visits,
+)
 from tests.factories import build_tiny_county
 
 D = dt.date
@@ -138,6 +145,41 @@ def test_unattributed_tickets_are_noted(county: Session) -> None:
     assert any("0.8 t" in n for n in doc["notes"])
     county_doc = compute_metrics(county, START, END)
     assert _values(county_doc)["harmless_disposal_rate"] == round(9850 / 10550, 4)
+
+
+def test_a_truck_day_of_0_kg_shares_its_ticket_out_to_no_town(county: Session) -> None:
+    # V9 weighed 0 kg at P1 (A镇) and P3 (B镇) on the 9th, yet a 300 kg ticket names it:
+    # the county counts the ticket, no town gets any of it, and it is not "unattributed"
+    before = compute_metrics(county, START, END, by="town")
+    county.add_all([
+        m.CollectionRecord(date=D(2020, 1, 9), point_id=pid, vehicle_id="V9", kg=0.0)
+        for pid in ("P1", "P3")])
+    county.add(m.Ticket(facility_id="F1", ticket_no="Z1", time=dt.datetime(2020, 1, 9, 14),
+                        category="residual", net_kg=300, vehicle_id="V9"))
+    county.flush()
+    doc = compute_metrics(county, START, END, by="town")
+    assert "notes" not in doc
+    for town in ("A镇", "B镇"):
+        old, new = (next(g for g in d["groups"] if g["group"] == town)["metrics"]
+                    for d in (before, doc))
+        assert new["harmless_disposal_rate"] == old["harmless_disposal_rate"]
+        assert new["tonnage_collected_t"]["value"] == old["tonnage_collected_t"]["value"]
+    harmless = _values(compute_metrics(county, START, END))["harmless_disposal_rate"]
+    assert harmless == round(9350 / 10550, 4)
+
+
+def test_due_visits_equal_the_days_counted_one_by_one() -> None:
+    rng = random.Random(15)
+    for _ in range(2000):
+        start = D(2020, 1, 1) + dt.timedelta(days=rng.randrange(400))
+        end = start + dt.timedelta(days=rng.randrange(-3, 80))
+        mask, gated = rng.randrange(128), rng.random() < 0.5
+        since = (None if rng.random() < 0.2
+                 else start + dt.timedelta(days=rng.randrange(-40, 100)))
+        days = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
+        expected = sum(1 for d in days if mask >> d.weekday() & 1
+                       and (not gated or (since is not None and since <= d)))
+        assert due_visits(mask, gated, since, start, end) == expected, (mask, gated, since)
 
 
 def test_bad_scope(county: Session) -> None:
