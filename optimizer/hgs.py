@@ -2,7 +2,9 @@
 
 The plan PyVRP finds is a proposal: every route is read back through an OR-Tools
 model of its own (:func:`keep_feasible`), which holds every rule, and what a route
-cannot keep is served elsewhere by ``eliminate.serve_dropped``. Where PyVRP's model
+cannot keep is inserted at the cheapest of every position that reads back, else
+served by ``eliminate.serve_dropped``; then ``eliminate.eliminate_routes`` takes out
+a truck that brought in (:func:`plan`). Where PyVRP's model
 differs from ours:
 
 * jobs (``optimizer.jobs``, oversized clients already split) are optional clients

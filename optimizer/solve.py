@@ -29,6 +29,9 @@ path above, its routes read back by OR-Tools; the plan that serves more jobs, th
 costs less, is kept (``Solution.engine`` names it, ``stats`` holds both). Days
 planned by regions run the OR-Tools path alone in each region.
 
+The pass over the jobs the searches left out (``assemble``) comes out of the time
+limit (``left_out_reserve_s``): ``solve()`` ends within ``time_limit_s``.
+
 With ``params.solution_limit`` every search and loop is bounded by counts, not
 by the clock, and the same problem and seed give the same Solution anywhere.
 How a plan is read (arrival, start, departure, breaks): ``optimizer.assemble``.
