@@ -9,7 +9,9 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
@@ -18,8 +20,10 @@ from dashboards import figures as F
 from dashboards.pages import PAGES, page_figures, render_page, write_dashboards
 from logistics.cli import app
 from logistics.domain import BadInput
+from logistics.persistence import dashboard_repo
+from logistics.persistence.models import CollectionRecord, Point
 from logistics.reporting.metrics import NO_TOWN
-from tests.factories import build_tiny_county, plan_document
+from tests.factories import build_tiny_county, county_history, plan_document
 
 
 @pytest.fixture
@@ -374,3 +378,49 @@ def test_day_view_page(county: Session) -> None:
     html = render_page(county, "plan", {"lang": "en"})
     assert 'id="plan_map-select"' in html and "Unassigned points (1)" in html
     assert "Plan versus actual" in html
+
+
+@pytest.mark.parametrize(("start", "end"), [
+    (dt.date(2026, 9, 1), dt.date(2026, 11, 30)),   # whole months: rollups only
+    (dt.date(2026, 9, 10), dt.date(2026, 11, 20)),  # cut at both ends
+    (dt.date(2026, 10, 3), dt.date(2026, 10, 17)),  # inside one month
+])
+def test_sums_by_month_day_and_truck_equal_the_records(
+        session: Session, start: dt.date, end: dt.date) -> None:
+    # the dashboards read the rollups the records' triggers keep: their sums must be
+    # the records' own, also after records are changed in place
+    county_history(session)
+    session.execute(update(CollectionRecord).where(CollectionRecord.point_id < "P020")
+                    .values(vehicle_id="V01"))
+    session.execute(update(CollectionRecord).where(CollectionRecord.point_id >= "P030")
+                    .values(vehicle_id="V02"))
+    session.flush()
+    rec = pd.DataFrame(session.execute(
+        select(CollectionRecord.date, CollectionRecord.vehicle_id, CollectionRecord.kg,
+               Point.category)
+        .join(Point, Point.point_id == CollectionRecord.point_id)
+        .where(CollectionRecord.date >= start, CollectionRecord.date <= end)).all(),
+        columns=["date", "vehicle", "kg", "category"])
+    assert len(rec) > 100
+
+    got = dashboard_repo.monthly_kg(session, start, end)
+    want = rec.assign(month=rec["date"].map(lambda d: f"{d:%Y-%m}")) \
+        .groupby(["month", "category"])["kg"].sum()
+    have = got.groupby(["month", "category"])["kg"].sum()
+    assert sorted(have.index) == sorted(want.index)
+    for key, kg in want.items():
+        assert have[key] == pytest.approx(kg, rel=1e-9)
+
+    days = dashboard_repo.daily_records(session, start, end).set_index("day")
+    per_day = rec.groupby("date")["kg"].agg(["sum", "count"])
+    assert sorted(days.index) == sorted(per_day.index)
+    for day, row in per_day.iterrows():
+        assert days.loc[day, "kg"] == pytest.approx(row["sum"], rel=1e-9)
+        assert int(days.loc[day, "records"]) == row["count"]
+
+    trucks = {v: (kg, n) for v, kg, n in dashboard_repo.truck_day_totals(session, start, end)}
+    named = rec[rec["vehicle"] != ""]
+    assert set(trucks) == {"V01", "V02"}
+    for v, g in named.groupby("vehicle"):
+        assert trucks[v][0] == pytest.approx(g["kg"].sum(), rel=1e-9)
+        assert trucks[v][1] == g["date"].nunique()

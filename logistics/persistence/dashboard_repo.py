@@ -1,8 +1,11 @@
 """Read models of the dashboards: sums by month, facility and truck, and the small
 tables read whole (communities, points).
 
-Sums run in SQL (a year holds ~400,000 records); the rows come back as plain tuples
-or frames for ``dashboards.data`` to shape into figure data.
+Sums run in SQL; the rows come back as plain tuples or frames for ``dashboards.data``
+to shape into figure data. Sums by month, by day and by truck read the record rollups
+(migration 0008, kept by the records' triggers and the bulk loader) rather than the
+records: a city's year holds ten million records, its rollups a few hundred thousand
+rows. Only the days of a month a period cuts are read from the records.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ from logistics.persistence.models import (
     Facility,
     Plan,
     Point,
+    RecordRollup,
     Ticket,
+    TruckDayRollup,
 )
 from logistics.persistence.plan_repo import CURRENT
 from logistics.persistence.reporting_repo import (
@@ -40,18 +45,52 @@ def record_date_range(session: Session) -> tuple[Any, Any]:
     return lo, hi
 
 
+def _next_month(day: dt.date) -> dt.date:
+    return dt.date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
+def whole_months(start: dt.date, end: dt.date
+                 ) -> tuple[tuple[dt.date, dt.date] | None, list[tuple[dt.date, dt.date]]]:
+    """The whole months of ``start..end`` as ``[first month, month after the last)``
+    (None if there is none), and the spans of days around them, both ends included."""
+    first = start if start.day == 1 else _next_month(start)
+    after = end.replace(day=1)
+    if _next_month(end) - dt.timedelta(days=1) == end:
+        after = _next_month(end)
+    if first >= after:
+        return None, [(start, end)] if start <= end else []
+    edges = [(start, first - dt.timedelta(days=1))] if start < first else []
+    if end >= after:
+        edges.append((after, end))
+    return (first, after), edges
+
+
 def monthly_kg(session: Session, start: dt.date, end: dt.date) -> pd.DataFrame:
-    """Columns month ('YYYY-MM'), category, town, kg: records summed per month."""
-    month = month_of(session, CollectionRecord.date).label("month")
+    """Columns month ('YYYY-MM'), category, town, kg: records summed per month (whole
+    months from the point-month rollups, the days of cut months from the records)."""
     town = town_of_point().label("town")
-    stmt = (
-        select(month, Point.category, town, func.sum(CollectionRecord.kg))
-        .join(Point, Point.point_id == CollectionRecord.point_id)
-        .outerjoin(Community, Community.community_id == Point.community_id)
-        .where(CollectionRecord.date >= start, CollectionRecord.date <= end)
-        .group_by(month, Point.category, town)
-    )
-    return frame(session, stmt, ["month", "category", "town", "kg"])
+    whole, edges = whole_months(start, end)
+    stmts = []
+    if whole is not None:
+        month = month_of(session, RecordRollup.month).label("month")
+        stmts.append(
+            select(month, Point.category, town, func.sum(RecordRollup.kg))
+            .join(Point, Point.point_id == RecordRollup.point_id)
+            .outerjoin(Community, Community.community_id == Point.community_id)
+            .where(RecordRollup.month >= whole[0], RecordRollup.month < whole[1])
+            .group_by(month, Point.category, town))
+    for lo, hi in edges:
+        month = month_of(session, CollectionRecord.date).label("month")
+        stmts.append(
+            select(month, Point.category, town, func.sum(CollectionRecord.kg))
+            .join(Point, Point.point_id == CollectionRecord.point_id)
+            .outerjoin(Community, Community.community_id == Point.community_id)
+            .where(CollectionRecord.date >= lo, CollectionRecord.date <= hi)
+            .group_by(month, Point.category, town))
+    cols = ["month", "category", "town", "kg"]
+    frames = [f for f in (frame(session, q, cols) for q in stmts) if not f.empty]
+    # whole and cut months never share a month: the pieces only need stacking
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
 
 
 def community_households(session: Session) -> pd.DataFrame:
@@ -90,17 +129,11 @@ def newest_plan_date(session: Session) -> Any:
 
 def truck_day_totals(session: Session, start: dt.date, end: dt.date) -> list[Any]:
     """Rows (vehicle_id, kg, truck_days) over identified trucks' records of the days."""
-    inner = (
-        select(CollectionRecord.vehicle_id, CollectionRecord.date,
-               func.sum(CollectionRecord.kg).label("kg"))
-        .where(CollectionRecord.date >= start, CollectionRecord.date <= end,
-               CollectionRecord.vehicle_id != "")
-        .group_by(CollectionRecord.vehicle_id, CollectionRecord.date)
-        .subquery()
-    )
     return list(session.execute(
-        select(inner.c.vehicle_id, func.sum(inner.c.kg), func.count())
-        .group_by(inner.c.vehicle_id)
+        select(TruckDayRollup.vehicle_id, func.sum(TruckDayRollup.kg), func.count())
+        .where(TruckDayRollup.date >= start, TruckDayRollup.date <= end,
+               TruckDayRollup.vehicle_id != "")
+        .group_by(TruckDayRollup.vehicle_id)
     ).all())
 
 
@@ -120,11 +153,12 @@ def _as_date(d: Any) -> dt.date | None:
 
 
 def daily_records(session: Session, start: dt.date, end: dt.date) -> pd.DataFrame:
-    """Columns day, kg, records: collection records per day."""
+    """Columns day, kg, records: collection records per day (from the truck-day rollups,
+    whose vehicle '' holds the records that name no truck)."""
     stmt = (
-        select(CollectionRecord.date, func.sum(CollectionRecord.kg), func.count())
-        .where(CollectionRecord.date >= start, CollectionRecord.date <= end)
-        .group_by(CollectionRecord.date)
+        select(TruckDayRollup.date, func.sum(TruckDayRollup.kg), func.sum(TruckDayRollup.records))
+        .where(TruckDayRollup.date >= start, TruckDayRollup.date <= end)
+        .group_by(TruckDayRollup.date)
     )
     return frame(session, stmt, ["day", "kg", "records"])
 
