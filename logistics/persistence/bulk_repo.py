@@ -39,6 +39,8 @@ from psycopg import sql
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from logistics.persistence.reporting_repo import month_after
+
 log = logging.getLogger(__name__)
 
 TABLE = "collection_records"
@@ -247,13 +249,9 @@ class LoadCounts:
     updated: int
 
 
-def _month_after(month: dt.date) -> dt.date:
-    return dt.date(month.year + month.month // 12, month.month % 12 + 1, 1)
-
-
 def _bounds(month: dt.date) -> sql.Composable:
     return sql.SQL("FOR VALUES FROM ({}) TO ({})").format(
-        sql.Literal(month.isoformat()), sql.Literal(_month_after(month).isoformat()))
+        sql.Literal(month.isoformat()), sql.Literal(month_after(month).isoformat()))
 
 
 def _exists(cur: psycopg.Cursor[Any], query: sql.Composable, *args: Any) -> bool:
@@ -272,7 +270,7 @@ def _partitions(cur: psycopg.Cursor[Any]) -> set[str]:
 def _split_from_default(cur: psycopg.Cursor[Any], month: dt.date) -> None:
     """Give ``month`` its own partition, moving its rows out of the default partition."""
     name = sql.Identifier(partition_name(month))
-    lo, hi = month, _month_after(month)
+    lo, hi = month, month_after(month)
     _run(cur, sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS)").format(
         name, sql.Identifier(TABLE)))
     _run(cur, sql.SQL("WITH moved AS (DELETE FROM {} WHERE date >= %s AND date < %s "
@@ -318,7 +316,7 @@ def load_records(session: Session, batch: RecordBatch) -> LoadCounts:
             if partition_name(m) in have:
                 old.append(span)
             elif _exists(cur, sql.SQL("SELECT 1 FROM {} WHERE date >= %s AND date < %s")
-                         .format(sql.Identifier(DEFAULT_PARTITION)), m, _month_after(m)):
+                         .format(sql.Identifier(DEFAULT_PARTITION)), m, month_after(m)):
                 _split_from_default(cur, m)
                 old.append(span)
             else:
@@ -360,7 +358,7 @@ def _new_month(cur: psycopg.Cursor[Any], month: dt.date, ids: np.ndarray, batch:
     _run(cur, sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS, CONSTRAINT {} "
                         "CHECK (date >= {} AND date < {}))").format(
         part, target, check, sql.Literal(month.isoformat()),
-        sql.Literal(_month_after(month).isoformat())))
+        sql.Literal(month_after(month).isoformat())))
     n = _copy_binary(cur, part, ["id", "date", "kg", "point_id", "vehicle_id"], _binary_rows(
         [ids.astype(">i8"), _pg_days(batch.date[lo:hi]), batch.kg[lo:hi].astype(">f8")],
         [(batch.point[lo:hi], points), (batch.vehicle[lo:hi], vehicles)]), freeze=True)
@@ -436,7 +434,7 @@ def _upsert(cur: psycopg.Cursor[Any], rest: sql.Identifier, months: Sequence[dt.
     target = sql.Identifier(TABLE)
     where = sql.SQL(" OR ").join(
         sql.SQL("(date >= {} AND date < {})").format(
-            sql.Literal(m.isoformat()), sql.Literal(_month_after(m).isoformat()))
+            sql.Literal(m.isoformat()), sql.Literal(month_after(m).isoformat()))
         for m in months)
     count = sql.SQL("SELECT count(*) FROM {} WHERE {}").format(target, where)
     _run(cur, count)

@@ -33,7 +33,9 @@ from logistics.persistence.reporting_repo import (
     day_range,
     frame,
     month_of,
+    month_spans,
     town_of_point,
+    whole_month,
 )
 
 
@@ -45,41 +47,24 @@ def record_date_range(session: Session) -> tuple[Any, Any]:
     return lo, hi
 
 
-def _next_month(day: dt.date) -> dt.date:
-    return dt.date(day.year + day.month // 12, day.month % 12 + 1, 1)
-
-
-def whole_months(start: dt.date, end: dt.date
-                 ) -> tuple[tuple[dt.date, dt.date] | None, list[tuple[dt.date, dt.date]]]:
-    """The whole months of ``start..end`` as ``[first month, month after the last)``
-    (None if there is none), and the spans of days around them, both ends included."""
-    first = start if start.day == 1 else _next_month(start)
-    after = end.replace(day=1)
-    if _next_month(end) - dt.timedelta(days=1) == end:
-        after = _next_month(end)
-    if first >= after:
-        return None, [(start, end)] if start <= end else []
-    edges = [(start, first - dt.timedelta(days=1))] if start < first else []
-    if end >= after:
-        edges.append((after, end))
-    return (first, after), edges
-
-
 def monthly_kg(session: Session, start: dt.date, end: dt.date) -> pd.DataFrame:
     """Columns month ('YYYY-MM'), category, town, kg: records summed per month (whole
     months from the point-month rollups, the days of cut months from the records)."""
     town = town_of_point().label("town")
-    whole, edges = whole_months(start, end)
+    spans = month_spans(start, end)
+    whole = [m for m, lo, hi in spans if whole_month(m, lo, hi)]
     stmts = []
-    if whole is not None:
+    if whole:
         month = month_of(session, RecordRollup.month).label("month")
         stmts.append(
             select(month, Point.category, town, func.sum(RecordRollup.kg))
             .join(Point, Point.point_id == RecordRollup.point_id)
             .outerjoin(Community, Community.community_id == Point.community_id)
-            .where(RecordRollup.month >= whole[0], RecordRollup.month < whole[1])
+            .where(RecordRollup.month.in_(whole))
             .group_by(month, Point.category, town))
-    for lo, hi in edges:
+    for m, lo, hi in spans:
+        if whole_month(m, lo, hi):
+            continue
         month = month_of(session, CollectionRecord.date).label("month")
         stmts.append(
             select(month, Point.category, town, func.sum(CollectionRecord.kg))

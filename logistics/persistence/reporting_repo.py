@@ -166,24 +166,30 @@ def point_categories(session: Session) -> list[str]:
 # --------------------------------------------------------------------------- records
 
 
-def _month_after(month: dt.date) -> dt.date:
+def month_after(month: dt.date) -> dt.date:
+    """The first day of the month after ``month``'s."""
     return dt.date(month.year + month.month // 12, month.month % 12 + 1, 1)
 
 
-def _months(scope: Scoped) -> list[tuple[dt.date, dt.date, dt.date]]:
-    """Each month the period touches: (its first day, first day counted, last day
+def month_spans(start: dt.date, end: dt.date) -> list[tuple[dt.date, dt.date, dt.date]]:
+    """Each month ``start..end`` touches: (its first day, first day counted, last day
     counted)."""
     out = []
-    m = scope.start.replace(day=1)
-    while m <= scope.end:
-        nxt = _month_after(m)
-        out.append((m, max(m, scope.start), min(nxt - dt.timedelta(days=1), scope.end)))
+    m = start.replace(day=1)
+    while m <= end:
+        nxt = month_after(m)
+        out.append((m, max(m, start), min(nxt - dt.timedelta(days=1), end)))
         m = nxt
     return out
 
 
-def _whole(m: dt.date, lo: dt.date, hi: dt.date) -> bool:
-    return lo == m and hi == _month_after(m) - dt.timedelta(days=1)
+def _months(scope: Scoped) -> list[tuple[dt.date, dt.date, dt.date]]:
+    return month_spans(scope.start, scope.end)
+
+
+def whole_month(m: dt.date, lo: dt.date, hi: dt.date) -> bool:
+    """Whether a span of :func:`month_spans` counts its whole month."""
+    return lo == m and hi == month_after(m) - dt.timedelta(days=1)
 
 
 def _per_point(scope: Scoped) -> Any:
@@ -191,7 +197,7 @@ def _per_point(scope: Scoped) -> Any:
     not give: the whole period without rollups, else the days of the months it cuts
     (consecutive months: only the first and the last); None when it cuts none."""
     spans = ([(scope.start, scope.end)] if not scope.rollups else
-             [(lo, hi) for m, lo, hi in _months(scope) if not _whole(m, lo, hi)])
+             [(lo, hi) for m, lo, hi in _months(scope) if not whole_month(m, lo, hi)])
     pieces = [select(CollectionRecord.point_id.label("point_id"),
                      func.sum(CollectionRecord.kg).label("kg"), func.count().label("n"))
               .where(CollectionRecord.date >= lo, CollectionRecord.date <= hi)
@@ -561,8 +567,8 @@ def _rollup_rows(session: Session, scope: Scoped, separated: Sequence[str]) -> A
     weekdays among the period's days of that month, from the day its community
     separates where that gates it) are bit sets; served visits are the bits both hold."""
     pieces = [
-        select(literal(m, Date).label("month"), literal(_month_after(m), Date).label("next"),
-               literal(1 if _whole(m, lo, hi) else 0, Integer).label("whole"),
+        select(literal(m, Date).label("month"), literal(month_after(m), Date).label("next"),
+               literal(1 if whole_month(m, lo, hi) else 0, Integer).label("whole"),
                *[literal(b, Integer).label(f"w{k}") for k, b in
                  enumerate(_weekday_bits(m, lo, hi))])
         for m, lo, hi in _months(scope)
