@@ -62,9 +62,8 @@ log = logging.getLogger(__name__)
 
 #: share of the time limit kept for the pass over left-out jobs (``left_out_reserve_s``)
 LEFT_OUT_SHARE = 0.04
-LEFT_OUT_MIN_S = 0.3
 LEFT_OUT_SHARE_ALONE = 0.1
-LEFT_OUT_ALONE_MIN_S = 0.3
+LEFT_OUT_MIN_S = 0.3
 LEFT_OUT_MAX_S = 30.0
 
 
@@ -149,16 +148,13 @@ def left_out_reserve_s(time_limit_s: float, n_jobs: int, params: SolveParams) ->
 
     Days the OR-Tools path plans alone (``portfolio.mode``: the regions of a city day,
     days above ``params.eliminate_max_jobs`` visits, where the parts leave hundreds of
-    jobs out) keep ``LEFT_OUT_SHARE_ALONE`` and at least ``LEFT_OUT_ALONE_MIN_S`` (the
-    3 s repair searches of a city day need their time: at 2 s, half of it, the
-    10,000-point demo city left a point out); the others, whose PyVRP read-back
-    serves what it can, ``LEFT_OUT_SHARE`` and at least ``LEFT_OUT_MIN_S``. Never above
-    half the limit nor ``LEFT_OUT_MAX_S``."""
-    if portfolio.mode(params, n_jobs) == "ortools":
-        least, share = LEFT_OUT_ALONE_MIN_S, LEFT_OUT_SHARE_ALONE
-    else:
-        least, share = LEFT_OUT_MIN_S, LEFT_OUT_SHARE
-    return min(LEFT_OUT_MAX_S, 0.5 * time_limit_s, max(least, share * time_limit_s))
+    jobs out) keep ``LEFT_OUT_SHARE_ALONE`` (the 3 s repair searches of a city day need
+    their time: a floor of 2 s, half of it, left a point of the 10,000-point demo city
+    out); the others, whose PyVRP read-back serves what it can, ``LEFT_OUT_SHARE``.
+    Both at least ``LEFT_OUT_MIN_S``, never above half the limit nor ``LEFT_OUT_MAX_S``."""
+    alone = portfolio.mode(params, n_jobs) == "ortools"
+    share = LEFT_OUT_SHARE_ALONE if alone else LEFT_OUT_SHARE
+    return min(LEFT_OUT_MAX_S, 0.5 * time_limit_s, max(LEFT_OUT_MIN_S, share * time_limit_s))
 
 
 def _ortools_path(problem: Problem, params: SolveParams, prep: Prepared, t0: float,
