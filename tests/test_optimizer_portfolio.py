@@ -110,3 +110,21 @@ def test_a_day_with_jobs_left_out_ends_within_its_time_limit(day) -> None:  # ty
     # (up to max(2 s, 10 %) more) and the parent waited up to 8 s for a late child
     assert wall_s < limit_s + 1.5
     assert sol.wall_s < limit_s + 1.5
+
+
+def test_pyvrp_routes_keep_every_client_when_the_break_is_put_in() -> None:
+    # PyVRP sees no break; its windows end a break early, so reading a route back
+    # with its break loses no client (before: 1 of 150 on this day)
+    day = generate_county_day(150, seed=3)
+    assert any(v.has_break for v in day.vehicles)
+    jobs = prepare(day).jobs
+    model = hgs.build_model(day, jobs)
+    assert model is not None
+    best, _ = hgs.search(model, 4.0, 1)
+    assert best is not None
+    routes = hgs.decode(day, jobs, model, best)
+    raw = hgs.keep_feasible(day, SolveParams(), jobs, routes, Budget(time.monotonic() + 30.0))
+    assert raw.stats["hgs_removed"] == 0
+    for g, seq in routes.items():  # every client of PyVRP's routes still on its truck
+        kept = set(raw.routes[g].client_refs())
+        assert {r for k, r in seq if k == "client" and g in jobs[r].vehicles} <= kept
