@@ -12,6 +12,7 @@ from optimizer import hgs, portfolio
 from optimizer.bench import check_problem_solution
 from optimizer.generate import generate_county_day
 from optimizer.jobs import prepare
+from optimizer.model import RoutingModel
 from optimizer.params import Budget, SolveParams
 from optimizer.routes import RawResult, RawRoute, RawVisit
 from optimizer.solve import solve
@@ -128,3 +129,19 @@ def test_pyvrp_routes_keep_every_client_when_the_break_is_put_in() -> None:
     for g, seq in routes.items():  # every client of PyVRP's routes still on its truck
         kept = set(raw.routes[g].client_refs())
         assert {r for k, r in seq if k == "client" and g in jobs[r].vehicles} <= kept
+
+
+def test_the_child_searches_while_this_process_solves() -> None:
+    # OR-Tools holds the interpreter lock for a whole search: a problem larger than a
+    # pipe's buffer (150 points: 0.4 MB of matrices) must reach the child without this
+    # process's help, or the child starts only when this search ends
+    day = generate_county_day(150, seed=3)
+    jobs = prepare(day).jobs
+    deadline = time.monotonic() + 10.0
+    child = portfolio.HgsProcess(day, jobs, SolveParams(), deadline)
+    model = RoutingModel(day, jobs, list(range(len(day.vehicles))), SolveParams())
+    model.solve(8.0)  # one search of about 7 s after the first solutions
+    got = child.result()
+    assert got is not None
+    # its search ran beside ours: more than half of its 9 s, not the 2 s left after ours
+    assert float(got.stats["hgs_search_s"]) > 4.5
