@@ -318,7 +318,7 @@ def spare_unloads(problem: Problem, jobs: Sequence[Job], vehicles: Sequence[int]
     It costs no distance, so the search keeps it, and a client inserted before it
     is a new last trip: one-node moves can then add a trip, which they otherwise
     cannot (a client needs an unload after it). Added only where the shift leaves
-    room for it (times simulated conservatively, break included); empty unloads
+    room for it (the route's earliest times and its break); empty unloads
     left at the end are removed when the routes are read back.
     """
     out: list[list[Stop]] = []
@@ -327,7 +327,10 @@ def spare_unloads(problem: Problem, jobs: Sequence[Job], vehicles: Sequence[int]
             out.append(seq)
             continue
         v = problem.vehicles[g]
-        t = walk(problem, jobs, g, seq, depart_s=v.shift_start_s + v.break_s)[-1].departure_s
+        # the break delays the end by at most its length; starting the walk a break
+        # late is no bound (waiting for a window absorbs it, a break at its own time
+        # may not): 800 generated points, seed 30, a spare 14 min past the shift end
+        t = walk(problem, jobs, g, seq, depart_s=v.shift_start_s)[-1].departure_s + v.break_s
         f = problem.facilities[seq[-1][1]]
         if t <= f.close_s - f.unload_s and \
                 t + f.unload_s + int(problem.duration_s[f.location, v.end_location]) \

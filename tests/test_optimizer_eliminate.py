@@ -110,3 +110,33 @@ def test_a_solve_with_fixed_costs_empties_routes_and_keeps_every_rule() -> None:
     # 160 units in trips of 60 and no shift limit: one truck suffices
     assert sol.vehicles_used == 1
     assert {"eliminate_tried", "eliminate_removed"} <= set(sol.stats)
+
+
+def test_a_spare_unload_is_added_only_where_the_route_keeps_it() -> None:
+    # a spare unload at the end of a route must leave it readable: the neighbourhoods
+    # re-planned around such a route (elimination, left-out jobs) start from it
+    from optimizer import hgs
+    from optimizer.eliminate import local_stops
+    from optimizer.generate import generate_county_day
+    from optimizer.group import spare_unloads
+    from optimizer.model import RoutingModel
+
+    day = generate_county_day(800, seed=30)
+    jobs = prepare(day).jobs
+    model = hgs.build_model(day, jobs)
+    assert model is not None
+    best, _ = hgs.search(model, 6.0, 0)
+    raw = hgs.keep_feasible(day, SolveParams(), jobs, hgs.decode(day, jobs, model, best),
+                            Budget(time.monotonic() + 30.0))
+    with_spare = 0
+    for rr in raw.routes:
+        if not rr.visits:
+            continue
+        refs = rr.client_refs()
+        local = {j: i for i, j in enumerate(refs)}
+        sub = [jobs[j] for j in refs]
+        seqs = spare_unloads(day, sub, [rr.vehicle], [local_stops(rr, local)])
+        with_spare += len(seqs[0]) > len(rr.visits)
+        m = RoutingModel(day, sub, [rr.vehicle], SolveParams(), initial=seqs)
+        assert m.read_result(m.routes_as_indices(seqs), {}) is not None, rr.vehicle
+    assert with_spare > 0  # the rule is exercised
