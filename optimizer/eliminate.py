@@ -201,9 +201,9 @@ def _replan(problem: Problem, params: SolveParams, jobs: Sequence[Job],
     cap: list[int | None] = [f.daily_capacity for f in problem.facilities]
     consume_capacity(problem, jobs, [rr for g, rr in by_vehicle.items()
                                      if g not in take and g != gone], cap)
-    # the room for spare unloads is simulated with the break first, which is not
-    # always the latest schedule: routes they make unreadable keep their own stops
-    # (800 points, seed 30: every neighbourhood of one of its routes failed to read)
+    # spare_unloads bounds the break's delay by its length, which a break that must
+    # wait for its own window can exceed: routes its spares make unreadable keep
+    # their own stops (800 points, seed 30: every re-plan around one route failed)
     spare = spare_unloads(problem, sub_jobs, take, plain)
     for init in [spare] if spare == plain else [spare, plain]:
         model = RoutingModel(problem, sub_jobs, take, params, initial=init,

@@ -327,9 +327,10 @@ def spare_unloads(problem: Problem, jobs: Sequence[Job], vehicles: Sequence[int]
             out.append(seq)
             continue
         v = problem.vehicles[g]
-        # the break delays the end by at most its length; starting the walk a break
-        # late is no bound (waiting for a window absorbs it, a break at its own time
-        # may not): 800 generated points, seed 30, a spare 14 min past the shift end
+        # the earliest times, then the break's length (more only where the break
+        # must wait for its own window: eliminate._replan reads the spares back).
+        # A walk started a break late was no bound, since waiting for a window
+        # absorbed it (800 generated points, seed 30: a spare 14 min past the shift end)
         t = walk(problem, jobs, g, seq, depart_s=v.shift_start_s)[-1].departure_s + v.break_s
         f = problem.facilities[seq[-1][1]]
         if t <= f.close_s - f.unload_s and \

@@ -115,10 +115,10 @@ def _work_end(v: Vehicle) -> int:
     return int(v.shift_end_s) - (int(v.break_s) if v.has_break else 0)
 
 
-def _break_safe(problem: Problem) -> Callable[[int, int], int]:
-    """``late(t, service_s)``: the latest time PyVRP may start a service of
-    ``service_s`` whose window ends at ``t``, so that the break OR-Tools puts in when
-    reading back makes no stop late.
+def _break_safe(problem: Problem) -> Callable[[int, int, int], int]:
+    """``late(early, t, service_s)``: the latest time PyVRP may start a service of
+    ``service_s`` whose window is ``[early, t]``, so that the break OR-Tools puts in
+    when reading back makes no stop late (never before ``early``).
 
     PyVRP sees no break (the shift is shorter by it). Reading back, the break can
     follow every stop that ends by the latest break start ``L`` (the earliest of the
@@ -131,14 +131,14 @@ def _break_safe(problem: Problem) -> Callable[[int, int], int]:
     """
     breaks = [v for v in problem.vehicles if v.has_break]
     if not breaks:
-        return lambda t, service_s: t
+        return lambda early, t, service_s: max(early, t)
     latest = min(int(v.break_latest_s or 0) for v in breaks)
     length = max(int(v.break_s) for v in breaks)
-    return lambda t, service_s: max(min(t, latest - service_s), t - length)
+    return lambda early, t, service_s: max(early, min(t, latest - service_s), t - length)
 
 
 def _end_window(problem: Problem, v: Vehicle, accepting: list[int],
-                late: Callable[[int, int], int]) -> tuple[list[int], int, int]:
+                late: Callable[[int, int, int], int]) -> tuple[list[int], int, int]:
     """Facilities a vehicle may end at and the window of arriving home after them:
     those open over the second half of the shift, else the one that overlaps it most;
     the last unload leaves room for the break (``late``)."""
@@ -150,7 +150,7 @@ def _end_window(problem: Problem, v: Vehicle, accepting: list[int],
         back = int(dur[fac.location, v.end_location])
         last = int(fac.close_s - fac.unload_s)
         if safe:
-            last = max(int(fac.open_s), late(last, int(fac.unload_s)))
+            last = late(int(fac.open_s), last, int(fac.unload_s))
         return int(fac.open_s + fac.unload_s + back), int(last + fac.unload_s + back)
 
     mid = (start + end) // 2
@@ -194,8 +194,8 @@ def build_model(problem: Problem, jobs: Sequence[Job]) -> HgsModel | None:
         if f.close_s - f.unload_s >= f.open_s:
             fac_depot[fi] = len(depots)
             depots.append(pyvrp.Depot(location=f.location, tw_early=int(f.open_s),
-                                      tw_late=max(int(f.open_s),
-                                                 late(int(f.close_s - f.unload_s), int(f.unload_s))),
+                                      tw_late=late(int(f.open_s), int(f.close_s - f.unload_s),
+                                                   int(f.unload_s)),
                                       service_duration=int(f.unload_s)))
     vtypes: list[Any] = []
     type_vehicles: list[list[int]] = []
@@ -264,8 +264,8 @@ def build_model(problem: Problem, jobs: Sequence[Job]) -> HgsModel | None:
         clients.append(pyvrp.Client(location=job.location, pickup=pickup, delivery=[0] * len(dims),
                                     service_duration=int(job.service_s),
                                     tw_early=int(job.tw_start_s),
-                                    tw_late=max(int(job.tw_start_s),
-                                                late(int(job.tw_end_s), int(job.service_s))),
+                                    tw_late=late(int(job.tw_start_s), int(job.tw_end_s),
+                                                 int(job.service_s)),
                                     prize=max(1, prize), required=False))
         client_job.append(ji)
     coords = problem.extra.get("coords") if isinstance(problem.extra, dict) else None

@@ -10,11 +10,14 @@ import time
 
 import numpy as np
 
-from optimizer import Client, Facility, Problem, SolveParams, Vehicle
+from optimizer import Client, Facility, Problem, SolveParams, Vehicle, hgs
 from optimizer.assemble import assemble
-from optimizer.eliminate import eliminate_routes
+from optimizer.eliminate import eliminate_routes, local_stops
+from optimizer.generate import generate_county_day
+from optimizer.group import spare_unloads
 from optimizer.jobs import prepare
 from optimizer.large import route_cost
+from optimizer.model import RoutingModel
 from optimizer.params import Budget
 from optimizer.routes import RawRoute, RawVisit
 from optimizer.solve import elimination_share, solve
@@ -115,12 +118,6 @@ def test_a_solve_with_fixed_costs_empties_routes_and_keeps_every_rule() -> None:
 def test_a_spare_unload_is_added_only_where_the_route_keeps_it() -> None:
     # a spare unload at the end of a route must leave it readable: the neighbourhoods
     # re-planned around such a route (elimination, left-out jobs) start from it
-    from optimizer import hgs
-    from optimizer.eliminate import local_stops
-    from optimizer.generate import generate_county_day
-    from optimizer.group import spare_unloads
-    from optimizer.model import RoutingModel
-
     day = generate_county_day(800, seed=30)
     jobs = prepare(day).jobs
     model = hgs.build_model(day, jobs)
