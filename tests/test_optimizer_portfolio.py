@@ -145,3 +145,30 @@ def test_the_child_searches_while_this_process_solves() -> None:
     assert got is not None
     # its search ran beside ours: more than half of its 9 s, not the 2 s left after ours
     assert float(got.stats["hgs_search_s"]) > 4.5
+
+
+def test_jobs_that_must_be_served_are_required_in_pyvrp_and_optional_when_none_fits(day) -> None:  # type: ignore[no-untyped-def]
+    # a job without a penalty, or with one worth more than several trucks, is required:
+    # PyVRP then moves other work round it instead of weighing a prize it rarely gives up
+    cheap = replace(day.clients[0], penalty=1)
+    free = replace(day.clients[1], penalty=None)
+    mixed = replace(day, clients=(cheap, free, *day.clients[2:]))
+    jobs = prepare(mixed).jobs
+    model = hgs.build_model(mixed, jobs)
+    assert model is not None
+    required = {model.client_job[i]: c.required for i, c in enumerate(model.data.clients())}
+    by_client = {jobs[j].client: r for j, r in required.items()}
+    assert by_client[0] is False and by_client[1] is True
+    assert all(r for j, r in required.items() if jobs[j].penalty is None
+               or jobs[j].penalty >= 1_000_000)
+    assert not any(c.required for c in model.relaxed.clients())
+    # one truck of each kind for 60 points: no plan serves every required job, so the
+    # search falls back on optional jobs and still returns a plan (before: None)
+    tight = replace(day, vehicles=(day.vehicles[0], day.vehicles[3], day.vehicles[5]))
+    tight_jobs = prepare(tight).jobs
+    tight_model = hgs.build_model(tight, tight_jobs)
+    assert tight_model is not None
+    best, stats = hgs.search(tight_model, 3.0, 1)
+    assert stats["hgs_relaxed"] is True
+    assert best is not None and best.is_feasible()
+    assert 0 < best.num_clients() < tight_model.data.num_clients
